@@ -1,0 +1,135 @@
+"""Events published by the enrolment service on the enrolment topic."""
+
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from contracts.envelope import IntegrationEvent, personal
+from contracts.types import LanguageCode, Role, ShortText, Slot, ThemeName
+
+PRODUCER = "enrolment"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- subsidiaries and their programme ---------------------------------------------------
+
+
+class SubsidiaryOnboardedPayload(_Payload):
+    name: ShortText
+    timezone: str = Field(description="IANA time zone, e.g. Europe/Paris")
+    locale: str = Field(description="BCP 47 locale, e.g. fr-FR")
+
+
+class ProgrammeSettings(_Payload):
+    themes: list[ThemeName] = Field(min_length=1, description="The themes mentees can choose from")
+    mentor_capacity: int = Field(ge=1, le=50, description="Active matches a mentor can hold at once")
+    mini_session_max: int = Field(ge=2, le=10, description="Largest mini-session, mentor excluded")
+    target_sessions: int = Field(ge=1, le=50, description="Sessions recommended per relationship")
+    session_minutes: int = Field(ge=15, le=480, description="Recommended length of a session")
+    min_age_gap: int | None = Field(
+        ge=0, le=60, description="The mentor is younger than the mentee by at least this many years; null: no rule"
+    )
+
+
+# --- participants ------------------------------------------------------------------------
+
+
+class PersonalData(_Payload):
+    """Everything in here is personal data; a later schema version encrypts it per participant."""
+
+    model_config = ConfigDict(frozen=True, json_schema_extra={"x-personal-data": True})
+
+    name: ShortText = personal("Full name")
+    email: EmailStr = personal("Work email; unique among a subsidiary's active participants")
+    birth_year: int = personal("Year of birth, for the reverse-mentoring age rule", ge=1900, le=2100)
+    manager_email: EmailStr | None = personal("The participant's manager, so nobody is matched with their manager")
+
+
+class Profile(_Payload):
+    """A participant's profile: what matching needs."""
+
+    role: Role
+    personal_data: PersonalData
+    department: ShortText
+    site: ShortText
+    languages: Annotated[list[LanguageCode], Field(min_length=1)]
+    themes: Annotated[list[ThemeName], Field(min_length=1, description="Ranked: the first is the favourite")]
+    availability: list[Slot] = Field(default_factory=list, description="Weekly half-days available")
+
+
+class ParticipantEnrolledPayload(Profile):
+    participant_id: UUID
+
+
+class ParticipantProfileUpdatedPayload(Profile):
+    """The whole profile after the update, so consumers need no earlier state."""
+
+    participant_id: UUID
+    changed: list[str] = Field(description="Names of the profile fields this update changed")
+
+
+class MentorCertifiedPayload(_Payload):
+    participant_id: UUID
+
+
+class ParticipantWithdrawnPayload(_Payload):
+    participant_id: UUID
+    role: Role
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+# --- the events --------------------------------------------------------------------------
+
+
+class _EnrolmentEvent(IntegrationEvent):
+    PRODUCER: ClassVar[str] = PRODUCER
+
+
+class SubsidiaryOnboarded(_EnrolmentEvent):
+    type: Literal["SubsidiaryOnboarded"] = "SubsidiaryOnboarded"
+    schema_version: Literal[1] = 1
+    payload: SubsidiaryOnboardedPayload
+
+
+class ProgrammeConfigured(_EnrolmentEvent):
+    type: Literal["ProgrammeConfigured"] = "ProgrammeConfigured"
+    schema_version: Literal[1] = 1
+    payload: ProgrammeSettings
+
+
+class ParticipantEnrolled(_EnrolmentEvent):
+    type: Literal["ParticipantEnrolled"] = "ParticipantEnrolled"
+    schema_version: Literal[1] = 1
+    payload: ParticipantEnrolledPayload
+
+
+class MentorCertified(_EnrolmentEvent):
+    type: Literal["MentorCertified"] = "MentorCertified"
+    schema_version: Literal[1] = 1
+    payload: MentorCertifiedPayload
+
+
+class ParticipantProfileUpdated(_EnrolmentEvent):
+    type: Literal["ParticipantProfileUpdated"] = "ParticipantProfileUpdated"
+    schema_version: Literal[1] = 1
+    payload: ParticipantProfileUpdatedPayload
+
+
+class ParticipantWithdrawn(_EnrolmentEvent):
+    type: Literal["ParticipantWithdrawn"] = "ParticipantWithdrawn"
+    schema_version: Literal[1] = 1
+    payload: ParticipantWithdrawnPayload
+
+
+EVENTS: tuple[type[IntegrationEvent], ...] = (
+    SubsidiaryOnboarded,
+    ProgrammeConfigured,
+    ParticipantEnrolled,
+    MentorCertified,
+    ParticipantProfileUpdated,
+    ParticipantWithdrawn,
+)

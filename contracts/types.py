@@ -1,0 +1,54 @@
+"""Value types shared by every contract, with their validation rules."""
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+# A subsidiary's id is a slug: it appears in URLs, Kafka keys and headers.
+SubsidiaryId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=2, max_length=63),
+    Field(description="Subsidiary slug, e.g. 'axa-france'", examples=["axa-france"]),
+]
+
+# ISO 639-1 language code, lower case.
+LanguageCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]{2}$"),
+    Field(description="ISO 639-1 language code", examples=["fr"]),
+]
+
+ThemeName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=80),
+    Field(description="A programme theme", examples=["networking"]),
+]
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class Role(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+
+
+class ParticipantStatus(StrEnum):
+    ENROLLED = "enrolled"  # a mentee ready to be matched, or a mentor still in training
+    CERTIFIED = "certified"  # a mentor who finished the pedagogy training
+    WITHDRAWN = "withdrawn"
+
+
+class Slot(StrEnum):
+    """A weekly half-day a participant is available for sessions."""
+
+    MON_AM = "mon-am"
+    MON_PM = "mon-pm"
+    TUE_AM = "tue-am"
+    TUE_PM = "tue-pm"
+    WED_AM = "wed-am"
+    WED_PM = "wed-pm"
+    THU_AM = "thu-am"
+    THU_PM = "thu-pm"
+    FRI_AM = "fri-am"
+    FRI_PM = "fri-pm"

@@ -1,0 +1,129 @@
+"""The `tandem` command line: run the platform, print tokens, run the embedded broker."""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from contracts.topics import Topics
+from infra.broker import EmbeddedBroker, wait_until_ready
+from infra.services import SERVICES, ServiceProcess
+from infra.topics import ensure_topics
+from services.common.auth import Role, issue_token
+from services.common.settings import ServiceSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tandem", description="Tandem: the reverse-mentoring platform")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start the broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and every service")
+    up.add_argument("--broker-port", type=int, default=int(os.environ.get("TANDEM_BROKER_PORT", "9092")))
+    up.set_defaults(run=cmd_up)
+
+    token = commands.add_parser("token", help="print a bearer token signed with this platform's secret")
+    token.add_argument("--role", required=True, choices=[str(r) for r in Role])
+    token.add_argument("--subsidiary", help="the subsidiary a subsidiary-admin (or auditor) is limited to")
+    token.add_argument("--subject", help="who the token speaks for (default: the role)")
+    token.add_argument("--ttl-hours", type=float, default=12.0)
+    token.set_defaults(run=cmd_token)
+
+    broker = commands.add_parser("broker", help="run only the embedded broker, with the topics created")
+    broker.add_argument("--port", type=int, default=int(os.environ.get("TANDEM_BROKER_PORT", "9092")))
+    broker.set_defaults(run=cmd_broker)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except ValueError as exc:
+        parser.error(str(exc))
+        return 2
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    settings = ServiceSettings()
+    print(issue_token(settings.token_secret(), args.role, args.subsidiary, args.subject, timedelta(hours=args.ttl_hours)))
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    settings = ServiceSettings()
+    with EmbeddedBroker(port=args.port, log_path=_log_dir(settings.home) / "broker.log").start() as broker:
+        ensure_topics(broker.bootstrap_servers, settings.topics.all(), partitions=_partitions())
+        print(f"broker ready on {broker.bootstrap_servers}; topics: {', '.join(settings.topics.all())}", flush=True)
+        _wait_for_signal()
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = ServiceSettings()
+    logs = _log_dir(settings.home)
+    broker = None
+    processes: list[ServiceProcess] = []
+    try:
+        external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if external:
+            print(f"using the Kafka cluster at {external}", flush=True)
+            wait_until_ready(external, timeout=60.0)
+            bootstrap = external
+        else:
+            broker = EmbeddedBroker(port=args.broker_port, log_path=logs / "broker.log").start()
+            bootstrap = broker.bootstrap_servers
+            print(f"embedded broker (Tansu, in memory) on {bootstrap}", flush=True)
+        ensure_topics(bootstrap, Topics(settings.topic_prefix).all(), partitions=_partitions())
+        # The secret exists before the services start, so they all share it.
+        secret = settings.token_secret()
+        env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TANDEM_HOME": str(settings.home.resolve())}
+        for spec in SERVICES:
+            port = int(os.environ.get(spec.port_variable, spec.default_port))
+            process = ServiceProcess(spec, port, env, log=logs / f"{spec.name}.log")
+            processes.append(process)
+            process.start()
+            print(f"{spec.name:<10} {process.url}  (API docs: {process.url}/docs, log: {logs / f'{spec.name}.log'})", flush=True)
+        print("\ngroup-admin token (12 h):", flush=True)
+        print(issue_token(secret, Role.GROUP_ADMIN, subject="group-admin"), flush=True)
+        print("\nTandem is up. Ctrl-C stops everything.", flush=True)
+        return _supervise(processes)
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        if broker is not None:
+            broker.stop()
+        print("Tandem stopped.", flush=True)
+
+
+def _supervise(processes: list[ServiceProcess]) -> int:
+    """Wait for Ctrl-C or SIGTERM; if a service dies on its own, stop everything."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        for process in processes:
+            if not process.is_running():
+                print(f"{process.spec.name} stopped unexpectedly; see its log. Stopping.", file=sys.stderr, flush=True)
+                return 1
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def _partitions() -> int:
+    return int(os.environ.get("TANDEM_TOPIC_PARTITIONS", "3"))
+
+
+def _log_dir(home: Path) -> Path:
+    path = home / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

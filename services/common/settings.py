@@ -1,0 +1,74 @@
+"""Settings every service reads from the environment (pydantic-settings)."""
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.topics import DEFAULT_PREFIX, Topics
+
+
+class ServiceSettings(BaseSettings):
+    """Platform-wide settings. Each service subclasses it to add its own port."""
+
+    # Only the documented variable names are read (no populate_by_name: HOME must not be TANDEM_HOME).
+    model_config = SettingsConfigDict(extra="ignore")
+
+    home: Path = Field(Path(".tandem"), validation_alias="TANDEM_HOME", description="Where local state lives")
+    secret: str | None = Field(None, validation_alias="TANDEM_SECRET", description="HS256 key for tokens")
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TANDEM_KAFKA")
+    )
+    topic_prefix: str = Field(DEFAULT_PREFIX, validation_alias="TANDEM_TOPIC_PREFIX")
+    relay_enabled: bool = Field(True, validation_alias="TANDEM_RELAY_ENABLED")
+    max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="TANDEM_MAX_BODY_BYTES")
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    def token_secret(self) -> str:
+        """TANDEM_SECRET, or a secret generated once into TANDEM_HOME and shared by every service."""
+        if self.secret:
+            return self.secret
+        return ensure_secret_file(self.home / "secret")
+
+    def event_store_env(self, app_name: str) -> dict[str, str]:
+        """Defaults for the eventsourcing library: SQLite under TANDEM_HOME unless the
+        environment already chooses (PERSISTENCE_MODULE, POSTGRES_*, SQLITE_DBNAME, with or
+        without the application's prefix)."""
+
+        def lookup(key: str) -> str | None:
+            return os.environ.get(f"{app_name.upper()}_{key}") or os.environ.get(key)
+
+        env: dict[str, str] = {}
+        module = lookup("PERSISTENCE_MODULE")
+        if not module:
+            module = env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+        if module == "eventsourcing.sqlite" and not lookup("SQLITE_DBNAME"):
+            self.home.mkdir(parents=True, exist_ok=True)
+            env["SQLITE_DBNAME"] = str(self.home / f"{app_name}.db")
+            # The service and the command line may open one file at once.
+            env["SQLITE_LOCK_TIMEOUT"] = lookup("SQLITE_LOCK_TIMEOUT") or "10"
+        return env
+
+
+def ensure_secret_file(path: Path) -> str:
+    """Read the secret at `path`, creating it (0600) if absent. Safe when processes race."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    for _ in range(100):  # another process may be between create and write
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise RuntimeError(f"secret file {path} is empty")

@@ -1,0 +1,1 @@
+"""The enrolment service: subsidiaries, their programme, and the people who take part."""

@@ -1,0 +1,1 @@
+"""Enrolment's HTTP API."""

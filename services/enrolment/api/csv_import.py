@@ -1,0 +1,72 @@
+"""Reading participants from a CSV file: every row error found, with its row and column."""
+
+import csv
+import io
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.enrolment.api.schemas import ParticipantIn, RowError
+
+REQUIRED = ["role", "name", "email", "birth_year", "department", "site", "languages", "themes"]
+OPTIONAL = ["manager_email", "availability"]
+LIST_COLUMNS = {"languages", "themes", "availability"}
+LIST_SEPARATOR = ";"
+
+
+def parse_participants(body: bytes) -> tuple[list[ParticipantIn], list[RowError]]:
+    """Valid rows, and every error of the invalid ones. Rows are numbered as in a
+    spreadsheet: the header is row 1."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [RowError(row=1, column="", message=f"the file is not UTF-8 text: {exc.reason} at byte {exc.start}")]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    participants: list[ParticipantIn] = []
+    errors: list[RowError] = []
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+        if not header or header == [""]:
+            return [], [RowError(row=1, column="", message="the file is empty: expected a header row")]
+        errors = _header_errors(header)
+        if errors:
+            return [], errors
+        for row_number, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines are harmless
+            if len(cells) != len(header):
+                errors.append(RowError(row=row_number, column="", message=f"expected {len(header)} cells, found {len(cells)}"))
+                continue
+            try:
+                participants.append(ParticipantIn.model_validate(_row(header, cells)))
+            except ValidationError as exc:
+                errors.extend(
+                    RowError(row=row_number, column=str(e["loc"][0]) if e["loc"] else "", message=e["msg"])
+                    for e in exc.errors()
+                )
+    except csv.Error as exc:
+        return [], [*errors, RowError(row=reader.line_num, column="", message=f"malformed CSV: {exc}")]
+    if not participants and not errors:
+        errors.append(RowError(row=2, column="", message="the file has a header but no participants"))
+    return participants, errors
+
+
+def _header_errors(header: list[str]) -> list[RowError]:
+    errors = [RowError(row=1, column=name, message="missing column") for name in REQUIRED if name not in header]
+    known = set(REQUIRED) | set(OPTIONAL)
+    errors += [RowError(row=1, column=name, message="unknown column") for name in header if name not in known]
+    errors += [
+        RowError(row=1, column=name, message="column appears twice") for name in sorted(set(header)) if header.count(name) > 1
+    ]
+    return errors
+
+
+def _row(header: list[str], cells: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, cell in zip(header, cells):
+        cell = cell.strip()
+        if name in LIST_COLUMNS:
+            row[name] = [item.strip() for item in cell.split(LIST_SEPARATOR) if item.strip()]
+        elif cell or name not in OPTIONAL:
+            row[name] = cell
+    return row

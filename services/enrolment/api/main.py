@@ -1,0 +1,72 @@
+"""Enrolment's FastAPI application: wiring of the store, the read model, the relay and routes."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.common.http import create_service_app, health_router
+from services.common.relay import Relay
+from services.enrolment.api.routers import participants, subsidiaries
+from services.enrolment.application import EnrolmentApplication
+from services.enrolment.publishing import to_integration_event
+from services.enrolment.settings import EnrolmentSettings
+
+DESCRIPTION = """
+Subsidiaries, their reverse-mentoring programme, and the mentors and mentees who take part.
+
+Every change is stored as an event and published on the enrolment topic. Authenticate with
+`Authorization: Bearer <token>` (`tandem token --role ...` prints one).
+"""
+
+
+def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
+    settings = settings or EnrolmentSettings()
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        enrolment = EnrolmentApplication(env=settings.event_store_env(EnrolmentApplication.name))
+        enrolment.view.catch_up()
+        app.state.enrolment = enrolment
+        relay = None
+        if settings.relay_enabled:
+            relay = Relay(enrolment, to_integration_event, settings.topics.enrolment, settings.kafka_bootstrap_servers)
+            enrolment.on_saved = relay.wake
+            relay.start()
+        state.update(enrolment=enrolment, relay=relay)
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.stop()
+            enrolment.close()
+
+    def health() -> dict[str, Any]:
+        enrolment, relay = state.get("enrolment"), state.get("relay")
+        head = enrolment.recorder.max_notification_id() or 0 if enrolment else 0
+        report: dict[str, Any] = {"service": "enrolment", "event_store": {"ok": enrolment is not None, "events": head}}
+        if relay is None:
+            report["relay"] = {"ok": True, "enabled": False}
+        else:
+            status = relay.status()
+            report["relay"] = {
+                "ok": status.last_error is None,
+                "enabled": True,
+                "topic": relay.topic,
+                "published_up_to": status.position,
+                "lag": status.lag,
+                "last_error": status.last_error,
+            }
+        return report
+
+    return create_service_app(
+        title="Tandem enrolment",
+        description=DESCRIPTION,
+        version="1.0.0",
+        token_secret=settings.token_secret(),
+        max_body_bytes=settings.max_body_bytes,
+        routers=[subsidiaries.router, participants.router, health_router(health)],
+        lifespan=lifespan,
+    )

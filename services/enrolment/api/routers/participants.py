@@ -1,0 +1,154 @@
+"""Mentors and mentees: enrolment (one by one or by CSV), certification, profile, withdrawal."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from contracts.types import ParticipantStatus, Role
+from services.common.auth import SubsidiaryReader, SubsidiaryWriter
+from services.common.errors import Conflict, Invalid, NotFound, Problem
+from services.common.http import CommandContext
+from services.enrolment.api.csv_import import LIST_SEPARATOR, OPTIONAL, REQUIRED, parse_participants
+from services.enrolment.api.deps import CSV_BODY, JSON_BODY, Enrolment
+from services.enrolment.api.schemas import (
+    Enrolled,
+    Imported,
+    ParticipantIn,
+    ParticipantOut,
+    ParticipantPatch,
+    RowError,
+    WithdrawalIn,
+)
+
+router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/participants", tags=["participants"])
+
+_CSV_DOC = (
+    f"A CSV file with a header row. Columns: {', '.join(REQUIRED)} (required), {', '.join(OPTIONAL)} (optional). "
+    f"List cells (languages, themes in ranked order, availability) separate items with '{LIST_SEPARATOR}'."
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=JSON_BODY,
+    summary="Enrol a mentor or a mentee",
+    responses={409: {"description": "This email is already enrolled in the subsidiary"}},
+)
+def enrol(
+    subsidiary_id: str, body: ParticipantIn, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
+) -> Enrolled:
+    try:
+        [participant_id] = enrolment.enrol(subsidiary_id, [body.profile()], context)
+    except Invalid as exc:
+        if all(p.type == "already_enrolled" for p in exc.problems):
+            raise Conflict(exc.problems[0].msg) from None
+        # The application numbers profiles; a single enrolment reports them as body fields.
+        raise Invalid([Problem(["body", *p.loc[1:]], p.msg, p.type) for p in exc.problems]) from None
+    return Enrolled(id=participant_id)
+
+
+@router.post(
+    "/import",
+    dependencies=CSV_BODY,
+    summary="Enrol many participants from a CSV file, all or nothing",
+    description=_CSV_DOC,
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={422: {"description": "Every row error; nothing was recorded", "model": dict[str, list[RowError]]}},
+)
+async def import_participants(
+    subsidiary_id: str, request: Request, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
+) -> Imported:
+    body = await request.body()
+    participants, errors = await run_in_threadpool(parse_participants, body)
+    if not errors:
+        try:
+            ids = await run_in_threadpool(enrolment.enrol, subsidiary_id, [p.profile() for p in participants], context)
+            return Imported(imported=len(ids))
+        except Invalid as exc:
+            errors = [RowError(row=int(p.loc[0]) + 2, column=str(p.loc[1]), message=p.msg) for p in exc.problems]
+    return JSONResponse(  # type: ignore[return-value]
+        {"detail": [e.model_dump() for e in errors]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
+@router.get("", summary="Participants, filtered by role and status")
+def list_participants(
+    subsidiary_id: str,
+    _: SubsidiaryReader,
+    enrolment: Enrolment,
+    response: Response,
+    role: Role | None = None,
+    status_: Annotated[ParticipantStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ParticipantOut]:
+    _require_subsidiary(enrolment, subsidiary_id)
+    found = enrolment.view.list_participants(subsidiary_id, role, status_)
+    found.sort(key=lambda p: (p["enrolled_at"], str(p["id"])))
+    response.headers["X-Total-Count"] = str(len(found))
+    return [ParticipantOut(**p) for p in found[offset : offset + limit]]
+
+
+@router.get("/{participant_id}", summary="One participant")
+def get_participant(subsidiary_id: str, participant_id: UUID, _: SubsidiaryReader, enrolment: Enrolment) -> ParticipantOut:
+    return _participant(enrolment, subsidiary_id, participant_id)
+
+
+@router.post(
+    "/{participant_id}/certify",
+    summary="Certify a mentor who finished the pedagogy training",
+    responses={409: {"description": "A mentee, or a withdrawn participant"}},
+)
+def certify(
+    subsidiary_id: str, participant_id: UUID, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
+) -> ParticipantOut:
+    enrolment.certify(subsidiary_id, participant_id, context)
+    return _participant(enrolment, subsidiary_id, participant_id)
+
+
+@router.patch("/{participant_id}", dependencies=JSON_BODY, summary="Update a participant's profile")
+def update_profile(
+    subsidiary_id: str,
+    participant_id: UUID,
+    body: ParticipantPatch,
+    _: SubsidiaryWriter,
+    context: CommandContext,
+    enrolment: Enrolment,
+) -> ParticipantOut:
+    changes = body.changes()
+    if "languages" in changes:
+        changes["languages"] = list(dict.fromkeys(changes["languages"]))
+    try:
+        enrolment.update_profile(subsidiary_id, participant_id, changes, context)
+    except Invalid as exc:
+        raise Invalid([Problem(["body", *p.loc], p.msg, p.type) for p in exc.problems]) from None
+    return _participant(enrolment, subsidiary_id, participant_id)
+
+
+@router.post("/{participant_id}/withdraw", dependencies=JSON_BODY, summary="Withdraw a participant from the programme")
+def withdraw(
+    subsidiary_id: str,
+    participant_id: UUID,
+    body: WithdrawalIn,
+    _: SubsidiaryWriter,
+    context: CommandContext,
+    enrolment: Enrolment,
+) -> ParticipantOut:
+    enrolment.withdraw(subsidiary_id, participant_id, body.reason, context)
+    return _participant(enrolment, subsidiary_id, participant_id)
+
+
+def _require_subsidiary(enrolment: Enrolment, slug: str) -> None:
+    if enrolment.view.subsidiary(slug) is None:
+        raise NotFound(f"subsidiary {slug!r} not found")
+
+
+def _participant(enrolment: Enrolment, slug: str, participant_id: UUID) -> ParticipantOut:
+    found = enrolment.view.participant(slug, participant_id)
+    if found is None:
+        raise NotFound(f"participant {participant_id} not found")
+    return ParticipantOut(**found)

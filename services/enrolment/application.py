@@ -1,0 +1,176 @@
+"""Enrolment's application service: load, call the domain, save. One method per command."""
+
+from collections import Counter
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from services.common.errors import Conflict, Invalid, NotFound, Problem
+from services.enrolment.domain import (
+    DEFAULT_PROGRAMME,
+    Context,
+    EmailClaim,
+    EnrolmentError,
+    Participant,
+    Subsidiary,
+    email_claim_id,
+    subsidiary_id,
+)
+from services.enrolment.view import EnrolmentView
+
+
+class EnrolmentApplication(Application[UUID]):
+    name = "enrolment"  # also the prefix of its eventsourcing settings, e.g. ENROLMENT_SQLITE_DBNAME
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.view = EnrolmentView(self)
+        self.on_saved = lambda: None  # the relay hooks in here to publish without delay
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        self.on_saved()
+        return recordings
+
+    # -- subsidiaries -------------------------------------------------------------------
+
+    def onboard_subsidiary(self, slug: str, name: str, timezone: str, locale: str, context: Context) -> None:
+        context = {**context, "subsidiary_id": slug}
+        subsidiary = Subsidiary(slug=slug, name=name, timezone=timezone, locale=locale, context=context)
+        # Every subsidiary starts with the original programme, so enrolment can begin at once.
+        subsidiary.configure_programme(settings=DEFAULT_PROGRAMME, context=context)
+        try:
+            self.save(subsidiary)
+        except IntegrityError:
+            raise Conflict(f"subsidiary {slug!r} is already onboarded") from None
+
+    def configure_programme(self, slug: str, settings: dict[str, Any], context: Context) -> None:
+        subsidiary = self.get_subsidiary(slug)
+        subsidiary.configure_programme(settings=settings, context={**context, "subsidiary_id": slug})
+        self._save_or_conflict(subsidiary)
+
+    def get_subsidiary(self, slug: str) -> Subsidiary:
+        try:
+            return self.repository.get(subsidiary_id(slug))
+        except AggregateNotFoundError:
+            raise NotFound(f"subsidiary {slug!r} not found") from None
+
+    # -- participants -------------------------------------------------------------------
+
+    def enrol(self, slug: str, profiles: list[dict[str, Any]], context: Context) -> list[UUID]:
+        """Enrol every profile, or none: problems are reported with loc [index, field]."""
+        subsidiary = self.get_subsidiary(slug)
+        context = {**context, "subsidiary_id": slug}
+        problems = self._check_profiles(subsidiary, profiles)
+        if problems:
+            raise Invalid(problems)
+        participants = [Participant(subsidiary_id=slug, profile=p, context=context) for p in profiles]
+        claims = [self._claim_email(slug, p.email, p.id) for p in participants]
+        try:
+            # One transaction: all the participants with their email claims, or nothing.
+            self.save(*participants, *claims)
+        except IntegrityError:
+            raise Conflict("an email was enrolled by another request meanwhile; nothing was recorded") from None
+        return [p.id for p in participants]
+
+    def certify(self, slug: str, participant_id: UUID, context: Context) -> None:
+        participant = self.get_participant(slug, participant_id)
+        try:
+            participant.certify(context={**context, "subsidiary_id": slug})
+        except EnrolmentError as exc:
+            raise Conflict(str(exc)) from None
+        self._save_or_conflict(participant)
+
+    def update_profile(self, slug: str, participant_id: UUID, changes: dict[str, Any], context: Context) -> list[str]:
+        participant = self.get_participant(slug, participant_id)
+        if "themes" in changes:
+            changes = {**changes, "themes": self._canonical_themes(self.get_subsidiary(slug), changes["themes"], ["themes"])}
+        aggregates: list[Any] = [participant]
+        if "email" in changes and changes["email"].casefold() != participant.email.casefold():
+            # The new email must be free; the old one is released in the same transaction.
+            aggregates.append(self._claim_email(slug, changes["email"], participant.id))
+            aggregates.append(self._released_claim(slug, participant.email))
+        try:
+            changed = participant.update_profile(changes, context={**context, "subsidiary_id": slug})
+        except EnrolmentError as exc:
+            raise Conflict(str(exc)) from None
+        if changed:
+            self._save_or_conflict(*aggregates)
+        return changed
+
+    def withdraw(self, slug: str, participant_id: UUID, reason: str, context: Context) -> None:
+        participant = self.get_participant(slug, participant_id)
+        try:
+            participant.withdraw(reason=reason, context={**context, "subsidiary_id": slug})
+        except EnrolmentError as exc:
+            raise Conflict(str(exc)) from None
+        # A withdrawn participant's email is free again: they may enrol anew later.
+        self._save_or_conflict(participant, self._released_claim(slug, participant.email))
+
+    def get_participant(self, slug: str, participant_id: UUID) -> Participant:
+        try:
+            participant: Participant = self.repository.get(participant_id)
+        except AggregateNotFoundError:
+            participant = None  # type: ignore[assignment]
+        if not isinstance(participant, Participant) or participant.subsidiary_id != slug:
+            raise NotFound(f"participant {participant_id} not found")
+        return participant
+
+    # -- rules that need the programme's state ------------------------------------------
+
+    def _check_profiles(self, subsidiary: Subsidiary, profiles: list[dict[str, Any]]) -> list[Problem]:
+        problems: list[Problem] = []
+        emails = Counter(p["personal_data"]["email"].casefold() for p in profiles)
+        for index, profile in enumerate(profiles):
+            try:
+                profile["themes"] = self._canonical_themes(subsidiary, profile["themes"], [index, "themes"])
+            except Invalid as exc:
+                problems.extend(exc.problems)
+            email = profile["personal_data"]["email"]
+            if emails[email.casefold()] > 1:
+                problems.append(Problem([index, "email"], f"{email} appears more than once", "duplicate_email"))
+            elif self.view.claim_held(email_claim_id(subsidiary.slug, email)):
+                problems.append(Problem([index, "email"], f"{email} is already enrolled", "already_enrolled"))
+        return problems
+
+    @staticmethod
+    def _canonical_themes(subsidiary: Subsidiary, themes: list[str], loc: list[str | int]) -> list[str]:
+        problems, canonical = [], []
+        for rank, theme in enumerate(themes):
+            found = subsidiary.canonical_theme(theme)
+            if found is None:
+                problems.append(
+                    Problem([*loc, rank], f"unknown theme {theme!r}; the programme's themes are: {', '.join(subsidiary.themes)}", "unknown_theme")
+                )
+            elif found in canonical:
+                problems.append(Problem([*loc, rank], f"theme {found!r} is ranked twice", "duplicate_theme"))
+            else:
+                canonical.append(found)
+        if problems:
+            raise Invalid(problems)
+        return canonical
+
+    def _claim_email(self, slug: str, email: str, participant_id: UUID) -> EmailClaim:
+        claim_id = email_claim_id(slug, email)
+        if self.view.claim_held(claim_id) is None:
+            return EmailClaim(participant_id=participant_id, id=claim_id)
+        claim: EmailClaim = self.repository.get(claim_id)
+        try:
+            claim.claim(participant_id)
+        except EnrolmentError:
+            raise Conflict(f"{email} is already enrolled in {slug}") from None
+        return claim
+
+    def _released_claim(self, slug: str, email: str) -> EmailClaim:
+        claim: EmailClaim = self.repository.get(email_claim_id(slug, email))
+        claim.release()
+        return claim
+
+    def _save_or_conflict(self, *aggregates: Any) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            # Optimistic concurrency: another request changed the same aggregate first.
+            raise Conflict("changed by another request meanwhile; nothing was recorded, try again") from None

@@ -1,0 +1,168 @@
+"""Enrolment's domain model: subsidiaries with their programme, and participants.
+
+No I/O here. Aggregates record what happened as events; every event carries a `context`
+(the subsidiary, who acted, and the request that caused it) because auditors need it and
+the event store has no metadata of its own.
+"""
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+# Fixes the ids derived from names (a subsidiary's slug, a claimed email): the same name
+# always gives the same aggregate id, so the event store itself refuses duplicates.
+NAMESPACE = UUID("7d6f0c1e-3b0a-4f43-9d35-5a8e2f4f7c11")
+
+DEFAULT_THEMES = [
+    "information search",
+    "networking",
+    "managing one's data on social networks",
+    "online learning",
+]
+DEFAULT_PROGRAMME: dict[str, Any] = {
+    "themes": DEFAULT_THEMES,
+    "mentor_capacity": 5,
+    "mini_session_max": 10,
+    "target_sessions": 5,
+    "session_minutes": 90,
+    "min_age_gap": 1,
+}
+MENTOR, MENTEE = "mentor", "mentee"
+ENROLLED, CERTIFIED, WITHDRAWN = "enrolled", "certified", "withdrawn"
+PERSONAL_FIELDS = ("name", "email", "birth_year", "manager_email")
+
+Context = dict[str, Any]
+
+
+class EnrolmentError(Exception):
+    """A command the domain refuses; the message says why."""
+
+
+class Subsidiary(Aggregate):
+    @staticmethod
+    def create_id(slug: str, **_: Any) -> UUID:
+        return subsidiary_id(slug)
+
+    @event("Onboarded")
+    def __init__(self, slug: str, name: str, timezone: str, locale: str, context: Context) -> None:
+        self.slug = slug
+        self.name = name
+        self.timezone = timezone
+        self.locale = locale
+        self.programme: dict[str, Any] = {}
+
+    @event("ProgrammeConfigured")
+    def configure_programme(self, settings: dict[str, Any], context: Context) -> None:
+        self.programme = settings
+
+    @property
+    def themes(self) -> list[str]:
+        return list(self.programme.get("themes", []))
+
+    def canonical_theme(self, name: str) -> str | None:
+        """The programme's spelling of a theme, matched without regard to case."""
+        wanted = " ".join(name.split()).casefold()
+        return next((theme for theme in self.themes if theme.casefold() == wanted), None)
+
+
+class Participant(Aggregate):
+    """A mentor or a mentee in one subsidiary's programme.
+
+    `profile` has the shape of the published profile: role, personal_data (name, email,
+    birth_year, manager_email), department, site, languages, themes (ranked), availability.
+    """
+
+    @event("Enrolled")
+    def __init__(self, subsidiary_id: str, profile: dict[str, Any], context: Context) -> None:
+        self.subsidiary_id = subsidiary_id
+        self.profile = profile
+        self.status = ENROLLED
+
+    @property
+    def role(self) -> str:
+        return str(self.profile["role"])
+
+    @property
+    def email(self) -> str:
+        return str(self.profile["personal_data"]["email"])
+
+    def certify(self, context: Context) -> bool:
+        """The mentor finished the pedagogy training. Returns False when already certified."""
+        if self.role != MENTOR:
+            raise EnrolmentError("only mentors are certified; this participant is a mentee")
+        if self.status == WITHDRAWN:
+            raise EnrolmentError("this participant has withdrawn")
+        if self.status == CERTIFIED:
+            return False
+        self._certified(context=context)
+        return True
+
+    @event("Certified")
+    def _certified(self, context: Context) -> None:
+        self.status = CERTIFIED
+
+    def update_profile(self, changes: dict[str, Any], context: Context) -> list[str]:
+        """Apply the given fields (flat names); returns the names that really changed."""
+        if self.status == WITHDRAWN:
+            raise EnrolmentError("this participant has withdrawn")
+        profile = {**self.profile, "personal_data": dict(self.profile["personal_data"])}
+        changed = []
+        for field, value in changes.items():
+            holder = profile["personal_data"] if field in PERSONAL_FIELDS else profile
+            if holder.get(field) != value:
+                holder[field] = value
+                changed.append(field)
+        if changed:
+            self._profile_updated(profile=profile, changed=changed, context=context)
+        return changed
+
+    @event("ProfileUpdated")
+    def _profile_updated(self, profile: dict[str, Any], changed: list[str], context: Context) -> None:
+        self.profile = profile
+
+    def withdraw(self, reason: str, context: Context) -> None:
+        if self.status == WITHDRAWN:
+            raise EnrolmentError("this participant has already withdrawn")
+        self._withdrawn(reason=reason, role=self.role, context=context)
+
+    @event("Withdrawn")
+    def _withdrawn(self, reason: str, role: str, context: Context) -> None:
+        self.status = WITHDRAWN
+
+
+class EmailClaim(Aggregate):
+    """Keeps a work email unique among a subsidiary's active participants.
+
+    Its id is derived from the subsidiary and the email, so two enrolments racing for one
+    email cannot both be saved. The email itself is not stored here (personal data lives
+    only in the participant's events)."""
+
+    @event("Claimed")
+    def __init__(self, participant_id: UUID, id: UUID | None = None) -> None:  # noqa: A002 - the library's name
+        self.participant_id: UUID | None = participant_id
+
+    @property
+    def is_held(self) -> bool:
+        return self.participant_id is not None
+
+    def claim(self, participant_id: UUID) -> None:
+        if self.is_held:
+            raise EnrolmentError("this email is already enrolled")
+        self._claimed_again(participant_id=participant_id)
+
+    @event("ClaimedAgain")
+    def _claimed_again(self, participant_id: UUID) -> None:
+        self.participant_id = participant_id
+
+    @event("Released")
+    def release(self) -> None:
+        self.participant_id = None
+
+
+def subsidiary_id(slug: str) -> UUID:
+    return uuid5(NAMESPACE, f"subsidiary:{slug}")
+
+
+def email_claim_id(subsidiary_slug: str, email: str) -> UUID:
+    return uuid5(NAMESPACE, f"email:{subsidiary_slug}:{email.casefold()}")
