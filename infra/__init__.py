@@ -1,0 +1,1 @@
+"""Running the platform: the embedded broker, topics and the `tandem` command line."""

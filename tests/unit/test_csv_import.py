@@ -1,0 +1,46 @@
+"""Reading participants from CSV: every row error, with its row and column."""
+
+from services.enrolment.api.csv_import import parse_participants
+
+HEADER = "role,name,email,birth_year,department,site,languages,themes,manager_email,availability\n"
+GOOD = "mentee,Jean Dupont,jean@example.com,1962,Finance,Paris,fr;en,networking;online learning,boss@example.com,mon-am;tue-pm\n"
+
+
+def errors_of(text: str | bytes) -> list[tuple[int, str]]:
+    body = text.encode() if isinstance(text, str) else text
+    participants, errors = parse_participants(body)
+    assert not (participants and errors) or errors
+    return [(e.row, e.column) for e in errors]
+
+
+def test_a_good_file_gives_its_participants_with_lists_split():
+    participants, errors = parse_participants((HEADER + GOOD + "\n").encode())
+    assert errors == []
+    [jean] = participants
+    assert jean.languages == ["fr", "en"] and jean.themes == ["networking", "online learning"]
+    assert [str(s) for s in jean.availability] == ["mon-am", "tue-pm"]
+
+
+def test_optional_columns_may_be_left_out_or_empty():
+    header = "role,name,email,birth_year,department,site,languages,themes\n"
+    participants, errors = parse_participants((header + "mentor,Zoé,zoe@example.com,2000,IT,Lyon,fr,networking\n").encode())
+    assert errors == [] and participants[0].manager_email is None and participants[0].availability == []
+
+
+def test_every_error_of_every_row_is_listed_with_row_and_column():
+    text = HEADER + GOOD + "boss,Jean,not-an-email,old,Finance,Paris,french,networking,,sun-am\n" + GOOD.replace("mentee", "mentor")
+    assert sorted(errors_of(text)) == [(3, "availability"), (3, "birth_year"), (3, "email"), (3, "languages"), (3, "role")]
+
+
+def test_missing_and_unknown_columns_are_reported_on_the_header_row():
+    assert sorted(errors_of("role,name,mail\nmentor,a,b\n")) == [
+        (1, "birth_year"), (1, "department"), (1, "email"), (1, "languages"), (1, "mail"), (1, "site"), (1, "themes")
+    ]
+
+
+def test_malformed_files_are_refused_with_a_reason():
+    assert errors_of("") == [(1, "")]
+    assert errors_of(HEADER) == [(2, "")]
+    assert errors_of(b"\xff\xfe\x00garbage") == [(1, "")]
+    assert errors_of(HEADER + 'mentee,"unterminated,x\n') != []
+    assert errors_of(HEADER + "mentee,too,few\n") == [(2, "")]

@@ -1,0 +1,151 @@
+"""Enrolment's aggregates and what they publish: pure, no I/O."""
+
+from datetime import timezone
+
+import pytest
+
+from contracts import decode, encode
+from contracts import enrolment as published
+from services.enrolment.domain import (
+    CERTIFIED,
+    DEFAULT_PROGRAMME,
+    WITHDRAWN,
+    EmailClaim,
+    EnrolmentError,
+    Participant,
+    Subsidiary,
+    email_claim_id,
+    subsidiary_id,
+)
+from services.enrolment.publishing import event_id, to_integration_event
+
+CONTEXT = {
+    "subsidiary_id": "axa-fr",
+    "actor": {"subject": "alice", "role": "group-admin"},
+    "correlation_id": "corr-1",
+    "causation_id": "req-1",
+}
+
+
+def profile(role: str = "mentor", email: str = "zoe@example.com") -> dict:
+    return {
+        "role": role,
+        "personal_data": {"name": "Zoé", "email": email, "birth_year": 1999, "manager_email": None},
+        "department": "IT",
+        "site": "Paris",
+        "languages": ["fr", "en"],
+        "themes": ["networking"],
+        "availability": ["mon-am"],
+    }
+
+
+def test_a_subsidiary_id_is_derived_from_its_slug_so_duplicates_collide():
+    first = Subsidiary(slug="axa-fr", name="AXA France", timezone="Europe/Paris", locale="fr-FR", context=CONTEXT)
+    second = Subsidiary(slug="axa-fr", name="Other", timezone="Europe/Paris", locale="fr-FR", context=CONTEXT)
+    assert first.id == second.id == subsidiary_id("axa-fr")
+    assert subsidiary_id("axa-be") != first.id
+
+
+def test_themes_match_whatever_the_case_and_spacing():
+    subsidiary = Subsidiary(slug="axa-fr", name="AXA", timezone="Europe/Paris", locale="fr-FR", context=CONTEXT)
+    subsidiary.configure_programme(settings=DEFAULT_PROGRAMME, context=CONTEXT)
+    assert subsidiary.canonical_theme("  Online   LEARNING ") == "online learning"
+    assert subsidiary.canonical_theme("cooking") is None
+
+
+def test_only_a_mentor_is_certified_and_only_once():
+    mentor = Participant(subsidiary_id="axa-fr", profile=profile("mentor"), context=CONTEXT)
+    assert mentor.certify(CONTEXT) is True
+    assert mentor.status == CERTIFIED
+    assert mentor.certify(CONTEXT) is False  # no second event
+    assert [type(e).__name__ for e in mentor.collect_events()] == ["Enrolled", "Certified"]
+
+    mentee = Participant(subsidiary_id="axa-fr", profile=profile("mentee"), context=CONTEXT)
+    with pytest.raises(EnrolmentError, match="mentee"):
+        mentee.certify(CONTEXT)
+    assert len(mentee.collect_events()) == 1
+
+
+def test_a_withdrawn_participant_cannot_be_certified_updated_or_withdrawn_again():
+    mentor = Participant(subsidiary_id="axa-fr", profile=profile(), context=CONTEXT)
+    mentor.withdraw("moved abroad", CONTEXT)
+    assert mentor.status == WITHDRAWN
+    for command in (lambda: mentor.certify(CONTEXT), lambda: mentor.update_profile({"site": "Lyon"}, CONTEXT), lambda: mentor.withdraw("again", CONTEXT)):
+        with pytest.raises(EnrolmentError):
+            command()
+    assert [type(e).__name__ for e in mentor.collect_events()] == ["Enrolled", "Withdrawn"]
+
+
+def test_a_profile_update_records_only_what_changed():
+    mentee = Participant(subsidiary_id="axa-fr", profile=profile("mentee"), context=CONTEXT)
+    assert mentee.update_profile({"site": "Paris", "name": "Zoé"}, CONTEXT) == []
+    assert mentee.update_profile({"site": "Lyon", "email": "new@example.com"}, CONTEXT) == ["site", "email"]
+    assert mentee.profile["site"] == "Lyon"
+    assert mentee.profile["personal_data"]["email"] == "new@example.com"
+    assert [type(e).__name__ for e in mentee.collect_events()] == ["Enrolled", "ProfileUpdated"]
+
+
+def test_an_email_claim_is_held_once_until_released():
+    claim = EmailClaim(participant_id=subsidiary_id("x"), id=email_claim_id("axa-fr", "Zoe@Example.com"))
+    assert claim.id == email_claim_id("axa-fr", "zoe@example.com")  # case does not make a new email
+    with pytest.raises(EnrolmentError):
+        claim.claim(subsidiary_id("y"))
+    claim.release()
+    claim.claim(subsidiary_id("y"))
+    assert claim.is_held
+
+
+def test_every_published_domain_event_becomes_its_integration_event():
+    subsidiary = Subsidiary(slug="axa-fr", name="AXA France", timezone="Europe/Paris", locale="fr-FR", context=CONTEXT)
+    subsidiary.configure_programme(settings=DEFAULT_PROGRAMME, context=CONTEXT)
+    mentor = Participant(subsidiary_id="axa-fr", profile=profile(), context=CONTEXT)
+    mentor.certify(CONTEXT)
+    mentor.update_profile({"site": "Lyon"}, CONTEXT)
+    mentor.withdraw("moved", CONTEXT)
+    events = [to_integration_event(e) for e in [*subsidiary.collect_events(), *mentor.collect_events()]]
+    assert [type(e) for e in events] == [
+        published.SubsidiaryOnboarded,
+        published.ProgrammeConfigured,
+        published.ParticipantEnrolled,
+        published.MentorCertified,
+        published.ParticipantProfileUpdated,
+        published.ParticipantWithdrawn,
+    ]
+    enrolled = events[2]
+    assert enrolled.payload.participant_id == mentor.id
+    assert enrolled.payload.personal_data.email == "zoe@example.com"
+    assert events[4].payload.changed == ["site"] and events[4].payload.site == "Lyon"
+    assert events[5].payload.role == "mentor"
+    for event in events:
+        assert event.subsidiary_id == "axa-fr"
+        assert event.actor.subject == "alice" and event.correlation_id == "corr-1" and event.causation_id == "req-1"
+        assert event.occurred_at.tzinfo is not None and event.occurred_at.utcoffset() == timezone.utc.utcoffset(None)
+        key, value, headers = encode(event)
+        assert key == b"axa-fr"
+        assert dict(headers) == {
+            "type": event.type.encode(),
+            "schema_version": b"1",
+            "event_id": str(event.event_id).encode(),
+            "subsidiary_id": b"axa-fr",
+        }
+        assert decode(value) == event
+
+
+def test_email_claims_are_not_published():
+    claim = EmailClaim(participant_id=subsidiary_id("x"), id=email_claim_id("axa-fr", "a@b.fr"))
+    assert to_integration_event(claim.collect_events()[0]) is None
+
+
+def test_an_events_id_is_the_same_every_time_it_is_published():
+    mentor = Participant(subsidiary_id="axa-fr", profile=profile(), context=CONTEXT)
+    [enrolled] = mentor.collect_events()
+    assert to_integration_event(enrolled).event_id == to_integration_event(enrolled).event_id == event_id(enrolled)
+
+
+def test_personal_data_never_reaches_keys_or_headers():
+    mentor = Participant(subsidiary_id="axa-fr", profile=profile(email="secret.person@example.com"), context=CONTEXT)
+    key, value, headers = encode(to_integration_event(mentor.collect_events()[0]))
+    exposed = key + b"".join(v for _, v in headers) + b"".join(k.encode() for k, _ in headers)
+    for personal in (b"secret.person", b"Zo", b"1999"):
+        assert personal not in exposed
+    assert b"secret.person@example.com" in value
