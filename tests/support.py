@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -14,3 +15,62 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class TopicReader:
+    """Reads a topic from the beginning, on every partition, without a consumer group
+    (a group join costs seconds; tests only need to see what is on the topic)."""
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        self.topic = topic
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False)
+        partitions = None
+        deadline = time.monotonic() + 10
+        while not partitions and time.monotonic() < deadline:
+            partitions = self.consumer.partitions_for_topic(topic)
+            if not partitions:
+                time.sleep(0.1)
+        assert partitions, f"topic {topic} does not exist"
+        self.consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        self.consumer.seek_to_beginning()
+        self.records: list = []
+
+    def read(self, until, timeout: float = 30.0) -> list:
+        """Poll until `until(records)` holds (all records read so far); fail after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while not until(self.records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.topic}: condition not met in {timeout}s; {len(self.records)} records read")
+            for batch in self.consumer.poll(timeout_ms=200).values():
+                self.records.extend(batch)
+        return self.records
+
+    def read_count(self, count: int, timeout: float = 30.0) -> list:
+        return self.read(lambda records: len(records) >= count, timeout)
+
+    def settle(self, quiet_seconds: float = 1.5) -> list:
+        """Everything on the topic once nothing new arrived for `quiet_seconds`."""
+        quiet_until = time.monotonic() + quiet_seconds
+        while time.monotonic() < quiet_until:
+            for batch in self.consumer.poll(timeout_ms=200).values():
+                self.records.extend(batch)
+                quiet_until = time.monotonic() + quiet_seconds
+        return self.records
+
+    def close(self) -> None:
+        self.consumer.close()
+
+    def __enter__(self) -> "TopicReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def events_of(records: list) -> list:
+    """The integration events carried by Kafka records, decoded with the contracts."""
+    from contracts import decode
+
+    return [decode(record.value) for record in records]
