@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     broker.add_argument("--port", type=int, default=int(os.environ.get("TANDEM_BROKER_PORT", "9092")))
     broker.set_defaults(run=cmd_broker)
 
+    topics = commands.add_parser("topics", help="create the topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)")
+    topics.set_defaults(run=cmd_topics)
+
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
@@ -55,6 +58,14 @@ def cmd_broker(args: argparse.Namespace) -> int:
         ensure_topics(broker.bootstrap_servers, settings.topics.all(), partitions=_partitions())
         print(f"broker ready on {broker.bootstrap_servers}; topics: {', '.join(settings.topics.all())}", flush=True)
         _wait_for_signal()
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    settings = ServiceSettings()
+    wait_until_ready(settings.kafka_bootstrap_servers, timeout=120.0)
+    ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all(), partitions=_partitions(), replication_factor=_replication())
+    print(f"topics ready on {settings.kafka_bootstrap_servers}: {', '.join(settings.topics.all())}", flush=True)
     return 0
 
 
@@ -117,6 +128,10 @@ def _wait_for_signal() -> None:
 
 def _partitions() -> int:
     return int(os.environ.get("TANDEM_TOPIC_PARTITIONS", "3"))
+
+
+def _replication() -> int:
+    return int(os.environ.get("TANDEM_TOPIC_REPLICATION", "1"))
 
 
 def _log_dir(home: Path) -> Path:
