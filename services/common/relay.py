@@ -6,19 +6,28 @@ publishes each event, waits for the broker to acknowledge the batch, and only th
 its position (a tracking record in the service's own store). A crash anywhere means the
 unacknowledged tail is published again: at least once, never lost. Consumers deduplicate by
 the event's own id, which is derived from the stored event and so is the same every time.
+
+A broker can also lose what it acknowledged: the embedded one keeps topics in memory, so a
+fresh one starts empty. The relay notices an empty topic while its position says it
+published something, and publishes everything again from the start of the log. Positions
+only ever grow in a tracking recorder, so a restart from zero opens a new "epoch": the
+position is tracked under a name that carries the epoch number, itself a tracking record.
 """
 
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
+from kafka import TopicPartition
 
 from contracts import IntegrationEvent, encode
-from services.common.kafka import create_producer
+from services.common.kafka import create_consumer, create_producer
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +55,7 @@ class Relay:
         *,
         batch_size: int = 2000,
         idle_poll_seconds: float = 0.5,
+        reset_check_seconds: float = 10.0,
     ) -> None:
         self.app = app
         self.translate = translate
@@ -53,10 +63,12 @@ class Relay:
         self.bootstrap_servers = bootstrap_servers
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
+        self.reset_check_seconds = reset_check_seconds
         # The position lives in the service's own store, beside the events it points into.
         self.tracking = app.factory.tracking_recorder()
-        self.tracking_name = f"relay:{topic}"
+        self.epoch_name = f"relay-epoch:{topic}"
         self._producer: Any = None
+        self._offsets_reader: Any = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,8 +76,33 @@ class Relay:
 
     # -- position ------------------------------------------------------------------------
 
+    @property
+    def tracking_name(self) -> str:
+        return f"relay:{self.topic}:{self.epoch()}"
+
+    def epoch(self) -> int:
+        return self.tracking.max_tracking_id(self.epoch_name) or 0
+
     def position(self) -> int:
         return self.tracking.max_tracking_id(self.tracking_name) or 0
+
+    def topic_lost_its_events(self) -> bool:
+        """True when the topic is empty although this relay has published to it."""
+        if self.position() == 0:
+            return False
+        if self._offsets_reader is None:
+            self._offsets_reader = create_consumer(self.bootstrap_servers, None)
+        partitions = self._offsets_reader.partitions_for_topic(self.topic)
+        if not partitions:
+            return True
+        ends = self._offsets_reader.end_offsets([TopicPartition(self.topic, p) for p in partitions])
+        return sum(ends.values()) == 0
+
+    def restart_from_the_beginning(self) -> None:
+        """Publish the whole log again (consumers deduplicate by event id)."""
+        new_epoch = self.epoch() + 1
+        self.tracking.insert_tracking(Tracking(self.epoch_name, new_epoch))
+        log.warning("relay for %s: the topic lost its events; publishing everything again (epoch %d)", self.topic, new_epoch)
 
     def status(self) -> RelayStatus:
         return RelayStatus(self.position(), self.app.recorder.max_notification_id() or 0, self.last_error)
@@ -81,7 +118,7 @@ class Relay:
         if not notifications:
             return 0
         if self._producer is None:
-            self._producer = create_producer(self.bootstrap_servers, client_id=self.tracking_name)
+            self._producer = create_producer(self.bootstrap_servers, client_id=f"relay:{self.topic}")
         futures = []
         for notification in notifications:
             event = self.translate(self.app.mapper.to_domain_event(notification))
@@ -109,7 +146,7 @@ class Relay:
 
     def start(self) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=self.tracking_name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"relay:{self.topic}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -117,20 +154,24 @@ class Relay:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._producer is not None:
-            self._producer.close(timeout=5)
-            self._producer = None
+        self._discard_clients()
 
     def _run(self) -> None:
         backoff = 0.5
+        next_reset_check = 0.0  # at start, then now and then, and after every failure
         while not self._stop.is_set():
             self._wake.clear()  # before reading, so a save during the batch is not missed
             try:
+                if time.monotonic() >= next_reset_check:
+                    if self.topic_lost_its_events():
+                        self.restart_from_the_beginning()
+                    next_reset_check = time.monotonic() + self.reset_check_seconds
                 published = self.publish_pending()
             except Exception as exc:  # broker down, store locked...: retry from the position
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("relay %s: %s; retrying in %.1fs", self.tracking_name, self.last_error, backoff)
-                self._discard_producer()
+                log.warning("relay for %s: %s; retrying in %.1fs", self.topic, self.last_error, backoff)
+                self._discard_clients()
+                next_reset_check = 0.0
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
@@ -139,11 +180,13 @@ class Relay:
             if published < self.batch_size:
                 self._wake.wait(self.idle_poll_seconds)
 
-    def _discard_producer(self) -> None:
+    def _discard_clients(self) -> None:
         # A producer that failed may hold a half-sent batch; start clean from the position.
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=1)
-            except Exception:  # noqa: BLE001 - already failing; the next attempt reconnects
-                pass
-            self._producer = None
+        producer, offsets_reader = self._producer, self._offsets_reader
+        self._producer = self._offsets_reader = None
+        with contextlib.suppress(Exception):  # already failing; the next attempt reconnects
+            if producer is not None:
+                producer.close(timeout=1)
+        with contextlib.suppress(Exception):
+            if offsets_reader is not None:
+                offsets_reader.close()

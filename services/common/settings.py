@@ -24,6 +24,7 @@ class ServiceSettings(BaseSettings):
     )
     topic_prefix: str = Field(DEFAULT_PREFIX, validation_alias="TANDEM_TOPIC_PREFIX")
     relay_enabled: bool = Field(True, validation_alias="TANDEM_RELAY_ENABLED")
+    relay_reset_check_seconds: float = Field(10.0, validation_alias="TANDEM_RELAY_RESET_CHECK_SECONDS", gt=0)
     max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="TANDEM_MAX_BODY_BYTES")
 
     @property

@@ -224,3 +224,37 @@ def test_writes_are_accepted_while_the_broker_is_unreachable_and_health_says_so(
     with TopicReader(platform.bootstrap, platform.topics.enrolment) as topic:
         platform.start("enrolment", port=enrolment.port)
         assert [e.type for e in events_of(topic.read_count(3))] == ["SubsidiaryOnboarded", "ProgrammeConfigured", "ParticipantEnrolled"]
+
+
+def test_a_fresh_broker_that_lost_every_topic_gets_every_event_again(platform, tmp_path):
+    """The embedded broker keeps topics in memory. When it restarts empty, the relay sees an
+    empty topic behind its position and publishes the whole log again, by itself."""
+    from contracts.topics import Topics
+    from infra.broker import EmbeddedBroker
+    from infra.topics import ensure_topics
+
+    topics = Topics(platform.topics.prefix)
+    port = free_port()
+    broker = EmbeddedBroker(port=port, log_path=tmp_path / "own-broker.log").start()
+    try:
+        ensure_topics(broker.bootstrap_servers, topics.all())
+        enrolment = platform.start("enrolment", KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers, TANDEM_RELAY_RESET_CHECK_SECONDS="1")
+        api = platform.client(enrolment)
+        onboard(api, "axa-ch")
+        with TopicReader(broker.bootstrap_servers, topics.enrolment) as topic:
+            topic.read_count(2)
+
+        broker.stop()
+        broker = EmbeddedBroker(port=port, log_path=tmp_path / "own-broker.log").start()
+        ensure_topics(broker.bootstrap_servers, topics.all())
+        assert api.post("/subsidiaries/axa-ch/participants", json=participant("new@axa.ch")).status_code == 201
+
+        with TopicReader(broker.bootstrap_servers, topics.enrolment) as topic:
+            topic.read(lambda records: {dict(r.headers)["type"] for r in records} >= {b"SubsidiaryOnboarded", b"ParticipantEnrolled"}, timeout=60)
+            events = events_of(topic.settle())
+        assert sorted(e.type for e in {e.event_id: e for e in events}.values()) == [
+            "ParticipantEnrolled", "ProgrammeConfigured", "SubsidiaryOnboarded"
+        ]
+    finally:
+        platform.stop_all()
+        broker.stop()

@@ -32,7 +32,13 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
         app.state.enrolment = enrolment
         relay = None
         if settings.relay_enabled:
-            relay = Relay(enrolment, to_integration_event, settings.topics.enrolment, settings.kafka_bootstrap_servers)
+            relay = Relay(
+                enrolment,
+                to_integration_event,
+                settings.topics.enrolment,
+                settings.kafka_bootstrap_servers,
+                reset_check_seconds=settings.relay_reset_check_seconds,
+            )
             enrolment.on_saved = relay.wake
             relay.start()
         state.update(enrolment=enrolment, relay=relay)
