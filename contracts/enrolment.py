@@ -3,10 +3,10 @@
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import IntegrationEvent, personal
-from contracts.types import LanguageCode, Role, ShortText, Slot, ThemeName
+from contracts.types import Email, LanguageCode, Role, ShortText, Slot, ThemeName
 
 PRODUCER = "enrolment"
 
@@ -44,9 +44,9 @@ class PersonalData(_Payload):
     model_config = ConfigDict(frozen=True, json_schema_extra={"x-personal-data": True})
 
     name: ShortText = personal("Full name")
-    email: EmailStr = personal("Work email; unique among a subsidiary's active participants")
+    email: Email = personal("Work email; unique among a subsidiary's active participants")
     birth_year: int = personal("Year of birth, for the reverse-mentoring age rule", ge=1900, le=2100)
-    manager_email: EmailStr | None = personal("The participant's manager, so nobody is matched with their manager")
+    manager_email: Email | None = personal("The participant's manager, so nobody is matched with their manager")
 
 
 class Profile(_Payload):

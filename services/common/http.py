@@ -7,10 +7,32 @@ from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.auth import CurrentPrincipal, Principal
+from services.common.auth import CurrentPrincipal, InvalidToken, Principal, authenticate, verify_token
 from services.common.errors import ServiceError
+
+
+class ErrorOut(BaseModel):
+    detail: Any
+
+
+# The answers every protected route may give; routers add their own (409, ...).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No token, or an invalid or expired one"},
+    403: {"model": ErrorOut, "description": "The role may not do this (e.g. an auditor writing)"},
+    404: {"model": ErrorOut, "description": "Not found, or belongs to a subsidiary this token cannot see"},
+}
+BODY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    413: {"model": ErrorOut, "description": "The body is larger than TANDEM_MAX_BODY_BYTES"},
+    415: {"model": ErrorOut, "description": "The body is not of the expected content type"},
+}
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -30,13 +52,21 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        max_body_size=max_body_bytes,  # oversized bodies: 413 before the handler runs
     )
     app.state.token_secret = token_secret
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail()}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI validates the body before it runs any dependency: make sure an anonymous
+        # caller still learns nothing but 401 from a protected route.
+        if _requires_authentication(request) and not _has_valid_token(request):
+            return JSONResponse({"detail": "missing or invalid bearer token"}, 401, headers={"WWW-Authenticate": "Bearer"})
+        return await request_validation_exception_handler(request, exc)
 
     @app.middleware("http")
     async def request_ids(request: Request, call_next: Callable[[Request], Any]) -> Any:
@@ -52,6 +82,67 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+class BodySizeLimit:
+    """Refuses request bodies over `max_bytes` with a JSON 413, whether announced by
+    Content-Length or streamed, before a handler reads them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                # FastAPI lets an HTTPException out of body reading; its handler answers JSON.
+                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, self._message())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _message(self) -> str:
+        return f"the body is larger than {self.max_bytes} bytes"
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"detail": self._message()}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+        await response(scope, receive, send)
+
+
+def _requires_authentication(request: Request) -> bool:
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return False
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if dependency.call is authenticate:
+            return True
+        pending.extend(dependency.dependencies)
+    return False
+
+
+def _has_valid_token(request: Request) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    try:
+        verify_token(request.app.state.token_secret, token.strip())
+    except InvalidToken:
+        return False
+    return True
 
 
 def _header_id(request: Request, name: str) -> str | None:
@@ -101,4 +192,4 @@ def health_router(checks: Callable[[], dict[str, Any]]) -> APIRouter:
     return router
 
 
-__all__ = ["CommandContext", "Principal", "command_context", "content_type", "create_service_app", "health_router"]
+__all__ = ["BODY_ERROR_RESPONSES", "ERROR_RESPONSES", "CommandContext", "Principal", "command_context", "content_type", "create_service_app", "health_router"]

@@ -10,6 +10,7 @@ def create_producer(bootstrap_servers: str, client_id: str) -> KafkaProducer:
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
         linger_ms=5,
+        batch_size=256 * 1024,  # the relay sends whole batches of the log; fewer, larger requests
         max_block_ms=10_000,  # a missing broker surfaces as an error, not an endless block
     )
 

@@ -63,10 +63,18 @@ class EnrolmentApplication(Application[UUID]):
         """Enrol every profile, or none: problems are reported with loc [index, field]."""
         subsidiary = self.get_subsidiary(slug)
         context = {**context, "subsidiary_id": slug}
-        problems = self._check_profiles(subsidiary, profiles)
+        candidates = [{"themes": p["themes"], "email": p["personal_data"]["email"]} for p in profiles]
+        problems = self._programme_problems(subsidiary, candidates)
         if problems:
             raise Invalid(problems)
-        participants = [Participant(subsidiary_id=slug, profile=p, context=context) for p in profiles]
+        participants = [
+            Participant(
+                subsidiary_id=slug,
+                profile={**p, "themes": [subsidiary.canonical_theme(t) for t in p["themes"]]},
+                context=context,
+            )
+            for p in profiles
+        ]
         claims = [self._claim_email(slug, p.email, p.id) for p in participants]
         try:
             # One transaction: all the participants with their email claims, or nothing.
@@ -74,6 +82,12 @@ class EnrolmentApplication(Application[UUID]):
         except IntegrityError:
             raise Conflict("an email was enrolled by another request meanwhile; nothing was recorded") from None
         return [p.id for p in participants]
+
+    def programme_problems(self, slug: str, candidates: list[dict[str, Any]]) -> list[Problem]:
+        """What only the programme's state reveals: unknown or repeated themes, an email
+        already enrolled or given twice. Each candidate may have `themes` and `email` (None
+        when not known); problems are located as [index, field, ...]."""
+        return self._programme_problems(self.get_subsidiary(slug), candidates)
 
     def certify(self, slug: str, participant_id: UUID, context: Context) -> None:
         participant = self.get_participant(slug, participant_id)
@@ -120,18 +134,22 @@ class EnrolmentApplication(Application[UUID]):
 
     # -- rules that need the programme's state ------------------------------------------
 
-    def _check_profiles(self, subsidiary: Subsidiary, profiles: list[dict[str, Any]]) -> list[Problem]:
+    def _programme_problems(self, subsidiary: Subsidiary, candidates: list[dict[str, Any]]) -> list[Problem]:
         problems: list[Problem] = []
-        emails = Counter(p["personal_data"]["email"].casefold() for p in profiles)
-        for index, profile in enumerate(profiles):
-            try:
-                profile["themes"] = self._canonical_themes(subsidiary, profile["themes"], [index, "themes"])
-            except Invalid as exc:
-                problems.extend(exc.problems)
-            email = profile["personal_data"]["email"]
+        emails = Counter(c["email"].casefold() for c in candidates if c.get("email"))
+        held = self.view.claims_held({email_claim_id(subsidiary.slug, email) for email in emails})
+        for index, candidate in enumerate(candidates):
+            if candidate.get("themes") is not None:
+                try:
+                    self._canonical_themes(subsidiary, candidate["themes"], [index, "themes"])
+                except Invalid as exc:
+                    problems.extend(exc.problems)
+            email = candidate.get("email")
+            if not email:
+                continue
             if emails[email.casefold()] > 1:
                 problems.append(Problem([index, "email"], f"{email} appears more than once", "duplicate_email"))
-            elif self.view.claim_held(email_claim_id(subsidiary.slug, email)):
+            elif email_claim_id(subsidiary.slug, email) in held:
                 problems.append(Problem([index, "email"], f"{email} is already enrolled", "already_enrolled"))
         return problems
 
@@ -154,7 +172,7 @@ class EnrolmentApplication(Application[UUID]):
 
     def _claim_email(self, slug: str, email: str, participant_id: UUID) -> EmailClaim:
         claim_id = email_claim_id(slug, email)
-        if self.view.claim_held(claim_id) is None:
+        if not self.view.ever_claimed(claim_id):
             return EmailClaim(participant_id=participant_id, id=claim_id)
         claim: EmailClaim = self.repository.get(claim_id)
         try:

@@ -44,11 +44,16 @@ class EnrolmentView(LogFollowingView):
             found = self.participants.get(slug, {}).get(participant_id)
             return dict(found) if found else None
 
-    def claim_held(self, claim_id: UUID) -> bool | None:
-        """True: held; False: released (can be claimed again); None: never claimed."""
+    def claims_held(self, claim_ids: set[UUID]) -> set[UUID]:
+        """Those of the given email claims that are held now."""
         self.catch_up()
         with self.lock:
-            return self.claims.get(claim_id)
+            return {claim_id for claim_id in claim_ids if self.claims.get(claim_id)}
+
+    def ever_claimed(self, claim_id: UUID) -> bool:
+        """A claim that exists (held or released) is claimed again, not created."""
+        with self.lock:
+            return claim_id in self.claims
 
     # -- projection ---------------------------------------------------------------------
 

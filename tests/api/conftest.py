@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,7 +87,7 @@ class EventLog:
         yield
         assert self.head() - before == count, f"expected {count} new event(s), found {self.head() - before}"
 
-    def nothing_recorded(self) -> "contextmanager[None]":  # type: ignore[valid-type]
+    def nothing_recorded(self) -> AbstractContextManager[None]:
         return self.recorded(0)
 
 
@@ -129,8 +129,3 @@ def world(client: TestClient) -> SimpleNamespace:
         mentee_b=enrol(client, SUB_B, participant("jan@axa.be", "mentee")),
     )
 
-
-@pytest.fixture
-def enrol_in(client: TestClient) -> Callable[..., str]:
-    """``enrol_in(slug, body)``: enrol and return the new participant's id (asserting 201)."""
-    return lambda slug, body, headers=GROUP_ADMIN: enrol(client, slug, body, headers)

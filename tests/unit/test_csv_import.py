@@ -8,23 +8,33 @@ GOOD = "mentee,Jean Dupont,jean@example.com,1962,Finance,Paris,fr;en,networking;
 
 def errors_of(text: str | bytes) -> list[tuple[int, str]]:
     body = text.encode() if isinstance(text, str) else text
-    participants, errors = parse_participants(body)
-    assert not (participants and errors) or errors
+    _, errors = parse_participants(body)
     return [(e.row, e.column) for e in errors]
 
 
 def test_a_good_file_gives_its_participants_with_lists_split():
-    participants, errors = parse_participants((HEADER + GOOD + "\n").encode())
+    rows, errors = parse_participants((HEADER + GOOD + "\n").encode())
     assert errors == []
-    [jean] = participants
+    [row] = rows
+    jean = row.participant
+    assert row.number == 2
     assert jean.languages == ["fr", "en"] and jean.themes == ["networking", "online learning"]
     assert [str(s) for s in jean.availability] == ["mon-am", "tue-pm"]
 
 
 def test_optional_columns_may_be_left_out_or_empty():
     header = "role,name,email,birth_year,department,site,languages,themes\n"
-    participants, errors = parse_participants((header + "mentor,Zoé,zoe@example.com,2000,IT,Lyon,fr,networking\n").encode())
-    assert errors == [] and participants[0].manager_email is None and participants[0].availability == []
+    rows, errors = parse_participants((header + "mentor,Zoé,zoe@example.com,2000,IT,Lyon,fr,networking\n").encode())
+    assert errors == [] and rows[0].participant.manager_email is None and rows[0].participant.availability == []
+
+
+def test_an_invalid_row_keeps_its_well_formed_themes_and_email_for_the_programme_checks():
+    rows, errors = parse_participants((HEADER + "boss,Jean,jean@example.com,1960,Finance,Paris,fr,cooking,,\n\n" + GOOD.replace("jean@", "x@").replace(",fr;en,", ",french,")).encode())
+    assert [(r.number, r.participant, r.themes, r.email) for r in rows] == [
+        (2, None, ["cooking"], "jean@example.com"),
+        (4, None, ["networking", "online learning"], "x@example.com"),
+    ]
+    assert [(e.row, e.column) for e in errors] == [(2, "role"), (4, "languages")]
 
 
 def test_every_error_of_every_row_is_listed_with_row_and_column():

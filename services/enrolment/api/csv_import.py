@@ -2,6 +2,7 @@
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,15 +15,27 @@ LIST_COLUMNS = {"languages", "themes", "availability"}
 LIST_SEPARATOR = ";"
 
 
-def parse_participants(body: bytes) -> tuple[list[ParticipantIn], list[RowError]]:
-    """Valid rows, and every error of the invalid ones. Rows are numbered as in a
-    spreadsheet: the header is row 1."""
+@dataclass
+class Row:
+    """One participant row: its number, the participant when the row is valid, and the
+    themes and email as written (when well-formed), so the programme's rules can be
+    checked on every row and all errors listed at once."""
+
+    number: int
+    participant: ParticipantIn | None
+    themes: list[str] | None
+    email: str | None
+
+
+def parse_participants(body: bytes) -> tuple[list[Row], list[RowError]]:
+    """Every row, and every error found in them. Rows are numbered as in a spreadsheet:
+    the header is row 1."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return [], [RowError(row=1, column="", message=f"the file is not UTF-8 text: {exc.reason} at byte {exc.start}")]
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    participants: list[ParticipantIn] = []
+    rows: list[Row] = []
     errors: list[RowError] = []
     try:
         header = [name.strip().lower() for name in next(reader, [])]
@@ -37,18 +50,22 @@ def parse_participants(body: bytes) -> tuple[list[ParticipantIn], list[RowError]
             if len(cells) != len(header):
                 errors.append(RowError(row=row_number, column="", message=f"expected {len(header)} cells, found {len(cells)}"))
                 continue
+            data = _row(header, cells)
             try:
-                participants.append(ParticipantIn.model_validate(_row(header, cells)))
+                rows.append(Row(row_number, ParticipantIn.model_validate(data), data["themes"], data["email"]))
             except ValidationError as exc:
-                errors.extend(
+                row_errors = [
                     RowError(row=row_number, column=str(e["loc"][0]) if e["loc"] else "", message=e["msg"])
                     for e in exc.errors()
-                )
+                ]
+                errors.extend(row_errors)
+                wrong = {e.column for e in row_errors}
+                rows.append(Row(row_number, None, None if "themes" in wrong else data["themes"], None if "email" in wrong else data["email"]))
     except csv.Error as exc:
         return [], [*errors, RowError(row=reader.line_num, column="", message=f"malformed CSV: {exc}")]
-    if not participants and not errors:
+    if not rows and not errors:
         errors.append(RowError(row=2, column="", message="the file has a header but no participants"))
-    return participants, errors
+    return rows, errors
 
 
 def _header_errors(header: list[str]) -> list[RowError]:

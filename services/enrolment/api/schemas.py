@@ -1,11 +1,11 @@
 """Request and response bodies of enrolment's API."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from contracts.enrolment import ProgrammeSettings
 from contracts.types import LanguageCode, ParticipantStatus, Role, ShortText, Slot, SubsidiaryId, ThemeName
@@ -63,7 +63,15 @@ class SubsidiaryOut(BaseModel):
 Languages = Annotated[list[LanguageCode], Field(min_length=1, max_length=20)]
 Themes = Annotated[list[ThemeName], Field(min_length=1, max_length=30, description="Ranked: the first is the favourite")]
 Availability = Annotated[list[Slot], Field(max_length=10, description="Weekly half-days, e.g. mon-am")]
-BirthYear = Annotated[int, Field(ge=1900, le=datetime.now().year - 14)]
+def _old_enough(year: int) -> int:
+    # Checked at each request, not at import: a long-running service crosses New Year.
+    if year > date.today().year - MIN_AGE:
+        raise ValueError(f"participants are at least {MIN_AGE} years old")
+    return year
+
+
+MIN_AGE = 14
+BirthYear = Annotated[int, Field(ge=1900), AfterValidator(_old_enough)]
 
 
 class ParticipantIn(_Strict):
@@ -110,7 +118,7 @@ class ParticipantPatch(_Strict):
 
 
 class WithdrawalIn(_Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class Enrolled(BaseModel):

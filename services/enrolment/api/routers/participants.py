@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from contracts.types import ParticipantStatus, Role
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import Conflict, Invalid, NotFound, Problem
-from services.common.http import CommandContext
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
 from services.enrolment.api.csv_import import LIST_SEPARATOR, OPTIONAL, REQUIRED, parse_participants
 from services.enrolment.api.deps import CSV_BODY, JSON_BODY, Enrolment
 from services.enrolment.api.schemas import (
@@ -23,7 +23,7 @@ from services.enrolment.api.schemas import (
     WithdrawalIn,
 )
 
-router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/participants", tags=["participants"])
+router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/participants", tags=["participants"], responses=ERROR_RESPONSES)
 
 _CSV_DOC = (
     f"A CSV file with a header row. Columns: {', '.join(REQUIRED)} (required), {', '.join(OPTIONAL)} (optional). "
@@ -36,7 +36,7 @@ _CSV_DOC = (
     status_code=status.HTTP_201_CREATED,
     dependencies=JSON_BODY,
     summary="Enrol a mentor or a mentee",
-    responses={409: {"description": "This email is already enrolled in the subsidiary"}},
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "This email is already enrolled in the subsidiary"}},
 )
 def enrol(
     subsidiary_id: str, body: ParticipantIn, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
@@ -57,22 +57,26 @@ def enrol(
     summary="Enrol many participants from a CSV file, all or nothing",
     description=_CSV_DOC,
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
-    responses={422: {"description": "Every row error; nothing was recorded", "model": dict[str, list[RowError]]}},
+    responses={**BODY_ERROR_RESPONSES, 422: {"description": "Every row error; nothing was recorded", "model": dict[str, list[RowError]]}},
 )
 async def import_participants(
     subsidiary_id: str, request: Request, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
 ) -> Imported:
     body = await request.body()
-    participants, errors = await run_in_threadpool(parse_participants, body)
-    if not errors:
-        try:
-            ids = await run_in_threadpool(enrolment.enrol, subsidiary_id, [p.profile() for p in participants], context)
-            return Imported(imported=len(ids))
-        except Invalid as exc:
-            errors = [RowError(row=int(p.loc[0]) + 2, column=str(p.loc[1]), message=p.msg) for p in exc.problems]
-    return JSONResponse(  # type: ignore[return-value]
-        {"detail": [e.model_dump() for e in errors]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
-    )
+    rows, errors = await run_in_threadpool(parse_participants, body)
+    # The programme's rules (themes, emails) are checked on every row, valid or not, so the
+    # answer lists every error of the file at once.
+    candidates = [{"themes": row.themes, "email": row.email} for row in rows]
+    problems = await run_in_threadpool(enrolment.programme_problems, subsidiary_id, candidates)
+    errors += [RowError(row=rows[int(p.loc[0])].number, column=str(p.loc[1]), message=p.msg) for p in problems]
+    if errors:
+        errors.sort(key=lambda e: e.row)
+        return JSONResponse(  # type: ignore[return-value]
+            {"detail": [e.model_dump() for e in errors]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
+    profiles = [row.participant.profile() for row in rows if row.participant is not None]
+    ids = await run_in_threadpool(enrolment.enrol, subsidiary_id, profiles, context)
+    return Imported(imported=len(ids))
 
 
 @router.get("", summary="Participants, filtered by role and status")
@@ -110,7 +114,12 @@ def certify(
     return _participant(enrolment, subsidiary_id, participant_id)
 
 
-@router.patch("/{participant_id}", dependencies=JSON_BODY, summary="Update a participant's profile")
+@router.patch(
+    "/{participant_id}",
+    dependencies=JSON_BODY,
+    summary="Update a participant's profile",
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "Withdrawn, or the new email is already enrolled"}},
+)
 def update_profile(
     subsidiary_id: str,
     participant_id: UUID,
@@ -129,7 +138,12 @@ def update_profile(
     return _participant(enrolment, subsidiary_id, participant_id)
 
 
-@router.post("/{participant_id}/withdraw", dependencies=JSON_BODY, summary="Withdraw a participant from the programme")
+@router.post(
+    "/{participant_id}/withdraw",
+    dependencies=JSON_BODY,
+    summary="Withdraw a participant from the programme",
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "Already withdrawn"}},
+)
 def withdraw(
     subsidiary_id: str,
     participant_id: UUID,

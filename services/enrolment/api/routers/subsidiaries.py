@@ -7,11 +7,11 @@ from fastapi import APIRouter, status
 from contracts.enrolment import ProgrammeSettings
 from services.common.auth import CurrentPrincipal, GroupAdmin, SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
-from services.common.http import CommandContext
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
 from services.enrolment.api.deps import JSON_BODY, Enrolment
 from services.enrolment.api.schemas import ProgrammeIn, SubsidiaryIn, SubsidiaryOut
 
-router = APIRouter(prefix="/subsidiaries", tags=["subsidiaries"])
+router = APIRouter(prefix="/subsidiaries", tags=["subsidiaries"], responses=ERROR_RESPONSES)
 
 
 @router.post(
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/subsidiaries", tags=["subsidiaries"])
     status_code=status.HTTP_201_CREATED,
     dependencies=JSON_BODY,
     summary="Onboard a subsidiary (group admin)",
-    responses={409: {"description": "A subsidiary with this id is already onboarded"}},
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "A subsidiary with this id is already onboarded"}},
 )
 def onboard_subsidiary(body: SubsidiaryIn, _: GroupAdmin, context: CommandContext, enrolment: Enrolment) -> SubsidiaryOut:
     enrolment.onboard_subsidiary(body.id, body.name, body.timezone, body.locale, context)
@@ -44,6 +44,7 @@ def get_programme(subsidiary_id: str, _: SubsidiaryReader, enrolment: Enrolment)
 @router.put(
     "/{subsidiary_id}/programme",
     dependencies=JSON_BODY,
+    responses=BODY_ERROR_RESPONSES,
     summary="Configure the programme: themes, capacities, session targets, age rule",
 )
 def configure_programme(
