@@ -5,7 +5,7 @@ import secrets
 import time
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import DEFAULT_PREFIX, Topics
@@ -19,9 +19,7 @@ class ServiceSettings(BaseSettings):
 
     home: Path = Field(Path(".tandem"), validation_alias="TANDEM_HOME", description="Where local state lives")
     secret: str | None = Field(None, validation_alias="TANDEM_SECRET", description="HS256 key for tokens")
-    kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TANDEM_KAFKA")
-    )
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     topic_prefix: str = Field(DEFAULT_PREFIX, validation_alias="TANDEM_TOPIC_PREFIX")
     relay_enabled: bool = Field(True, validation_alias="TANDEM_RELAY_ENABLED")
     relay_reset_check_seconds: float = Field(10.0, validation_alias="TANDEM_RELAY_RESET_CHECK_SECONDS", gt=0)

@@ -330,7 +330,7 @@ def test_healthz_needs_no_token_and_reports_the_store_and_the_disabled_relay(cli
     assert response.json() == {
         "status": "ok",
         "service": "enrolment",
-        "event_store": {"ok": True, "events": events.head()},
+        "event_store": {"ok": True, "last_position": events.head()},
         "relay": {"ok": True, "enabled": False},
     }
 

@@ -51,8 +51,10 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
 
     def health() -> dict[str, Any]:
         enrolment, relay = state.get("enrolment"), state.get("relay")
-        head = enrolment.recorder.max_notification_id() or 0 if enrolment else 0
-        report: dict[str, Any] = {"service": "enrolment", "event_store": {"ok": enrolment is not None, "events": head}}
+        if enrolment is None:  # still starting
+            return {"service": "enrolment", "event_store": {"ok": False}}
+        head = enrolment.recorder.max_notification_id() or 0
+        report: dict[str, Any] = {"service": "enrolment", "event_store": {"ok": True, "last_position": head}}
         if relay is None:
             report["relay"] = {"ok": True, "enabled": False}
         else:
