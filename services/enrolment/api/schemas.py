@@ -60,7 +60,9 @@ class SubsidiaryOut(BaseModel):
     onboarded_at: datetime
 
 
-Languages = Annotated[list[LanguageCode], Field(min_length=1, max_length=20)]
+Languages = Annotated[
+    list[LanguageCode], Field(min_length=1, max_length=20), AfterValidator(lambda codes: list(dict.fromkeys(codes)))
+]
 Themes = Annotated[list[ThemeName], Field(min_length=1, max_length=30, description="Ranked: the first is the favourite")]
 Availability = Annotated[list[Slot], Field(max_length=10, description="Weekly half-days, e.g. mon-am")]
 def _old_enough(year: int) -> int:
@@ -90,7 +92,7 @@ class ParticipantIn(_Strict):
         """The stored shape: personal data kept apart from the rest."""
         data = self.model_dump(mode="json")
         personal = {k: data.pop(k) for k in ("name", "email", "birth_year", "manager_email")}
-        return {**data, "personal_data": personal, "languages": sorted(set(data["languages"]), key=data["languages"].index)}
+        return {**data, "personal_data": personal}
 
 
 class ParticipantPatch(_Strict):

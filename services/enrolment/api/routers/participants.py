@@ -128,11 +128,8 @@ def update_profile(
     context: CommandContext,
     enrolment: Enrolment,
 ) -> ParticipantOut:
-    changes = body.changes()
-    if "languages" in changes:
-        changes["languages"] = list(dict.fromkeys(changes["languages"]))
     try:
-        enrolment.update_profile(subsidiary_id, participant_id, changes, context)
+        enrolment.update_profile(subsidiary_id, participant_id, body.changes(), context)
     except Invalid as exc:
         raise Invalid([Problem(["body", *p.loc], p.msg, p.type) for p in exc.problems]) from None
     return _participant(enrolment, subsidiary_id, participant_id)
