@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import CurrentPrincipal, InvalidToken, Principal, authenticate, verify_token
-from services.common.errors import ServiceError
+from services.common.errors import Problem, ServiceError
 
 
 class ErrorOut(BaseModel):
@@ -66,7 +67,13 @@ def create_service_app(
         # caller still learns nothing but 401 from a protected route.
         if _requires_authentication(request) and not _has_valid_token(request):
             return JSONResponse({"detail": "missing or invalid bearer token"}, 401, headers={"WWW-Authenticate": "Bearer"})
-        return await request_validation_exception_handler(request, exc)
+        # Problems a route found beyond the body's shape (e.g. an unknown theme) are listed
+        # with the body's own errors, so one answer names every problem.
+        more: list[Problem] = getattr(request.state, "problems", [])
+        if not more:
+            return await request_validation_exception_handler(request, exc)
+        detail = [*jsonable_encoder(exc.errors()), *(p.as_dict() for p in more)]
+        return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.middleware("http")
     async def request_ids(request: Request, call_next: Callable[[Request], Any]) -> Any:

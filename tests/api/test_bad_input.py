@@ -174,11 +174,6 @@ def test_an_unknown_theme_and_an_email_already_enrolled_are_both_listed(refused,
     assert locs(response) == [("body", "email"), ("body", "themes", 0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the programme's rules (themes, email uniqueness) are only checked once the body is otherwise "
-    "valid, so a body with an invalid field and an unknown theme lists only the invalid field",
-)
 def test_field_errors_and_theme_errors_are_listed_together(refused, onboarded):
     response = refused("POST", PARTICIPANTS, 422, json=participant("a@axa.fr", birth_year=2030, themes=["cooking"]))
     assert locs(response) == [("body", "birth_year"), ("body", "themes", 0)]

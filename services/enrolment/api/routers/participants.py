@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -31,6 +31,34 @@ _CSV_DOC = (
 )
 
 
+async def programme_problems_of_body(
+    subsidiary_id: str, request: Request, _: SubsidiaryWriter, enrolment: Enrolment
+) -> list[Problem]:
+    """The programme's rules (themes, email already enrolled), checked on the body as sent,
+    even when other fields are invalid: a 422 then lists them next to the body's own errors."""
+    try:
+        sent = await request.json()
+    except ValueError:
+        return []
+    if not isinstance(sent, dict):
+        return []
+    themes, email = sent.get("themes"), sent.get("email")
+    candidate = {
+        "themes": themes if isinstance(themes, list) and all(isinstance(t, str) for t in themes) else None,
+        "email": email if isinstance(email, str) else None,
+    }
+    found = await run_in_threadpool(enrolment.programme_problems, subsidiary_id, [candidate])
+    request.state.problems = [Problem(["body", *p.loc[1:]], p.msg, p.type) for p in found]
+    return request.state.problems
+
+
+def _refusal(problems: list[Problem]) -> Exception:
+    # An email already enrolled, and nothing else wrong, is a conflict with the programme's state.
+    if all(p.type == "already_enrolled" for p in problems):
+        return Conflict(problems[0].msg)
+    return Invalid(problems)
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -39,15 +67,19 @@ _CSV_DOC = (
     responses={**BODY_ERROR_RESPONSES, 409: {"description": "This email is already enrolled in the subsidiary"}},
 )
 def enrol(
-    subsidiary_id: str, body: ParticipantIn, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
+    subsidiary_id: str,
+    body: ParticipantIn,
+    _: SubsidiaryWriter,
+    problems: Annotated[list[Problem], Depends(programme_problems_of_body)],
+    context: CommandContext,
+    enrolment: Enrolment,
 ) -> Enrolled:
+    if problems:
+        raise _refusal(problems)
     try:
         [participant_id] = enrolment.enrol(subsidiary_id, [body.profile()], context)
-    except Invalid as exc:
-        if all(p.type == "already_enrolled" for p in exc.problems):
-            raise Conflict(exc.problems[0].msg) from None
-        # The application numbers profiles; a single enrolment reports them as body fields.
-        raise Invalid([Problem(["body", *p.loc[1:]], p.msg, p.type) for p in exc.problems]) from None
+    except Invalid as exc:  # enrolled meanwhile by another request
+        raise _refusal([Problem(["body", *p.loc[1:]], p.msg, p.type) for p in exc.problems]) from None
     return Enrolled(id=participant_id)
 
 
