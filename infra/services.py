@@ -23,6 +23,7 @@ class ServiceSpec:
 # Later services join this list; `tandem up` starts every one of them.
 SERVICES = [
     ServiceSpec("enrolment", "services.enrolment", "ENROLMENT_PORT", 8001),
+    ServiceSpec("matching", "services.matching", "MATCHING_PORT", 8002),
 ]
 
 

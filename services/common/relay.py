@@ -107,6 +107,18 @@ class Relay:
     def status(self) -> RelayStatus:
         return RelayStatus(self.position(), self.app.recorder.max_notification_id() or 0, self.last_error)
 
+    def report(self) -> dict[str, Any]:
+        """For health endpoints: what is published, what is not yet, and the last failure."""
+        status = self.status()
+        return {
+            "ok": status.last_error is None,
+            "enabled": True,
+            "topic": self.topic,
+            "published_up_to": status.position,
+            "lag": status.lag,
+            "last_error": status.last_error,
+        }
+
     # -- publishing ----------------------------------------------------------------------
 
     def publish_pending(self) -> int:

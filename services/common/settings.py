@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     topic_prefix: str = Field(DEFAULT_PREFIX, validation_alias="TANDEM_TOPIC_PREFIX")
     relay_enabled: bool = Field(True, validation_alias="TANDEM_RELAY_ENABLED")
+    consumer_enabled: bool = Field(True, validation_alias="TANDEM_CONSUMER_ENABLED")
     relay_reset_check_seconds: float = Field(10.0, validation_alias="TANDEM_RELAY_RESET_CHECK_SECONDS", gt=0)
     max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="TANDEM_MAX_BODY_BYTES")
 

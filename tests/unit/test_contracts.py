@@ -70,6 +70,19 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "MentorCertified": {"participant_id": str(uuid4())},
     "ParticipantProfileUpdated": {**PARTICIPANT, "participant_id": str(uuid4()), "changed": ["site"]},
     "ParticipantWithdrawn": {"participant_id": str(uuid4()), "role": "mentee", "reason": "moved to another role"},
+    "MatchConfirmed": {
+        "match_id": str(uuid4()),
+        "run_id": str(uuid4()),
+        "format": "pair",
+        "mentor_id": str(uuid4()),
+        "mentee_ids": [str(uuid4())],
+        "theme": "networking",
+        "shared_themes": ["networking"],
+        "language": "fr",
+        "score": 12,
+    },
+    "MatchDeclined": {"match_id": str(uuid4()), "mentor_id": str(uuid4()), "mentee_ids": [str(uuid4())], "by": "admin", "reason": "same team"},
+    "MatchEnded": {"match_id": str(uuid4()), "mentor_id": str(uuid4()), "mentee_ids": [str(uuid4())], "reason": "the mentee withdrew"},
 }
 
 

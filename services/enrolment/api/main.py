@@ -55,18 +55,7 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
             return {"service": "enrolment", "event_store": {"ok": False}}
         head = enrolment.recorder.max_notification_id() or 0
         report: dict[str, Any] = {"service": "enrolment", "event_store": {"ok": True, "last_position": head}}
-        if relay is None:
-            report["relay"] = {"ok": True, "enabled": False}
-        else:
-            status = relay.status()
-            report["relay"] = {
-                "ok": status.last_error is None,
-                "enabled": True,
-                "topic": relay.topic,
-                "published_up_to": status.position,
-                "lag": status.lag,
-                "last_error": status.last_error,
-            }
+        report["relay"] = relay.report() if relay is not None else {"ok": True, "enabled": False}
         return report
 
     return create_service_app(

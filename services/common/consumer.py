@@ -1,0 +1,103 @@
+"""Consuming other services' events: at least once from Kafka, applied at most once.
+
+The consumer hands each polled batch, decoded with the contracts, to the service, and only
+commits the offsets once the service has stored the effects. If anything fails it goes back
+to the first record of the batch and tries again. Applying an event twice must change
+nothing: services deduplicate by the event's id in their own store, never by offset (the
+embedded broker's offsets restart at 0 when it restarts).
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kafka import TopicPartition
+
+from contracts import IntegrationEvent, decode
+from services.common.kafka import create_consumer
+
+log = logging.getLogger(__name__)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: list[str],
+        group_id: str,
+        handle: Callable[[list[IntegrationEvent]], None],
+        *,
+        max_records: int = 1000,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = topics
+        self.group_id = group_id
+        self.handle = handle
+        self.max_records = max_records
+        self.applied = 0
+        self.skipped = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"consumer:{self.group_id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "ok": self.last_error is None,
+            "topics": self.topics,
+            "group": self.group_id,
+            "applied": self.applied,
+            "skipped_malformed": self.skipped,
+            "last_error": self.last_error,
+        }
+
+    def _run(self) -> None:
+        backoff = 0.5
+        consumer = None
+        while not self._stop.is_set():
+            try:
+                if consumer is None:
+                    consumer = create_consumer(
+                        self.bootstrap_servers, self.group_id, *self.topics, max_poll_records=self.max_records
+                    )
+                batches = consumer.poll(timeout_ms=500)
+                if batches:
+                    self._process(consumer, batches)
+                self.last_error = None
+                backoff = 0.5
+            except Exception as exc:  # broker down, store locked...: start again from the last commit
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("consumer %s: %s; retrying in %.1fs", self.group_id, self.last_error, backoff)
+                if consumer is not None:
+                    try:
+                        consumer.close(autocommit=False)
+                    except Exception:  # noqa: BLE001 - already failing
+                        pass
+                    consumer = None
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        if consumer is not None:
+            consumer.close(autocommit=False)
+
+    def _process(self, consumer: Any, batches: dict[TopicPartition, list[Any]]) -> None:
+        events = []
+        for records in batches.values():
+            for record in records:
+                try:
+                    events.append(decode(record.value))
+                except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
+                    self.skipped += 1
+                    log.error("skipping malformed message %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
+        self.handle(events)
+        consumer.commit()  # only now: the effects are stored
+        self.applied += len(events)

@@ -1,0 +1,1 @@
+"""The matching service: pools of eligible mentors and mentees, matching runs, matches."""

@@ -1,0 +1,42 @@
+"""Matches: published proposals, until declined or ended."""
+
+from typing import Literal
+
+from fastapi import APIRouter
+
+from services.common.auth import SubsidiaryReader, SubsidiaryWriter
+from services.common.errors import NotFound
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.matching.api.deps import JSON_BODY, Matching
+from services.matching.api.schemas import DeclineIn, MatchOut
+
+router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/matches", tags=["matches"], responses=ERROR_RESPONSES)
+
+
+@router.get("", summary="The subsidiary's matches, filtered by status")
+def list_matches(
+    subsidiary_id: str, _: SubsidiaryReader, matching: Matching, status: Literal["active", "declined", "ended"] | None = None
+) -> list[MatchOut]:
+    book = matching.book(subsidiary_id)
+    return [MatchOut(**m) for m in book.matches.values() if status is None or m["status"] == status]
+
+
+@router.get("/{match_id}", summary="One match")
+def get_match(subsidiary_id: str, match_id: str, _: SubsidiaryReader, matching: Matching) -> MatchOut:
+    match = matching.book(subsidiary_id).matches.get(match_id)
+    if match is None:
+        raise NotFound(f"match {match_id} not found")
+    return MatchOut(**match)
+
+
+@router.post(
+    "/{match_id}/decline",
+    dependencies=JSON_BODY,
+    summary="Decline a match: its members return to the pool, and the pair is never proposed again",
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "The match is no longer active, or `by` is not a member"}},
+)
+def decline(
+    subsidiary_id: str, match_id: str, body: DeclineIn, _: SubsidiaryWriter, context: CommandContext, matching: Matching
+) -> MatchOut:
+    matching.decline(subsidiary_id, match_id, body.by, body.reason, context)
+    return MatchOut(**matching.book(subsidiary_id).matches[match_id])

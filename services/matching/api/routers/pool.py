@@ -1,0 +1,50 @@
+"""The pool of eligible mentors and waiting mentees, and the score's weights."""
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from services.common.auth import SubsidiaryReader, SubsidiaryWriter
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.matching.api.deps import JSON_BODY, Matching
+from services.matching.api.schemas import PoolMember, PoolOut, Weights
+
+router = APIRouter(prefix="/subsidiaries/{subsidiary_id}", tags=["pool"], responses=ERROR_RESPONSES)
+
+
+@router.get("/pool", summary="Certified mentors with capacity, and mentees waiting for a match")
+def get_pool(subsidiary_id: str, _: SubsidiaryReader, matching: Matching) -> PoolOut:
+    book = matching.book(subsidiary_id)
+    return PoolOut(
+        subsidiary_id=subsidiary_id,
+        programme=book.programme,
+        weights=Weights(**book.weights),
+        mentors=[_member(m, book.capacity_left(m["id"])) for m in sorted(book.eligible_mentors(), key=lambda p: p["id"])],
+        mentees=[_member(e, None) for e in sorted(book.waiting_mentees(), key=lambda p: p["id"])],
+    )
+
+
+@router.get("/matching-weights", summary="The weights of the score's terms")
+def get_weights(subsidiary_id: str, _: SubsidiaryReader, matching: Matching) -> Weights:
+    return Weights(**matching.book(subsidiary_id).weights)
+
+
+@router.put("/matching-weights", dependencies=JSON_BODY, summary="Set the weights of the score's terms", responses=BODY_ERROR_RESPONSES)
+def set_weights(subsidiary_id: str, body: Weights, _: SubsidiaryWriter, context: CommandContext, matching: Matching) -> Weights:
+    matching.set_weights(subsidiary_id, body.model_dump(), context)
+    return body
+
+
+def _member(record: dict[str, Any], capacity_left: int | None) -> PoolMember:
+    profile = record["profile"]
+    return PoolMember(
+        id=record["id"],
+        role=record["role"],
+        name=profile["personal_data"]["name"],
+        site=profile["site"],
+        department=profile["department"],
+        languages=profile["languages"],
+        themes=profile["themes"],
+        availability=profile.get("availability") or [],
+        capacity_left=capacity_left,
+    )

@@ -1,0 +1,183 @@
+"""Matching's application service: applies enrolment's events to the match books, and runs,
+publishes and declines matches. Load, call the domain, save."""
+
+from collections import defaultdict
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from contracts import IntegrationEvent
+from services.common.errors import Conflict, NotFound
+from services.matching.domain import Context, MatchBook, MatchingError, MatchingRun, book_id
+from services.matching.proposals import person, rules_of, run_matching
+from services.matching.scoring import violations
+
+RETRIES = 5  # a change racing with another on the same book is re-applied on the new state
+
+
+class MatchingApplication(Application[UUID]):
+    name = "matching"  # also the prefix of its eventsourcing settings, e.g. MATCHING_SQLITE_DBNAME
+    # A subsidiary's book is read by every command: keep recent ones in memory, brought up
+    # to date with any newer events on each read.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "500", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.on_saved = lambda: None  # the relay hooks in here to publish without delay
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        self.on_saved()
+        return recordings
+
+    # -- what enrolment publishes -------------------------------------------------------
+
+    def apply_enrolment_events(self, events: list[IntegrationEvent]) -> None:
+        """Apply a batch of consumed events, at most once each (by event id), one
+        transaction per subsidiary. Events of one subsidiary arrive in order (one key, one
+        partition); subsidiaries are independent of each other."""
+        by_subsidiary: dict[str, list[IntegrationEvent]] = defaultdict(list)
+        for e in events:
+            by_subsidiary[e.subsidiary_id].append(e)
+        for subsidiary_id, theirs in by_subsidiary.items():
+            self._retrying(lambda: self._apply_to_book(subsidiary_id, theirs))
+
+    def _apply_to_book(self, subsidiary_id: str, events: list[IntegrationEvent]) -> None:
+        book = self._book_or_none(subsidiary_id)
+        for e in events:
+            if book is not None and book.has_processed(str(e.event_id)):
+                continue  # delivered again: already applied
+            context = {
+                "subsidiary_id": subsidiary_id,
+                "actor": e.actor.model_dump(mode="json"),
+                "correlation_id": e.correlation_id,
+                "causation_id": str(e.event_id),
+            }
+            if book is None:
+                # Normally SubsidiaryOnboarded comes first; open the book whatever comes first.
+                source = str(e.event_id) if e.type == "SubsidiaryOnboarded" else f"opened-for:{e.event_id}"
+                book = MatchBook(subsidiary_id=subsidiary_id, source_event_id=source, context=context)
+                if e.type == "SubsidiaryOnboarded":
+                    continue
+            self._apply(book, e, context)
+        if book is not None and book.pending_events:
+            self.save(book)
+
+    @staticmethod
+    def _apply(book: MatchBook, e: IntegrationEvent, context: Context) -> None:
+        source = str(e.event_id)
+        payload = e.payload.model_dump(mode="json")
+        match e.type:
+            case "SubsidiaryOnboarded":
+                book.note_programme(settings=book.programme, source_event_id=source, context=context)
+            case "ProgrammeConfigured":
+                book.note_programme(settings=payload, source_event_id=source, context=context)
+            case "ParticipantEnrolled" | "ParticipantProfileUpdated":
+                participant_id = payload.pop("participant_id")
+                payload.pop("changed", None)
+                book.note_participant(
+                    participant_id=participant_id, profile=payload, as_of=e.occurred_at.isoformat(), source_event_id=source, context=context
+                )
+            case "MentorCertified":
+                book.note_certified(participant_id=payload["participant_id"], source_event_id=source, context=context)
+            case "ParticipantWithdrawn":
+                book.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source, context=context)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def start_run(self, subsidiary_id: str, format: str, context: Context) -> MatchingRun:  # noqa: A002
+        book = self.book(subsidiary_id)
+        result = run_matching(book, format)
+        run = MatchingRun(
+            subsidiary_id=subsidiary_id, format=format, context={**context, "subsidiary_id": subsidiary_id}, **result
+        )
+        self.save(run)
+        return run
+
+    def publish_run(self, subsidiary_id: str, run_id: UUID, context: Context) -> list[str]:
+        def publish() -> list[str]:
+            run = self.run(subsidiary_id, run_id)
+            book = self.book(subsidiary_id)
+            context_here = {**context, "subsidiary_id": subsidiary_id}
+            if run.status != "draft":
+                raise Conflict("this run is already published")
+            rules = rules_of(book)
+            try:
+                match_ids = book.confirm(run, context_here, check_pair=lambda m, e: violations(person(m), person(e), rules))
+                run.publish(match_ids, context_here)
+            except MatchingError as exc:
+                raise RunRefused(str(exc), exc.problems) from None
+            self.save(book, run)  # both, or neither
+            return match_ids
+
+        return self._retrying(publish)
+
+    def decline(self, subsidiary_id: str, match_id: str, by: str, reason: str, context: Context) -> None:
+        def decline() -> None:
+            book = self.book(subsidiary_id)
+            try:
+                book.decline(match_id, by, reason, {**context, "subsidiary_id": subsidiary_id})
+            except KeyError:
+                raise NotFound(f"match {match_id} not found") from None
+            except MatchingError as exc:
+                raise Conflict(str(exc)) from None
+            self.save(book)
+
+        self._retrying(decline)
+
+    def set_weights(self, subsidiary_id: str, weights: dict[str, int], context: Context) -> None:
+        def set_weights() -> None:
+            book = self.book(subsidiary_id)
+            book.set_weights(weights=weights, context={**context, "subsidiary_id": subsidiary_id})
+            self.save(book)
+
+        self._retrying(set_weights)
+
+    # -- queries ------------------------------------------------------------------------
+
+    def book(self, subsidiary_id: str) -> MatchBook:
+        book = self._book_or_none(subsidiary_id)
+        if book is None:
+            raise NotFound(f"subsidiary {subsidiary_id!r} not found")
+        return book
+
+    def run(self, subsidiary_id: str, run_id: UUID) -> MatchingRun:
+        try:
+            run = self.repository.get(run_id)
+        except AggregateNotFoundError:
+            run = None
+        if not isinstance(run, MatchingRun) or run.subsidiary_id != subsidiary_id:
+            raise NotFound(f"matching run {run_id} not found")
+        return run
+
+    def _book_or_none(self, subsidiary_id: str) -> MatchBook | None:
+        try:
+            return self.repository.get(book_id(subsidiary_id))
+        except AggregateNotFoundError:
+            return None
+
+    @staticmethod
+    def _retrying(command: Any) -> Any:
+        for attempt in range(RETRIES):
+            try:
+                return command()
+            except IntegrityError:
+                # Another change to the same book came first (optimistic concurrency):
+                # the command is tried again on the new state, and may then be refused.
+                if attempt == RETRIES - 1:
+                    raise Conflict("the book kept changing meanwhile; nothing was recorded, try again") from None
+        return None
+
+
+class RunRefused(Conflict):
+    """Publishing a run that the pool no longer allows: 409 with every reason."""
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+    def detail(self) -> Any:
+        return {"message": str(self), "problems": self.problems}
+

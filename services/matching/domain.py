@@ -1,0 +1,255 @@
+"""Matching's domain model. No I/O.
+
+`MatchBook` holds everything matching knows about one subsidiary: its programme and
+weights, the participants it learnt of from enrolment's events, the matches, and the pairs
+never to propose again. It is the consistency boundary: publishing a run, declining a match
+and a withdrawal all change the same book, so concurrent changes conflict in the event
+store instead of double-booking someone.
+
+`MatchingRun` is a draft: the proposals of one solver run, with their explanations, until
+it is published into the book.
+"""
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+NAMESPACE = UUID("3f0c8f7e-8a43-4a4c-9d7b-6d2b1c0e5a21")
+DEFAULT_WEIGHTS = {"theme": 1, "same_site": 3, "cross_department": 2, "availability": 1}
+ACTIVE, DECLINED, ENDED = "active", "declined", "ended"
+
+Context = dict[str, Any]
+
+
+class MatchingError(Exception):
+    """A command the domain refuses; `problems` say why, one line each."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+def book_id(subsidiary_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"match-book:{subsidiary_id}")
+
+
+class MatchBook(Aggregate):
+    @staticmethod
+    def create_id(subsidiary_id: str, **_: Any) -> UUID:
+        return book_id(subsidiary_id)
+
+    @event("Opened")
+    def __init__(self, subsidiary_id: str, source_event_id: str, context: Context) -> None:
+        self.subsidiary_id = subsidiary_id
+        self.programme: dict[str, Any] = {}
+        self.weights: dict[str, int] = dict(DEFAULT_WEIGHTS)
+        self.participants: dict[str, dict[str, Any]] = {}
+        self.matches: dict[str, dict[str, Any]] = {}
+        self.forbidden: dict[str, bool] = {}  # "mentor:mentee" -> True
+        # Enrolment events already applied: redelivery changes nothing.
+        self.processed: dict[str, bool] = {source_event_id: True}
+
+    # -- what enrolment tells us (each at most once, in any order) ------------------------
+
+    def has_processed(self, source_event_id: str) -> bool:
+        return source_event_id in self.processed
+
+    @event("ProgrammeNoted")
+    def note_programme(self, settings: dict[str, Any], source_event_id: str, context: Context) -> None:
+        self.programme = settings
+        self.processed[source_event_id] = True
+
+    @event("ParticipantNoted")
+    def note_participant(self, participant_id: str, profile: dict[str, Any], as_of: str, source_event_id: str, context: Context) -> None:
+        """An enrolment or a profile update; the newest profile wins whatever the order."""
+        record = self._participant(participant_id)
+        if record["as_of"] is None or as_of >= record["as_of"]:
+            record.update(role=profile["role"], profile=profile, as_of=as_of)
+        self.processed[source_event_id] = True
+
+    @event("MentorCertified")
+    def note_certified(self, participant_id: str, source_event_id: str, context: Context) -> None:
+        self._participant(participant_id)["certified"] = True
+        self.processed[source_event_id] = True
+
+    def note_withdrawn(self, participant_id: str, reason: str, source_event_id: str, context: Context) -> None:
+        """The participant leaves: their active matches end, and the others are freed."""
+        for match in self.active_matches_of(participant_id):
+            self.end_match(match["id"], f"{self._who(match, participant_id)} withdrew: {reason}", context)
+        self._withdrawn(participant_id=participant_id, reason=reason, source_event_id=source_event_id, context=context)
+
+    @event("ParticipantWithdrawn")
+    def _withdrawn(self, participant_id: str, reason: str, source_event_id: str, context: Context) -> None:
+        self._participant(participant_id).update(withdrawn=True, withdrawal_reason=reason)
+        self.processed[source_event_id] = True
+
+    def _participant(self, participant_id: str) -> dict[str, Any]:
+        return self.participants.setdefault(
+            participant_id,
+            {"id": participant_id, "role": None, "profile": None, "as_of": None, "certified": False, "withdrawn": False, "withdrawal_reason": None},
+        )
+
+    # -- the programme's own settings -------------------------------------------------------
+
+    @event("WeightsSet")
+    def set_weights(self, weights: dict[str, int], context: Context) -> None:
+        self.weights = weights
+
+    # -- the pool ---------------------------------------------------------------------------
+
+    @property
+    def mentor_capacity(self) -> int:
+        return int(self.programme.get("mentor_capacity", 5))
+
+    def active_matches_of(self, participant_id: str) -> list[dict[str, Any]]:
+        return [
+            m for m in self.matches.values()
+            if m["status"] == ACTIVE and (m["mentor_id"] == participant_id or participant_id in m["mentee_ids"])
+        ]
+
+    def capacity_left(self, mentor_id: str) -> int:
+        return max(0, self.mentor_capacity - len(self.active_matches_of(mentor_id)))
+
+    def eligible_mentors(self) -> list[dict[str, Any]]:
+        """Certified mentors, not withdrawn, whose profile is known."""
+        return [
+            p for p in self.participants.values()
+            if p["role"] == "mentor" and p["certified"] and not p["withdrawn"] and p["profile"] is not None
+        ]
+
+    def waiting_mentees(self) -> list[dict[str, Any]]:
+        """Mentees not withdrawn, whose profile is known, in no active match."""
+        matched = {e for m in self.matches.values() if m["status"] == ACTIVE for e in m["mentee_ids"]}
+        return [
+            p for p in self.participants.values()
+            if p["role"] == "mentee" and not p["withdrawn"] and p["profile"] is not None and p["id"] not in matched
+        ]
+
+    def is_forbidden(self, mentor_id: str, mentee_id: str) -> bool:
+        return self.forbidden.get(f"{mentor_id}:{mentee_id}", False)
+
+    # -- matches ----------------------------------------------------------------------------
+
+    def confirm(self, run: "MatchingRun", context: Context, check_pair: Any) -> list[str]:
+        """Turn a run's proposals into matches, if the pool still allows every one of them.
+        `check_pair(mentor, mentee)` gives the hard constraints a pair breaks today."""
+        problems = self._problems_with(run, check_pair)
+        if problems:
+            raise MatchingError("the pool changed since the run in a way that invalidates it", problems)
+        match_ids = []
+        for index, proposal in enumerate(run.proposals):
+            match_id = str(uuid5(NAMESPACE, f"match:{run.id}:{index}"))
+            self._confirmed(match_id=match_id, run_id=str(run.id), format=run.format, proposal=proposal, context=context)
+            match_ids.append(match_id)
+        return match_ids
+
+    def _problems_with(self, run: "MatchingRun", check_pair: Any) -> list[str]:
+        problems = []
+        mentors = {m["id"]: m for m in self.eligible_mentors()}
+        mentees = {e["id"]: e for e in self.waiting_mentees()}
+        led: dict[str, int] = {}
+        for proposal in run.proposals:
+            mentor_id = proposal["mentor_id"]
+            led[mentor_id] = led.get(mentor_id, 0) + 1
+            if mentor_id not in mentors:
+                problems.append(f"mentor {mentor_id} is no longer available (withdrawn or unknown)")
+                continue
+            for mentee_id in proposal["mentee_ids"]:
+                if mentee_id not in mentees:
+                    problems.append(f"mentee {mentee_id} is no longer waiting (withdrawn or matched meanwhile)")
+                elif self.is_forbidden(mentor_id, mentee_id):
+                    problems.append(f"mentor {mentor_id} and mentee {mentee_id} were declined or matched meanwhile")
+                else:
+                    problems.extend(
+                        f"mentor {mentor_id} and mentee {mentee_id}: {reason}"
+                        for reason in check_pair(mentors[mentor_id], mentees[mentee_id])
+                    )
+        problems.extend(
+            f"mentor {mentor_id} has capacity for {self.capacity_left(mentor_id)} more, not {count}"
+            for mentor_id, count in sorted(led.items())
+            if mentor_id in mentors and count > self.capacity_left(mentor_id)
+        )
+        return problems
+
+    @event("MatchConfirmed")
+    def _confirmed(self, match_id: str, run_id: str, format: str, proposal: dict[str, Any], context: Context) -> None:  # noqa: A002
+        self.matches[match_id] = {
+            "id": match_id,
+            "run_id": run_id,
+            "format": format,
+            "mentor_id": proposal["mentor_id"],
+            "mentee_ids": list(proposal["mentee_ids"]),
+            "theme": proposal.get("theme"),
+            "shared_themes": proposal.get("shared_themes", []),
+            "language": proposal.get("language"),
+            "score": proposal["score"],
+            "status": ACTIVE,
+            "reason": None,
+            "declined_by": None,
+        }
+        for mentee_id in proposal["mentee_ids"]:
+            # Matched once is never proposed again, whatever becomes of the match.
+            self.forbidden[f"{proposal['mentor_id']}:{mentee_id}"] = True
+
+    def decline(self, match_id: str, by: str, reason: str, context: Context) -> None:
+        match = self._active_match(match_id)
+        if by != "admin" and by != match["mentor_id"] and by not in match["mentee_ids"]:
+            raise MatchingError(f"{by} is not a member of this match: give a member's participant id or 'admin'")
+        self._declined(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], by=by, reason=reason, context=context)
+
+    @event("MatchDeclined")
+    def _declined(self, match_id: str, mentor_id: str, mentee_ids: list[str], by: str, reason: str, context: Context) -> None:
+        self.matches[match_id].update(status=DECLINED, reason=reason, declined_by=by)
+
+    def end_match(self, match_id: str, reason: str, context: Context) -> None:
+        match = self._active_match(match_id)
+        self._ended(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], reason=reason, context=context)
+
+    @event("MatchEnded")
+    def _ended(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:
+        self.matches[match_id].update(status=ENDED, reason=reason)
+
+    def _active_match(self, match_id: str) -> dict[str, Any]:
+        match = self.matches.get(match_id)
+        if match is None:
+            raise KeyError(match_id)
+        if match["status"] != ACTIVE:
+            raise MatchingError(f"this match is already {match['status']}")
+        return match
+
+    @staticmethod
+    def _who(match: dict[str, Any], participant_id: str) -> str:
+        return "the mentor" if match["mentor_id"] == participant_id else "a mentee"
+
+
+class MatchingRun(Aggregate):
+    """A draft: nothing is final until it is published."""
+
+    @event("Created")
+    def __init__(
+        self,
+        subsidiary_id: str,
+        format: str,  # noqa: A002
+        proposals: list[dict[str, Any]],
+        unmatched: list[dict[str, Any]],
+        summary: dict[str, Any],
+        context: Context,
+    ) -> None:
+        self.subsidiary_id = subsidiary_id
+        self.format = format
+        self.proposals = proposals
+        self.unmatched = unmatched
+        self.summary = summary
+        self.status = "draft"
+        self.match_ids: list[str] = []
+
+    def publish(self, match_ids: list[str], context: Context) -> None:
+        if self.status != "draft":
+            raise MatchingError("this run is already published")
+        self._published(match_ids=match_ids, context=context)
+
+    @event("Published")
+    def _published(self, match_ids: list[str], context: Context) -> None:
+        self.status = "published"
+        self.match_ids = match_ids

@@ -1,0 +1,138 @@
+"""From a match book to a solver's problem, and from its solution to explained proposals.
+Pure: no I/O."""
+
+from typing import Any
+
+from services.matching.domain import MatchBook
+from services.matching.groups import GroupProblem, solve_groups
+from services.matching.pairs import PairProblem, solve_pairs
+from services.matching.scoring import Person, Rules, Weights, satisfied_constraints, score_terms, shared_themes
+
+PAIR, MINI_SESSION = "pair", "mini-session"
+
+
+def person(record: dict[str, Any]) -> Person:
+    profile = record["profile"]
+    personal = profile["personal_data"]
+    return Person(
+        id=record["id"],
+        birth_year=int(personal["birth_year"]),
+        site=profile["site"],
+        department=profile["department"],
+        languages=frozenset(profile["languages"]),
+        themes=tuple(profile["themes"]),
+        availability=frozenset(profile.get("availability") or ()),
+        email=str(personal["email"]).casefold(),
+        manager_email=str(personal["manager_email"]).casefold() if personal.get("manager_email") else None,
+    )
+
+
+def rules_of(book: MatchBook) -> Rules:
+    forbidden = frozenset(tuple(key.split(":", 1)) for key in book.forbidden)
+    return Rules(min_age_gap=book.programme.get("min_age_gap", 1), forbidden=forbidden)  # type: ignore[arg-type]
+
+
+def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
+    """Solve the book's pool and explain every proposal and every participant left out."""
+    mentors = {m["id"]: person(m) for m in book.eligible_mentors()}
+    mentees = {e["id"]: person(e) for e in book.waiting_mentees()}
+    names = {p["id"]: p["profile"]["personal_data"]["name"] for p in book.participants.values() if p["profile"]}
+    capacity = {mentor_id: book.capacity_left(mentor_id) for mentor_id in mentors}
+    rules = rules_of(book)
+    themes = list(book.programme.get("themes", []))
+    if format == PAIR:
+        weights = Weights.from_dict(book.weights)
+        solution = solve_pairs(
+            PairProblem(mentors=list(mentors.values()), capacity=capacity, mentees=list(mentees.values()), rules=rules, weights=weights, n_themes=max(1, len(themes)))
+        )
+        proposals = [
+            _pair_proposal(mentors[m], mentees[e], score, weights, max(1, len(themes)), rules, names)
+            for m, e, score in solution.pairs
+        ]
+        summary = {"matched": solution.matched, "total_score": solution.total_score, "optimal": True}
+        used = {m for m, _, _ in solution.pairs}
+        load = {m: sum(1 for p in solution.pairs if p[0] == m) for m in used}
+    else:
+        solution = solve_groups(
+            GroupProblem(
+                mentors=list(mentors.values()),
+                capacity=capacity,
+                mentees=list(mentees.values()),
+                rules=rules,
+                themes=themes,
+                max_size=int(book.programme.get("mini_session_max", 10)),
+            )
+        )
+        proposals = [_group_proposal(group, mentors, names, rules) for group in solution.groups]
+        summary = {"matched": solution.placed, "total_preference": solution.total_preference, "optimal": solution.optimal}
+        load = {g.mentor_id: 1 for g in solution.groups}
+    unmatched = [
+        {"participant_id": mentee_id, "role": "mentee", "name": names.get(mentee_id), "reason": reason}
+        for mentee_id, reason in sorted(solution.unmatched.items())
+    ]
+    unmatched += [
+        {
+            "participant_id": mentor_id,
+            "role": "mentor",
+            "name": names.get(mentor_id),
+            "reason": "no capacity left" if capacity[mentor_id] == 0 else "no waiting mentee left who may be matched with them",
+        }
+        for mentor_id in sorted(mentors)
+        if load.get(mentor_id, 0) == 0
+    ]
+    summary.update(format=format, mentors=len(mentors), mentees=len(mentees))
+    return {"proposals": proposals, "unmatched": unmatched, "summary": summary}
+
+
+def _pair_proposal(
+    mentor: Person, mentee: Person, score: int, weights: Weights, n_themes: int, rules: Rules, names: dict[str, str]
+) -> dict[str, Any]:
+    themes = shared_themes(mentor, mentee)
+    languages = sorted(mentor.languages & mentee.languages)
+    return {
+        "mentor_id": mentor.id,
+        "mentee_ids": [mentee.id],
+        "mentor_name": names.get(mentor.id),
+        "mentee_names": [names.get(mentee.id)],
+        "theme": themes[0] if themes else None,
+        "shared_themes": themes,
+        "language": languages[0] if languages else None,
+        "score": score,
+        "explanation": {
+            "terms": score_terms(mentor, mentee, weights, n_themes),
+            "shared_themes": [
+                {"theme": t, "mentee_rank": mentee.themes.index(t) + 1, "mentor_rank": mentor.themes.index(t) + 1} for t in themes
+            ],
+            "same_site": mentor.site == mentee.site,
+            "sites": {"mentor": mentor.site, "mentee": mentee.site},
+            "departments": {"mentor": mentor.department, "mentee": mentee.department},
+            "shared_languages": languages,
+            "shared_availability": sorted(mentor.availability & mentee.availability),
+            "constraints_satisfied": satisfied_constraints(rules),
+        },
+    }
+
+
+def _group_proposal(group: Any, mentors: dict[str, Person], names: dict[str, str], rules: Rules) -> dict[str, Any]:
+    return {
+        "mentor_id": group.mentor_id,
+        "mentee_ids": [m.mentee_id for m in group.members],
+        "mentor_name": names.get(group.mentor_id),
+        "mentee_names": [names.get(m.mentee_id) for m in group.members],
+        "theme": group.theme,
+        "shared_themes": [group.theme],
+        "language": group.language,
+        "score": group.preference,
+        "explanation": {
+            "theme": group.theme,
+            "language": group.language,
+            "mentor_rank_of_theme": mentors[group.mentor_id].themes.index(group.theme) + 1
+            if group.theme in mentors[group.mentor_id].themes
+            else None,
+            "members": [
+                {"mentee_id": m.mentee_id, "name": names.get(m.mentee_id), "theme_rank": m.theme_rank + 1, "reasons": list(m.reasons)}
+                for m in group.members
+            ],
+            "constraints_satisfied": [*satisfied_constraints(rules), f"everyone speaks {group.language}"],
+        },
+    }

@@ -1,0 +1,153 @@
+"""Matching's API over its real SQLite store; enrolment's events are applied in process
+(the consumer and relay are off: the Kafka path is covered by the integration tests)."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from contracts import enrolment as published
+from services.common.auth import issue_token
+from services.matching.api.main import create_app
+from services.matching.settings import MatchingSettings
+
+SECRET = "matching-api-tests-" + "x" * 40
+
+
+def bearer(role: str = "group-admin", subsidiary: str | None = None, secret: str = SECRET) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(secret, role, subsidiary)}"}
+
+
+ADMIN = bearer()
+
+
+def event(cls, subsidiary: str, payload: dict):
+    return cls(
+        event_id=uuid.uuid4(), subsidiary_id=subsidiary, occurred_at=datetime.now(UTC), producer="enrolment",
+        actor={"subject": "hr", "role": "group-admin"}, correlation_id="c", payload=payload,
+    )
+
+
+def enrolled(subsidiary: str, role: str, n: int, **profile) -> tuple[list, str]:
+    pid = str(uuid.uuid4())
+    payload = {
+        "participant_id": pid,
+        "role": role,
+        "personal_data": {"name": f"{role} {n}", "email": f"{role}{n}@{subsidiary}.com", "birth_year": 1998 if role == "mentor" else 1962, "manager_email": None},
+        "department": "Digital" if role == "mentor" else f"Dept {n}",
+        "site": "Paris",
+        "languages": ["fr"],
+        "themes": ["networking", "online learning"],
+        "availability": ["mon-am"],
+        **profile,
+    }
+    events = [event(published.ParticipantEnrolled, subsidiary, payload)]
+    if role == "mentor":
+        events.append(event(published.MentorCertified, subsidiary, {"participant_id": pid}))
+    return events, pid
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    for name, value in {
+        "TANDEM_HOME": str(tmp_path), "TANDEM_SECRET": SECRET, "TANDEM_RELAY_ENABLED": "false", "TANDEM_CONSUMER_ENABLED": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PERSISTENCE_MODULE", raising=False)
+    with TestClient(create_app(MatchingSettings())) as client:
+        yield client
+
+
+@pytest.fixture
+def world(client):
+    """Subsidiary a: 2 mentors (capacity 2) and 3 mentees; subsidiary b: 1 mentor, 1 mentee."""
+    ids: dict[str, list[str]] = {"a-mentors": [], "a-mentees": [], "b": []}
+    events = []
+    for slug in ("sub-a", "sub-b"):
+        events.append(event(published.SubsidiaryOnboarded, slug, {"name": slug, "timezone": "Europe/Paris", "locale": "fr-FR"}))
+        events.append(event(published.ProgrammeConfigured, slug, {"themes": ["networking", "online learning"], "mentor_capacity": 2, "mini_session_max": 10, "target_sessions": 5, "session_minutes": 90, "min_age_gap": 1}))
+    for n in range(2):
+        more, pid = enrolled("sub-a", "mentor", n)
+        events += more
+        ids["a-mentors"].append(pid)
+    for n in range(3):
+        more, pid = enrolled("sub-a", "mentee", n)
+        events += more
+        ids["a-mentees"].append(pid)
+    for role in ("mentor", "mentee"):
+        more, pid = enrolled("sub-b", role, 0)
+        events += more
+        ids["b"].append(pid)
+    client.app.state.matching.apply_enrolment_events(events)
+    return ids
+
+
+def test_the_pool_shows_certified_mentors_with_capacity_and_waiting_mentees(client, world):
+    pool = client.get("/subsidiaries/sub-a/pool", headers=ADMIN).json()
+    assert sorted(m["id"] for m in pool["mentors"]) == sorted(world["a-mentors"])
+    assert all(m["capacity_left"] == 2 for m in pool["mentors"])
+    assert sorted(e["id"] for e in pool["mentees"]) == sorted(world["a-mentees"])
+    assert pool["weights"] == {"theme": 1, "same_site": 3, "cross_department": 2, "availability": 1}
+
+
+def test_a_run_is_a_draft_until_published_then_its_matches_leave_the_pool(client, world):
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN)
+    assert run.status_code == 201
+    run = run.json()
+    assert run["status"] == "draft" and run["summary"]["matched"] == 3 and len(run["proposals"]) == 3
+    assert client.get("/subsidiaries/sub-a/matches", headers=ADMIN).json() == []  # nothing final yet
+    published_run = client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN)
+    assert published_run.status_code == 200 and len(published_run.json()["match_ids"]) == 3
+    assert client.get(f"/subsidiaries/sub-a/matching-runs/{run['id']}", headers=ADMIN).json()["status"] == "published"
+    assert client.get("/subsidiaries/sub-a/pool", headers=ADMIN).json()["mentees"] == []
+    assert len(client.get("/subsidiaries/sub-a/matches", params={"status": "active"}, headers=ADMIN).json()) == 3
+    again = client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN)
+    assert again.status_code == 409
+
+
+def test_declining_returns_the_members_to_the_pool(client, world):
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    [match_id, *_] = client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN).json()["match_ids"]
+    refused = client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": str(uuid.uuid4()), "reason": "x"}, headers=ADMIN)
+    assert refused.status_code == 409
+    declined = client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "admin", "reason": "same team"}, headers=ADMIN)
+    assert declined.status_code == 200 and declined.json()["status"] == "declined"
+    assert len(client.get("/subsidiaries/sub-a/pool", headers=ADMIN).json()["mentees"]) == 1
+    assert client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "admin", "reason": "again"}, headers=ADMIN).status_code == 409
+    assert client.post(f"/subsidiaries/sub-a/matches/{uuid.uuid4()}/decline", json={"by": "admin", "reason": "x"}, headers=ADMIN).status_code == 404
+
+
+def test_weights_are_set_per_subsidiary_and_change_the_scores(client, world):
+    assert client.put("/subsidiaries/sub-a/matching-weights", json={"theme": 0, "same_site": 10, "cross_department": 0, "availability": 0}, headers=ADMIN).status_code == 200
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    assert {p["score"] for p in run["proposals"]} == {10}
+    assert client.get("/subsidiaries/sub-b/matching-weights", headers=ADMIN).json()["same_site"] == 3
+    bad = client.put("/subsidiaries/sub-a/matching-weights", json={"theme": -1, "same_site": "a lot", "colour": 1}, headers=ADMIN)
+    assert bad.status_code == 422 and {e["loc"][-1] for e in bad.json()["detail"]} == {"theme", "same_site", "colour"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "read", "write"),
+    [
+        (bearer("subsidiary-admin", "sub-a"), 200, 201),
+        (bearer("subsidiary-admin", "sub-b"), 404, 404),
+        (bearer("auditor", "sub-a"), 200, 403),
+        (bearer("auditor"), 200, 403),
+        ({}, 401, 401),
+        (bearer(secret="another secret " * 4), 401, 401),
+    ],
+)
+def test_access_follows_the_same_rules_as_enrolment(client, world, headers, read, write):
+    assert client.get("/subsidiaries/sub-a/pool", headers=headers).status_code == read
+    assert client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=headers).status_code == write
+
+
+def test_unknown_subsidiaries_runs_and_formats_are_refused(client, world):
+    assert client.get("/subsidiaries/nowhere/pool", headers=ADMIN).status_code == 404
+    assert client.get(f"/subsidiaries/sub-a/matching-runs/{uuid.uuid4()}", headers=ADMIN).status_code == 404
+    run = client.post("/subsidiaries/sub-b/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    assert client.get(f"/subsidiaries/sub-a/matching-runs/{run['id']}", headers=ADMIN).status_code == 404  # another subsidiary's run
+    bad = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "trio"}, headers=ADMIN)
+    assert bad.status_code == 422
+    assert client.post("/subsidiaries/sub-a/matching-runs", content="format=pair", headers={**ADMIN, "Content-Type": "text/plain"}).status_code == 415

@@ -1,0 +1,146 @@
+"""The match book: what matching learns from enrolment, and the life of matches. No I/O."""
+
+import uuid
+
+import pytest
+
+from services.matching.domain import ACTIVE, DECLINED, ENDED, MatchBook, MatchingError, MatchingRun
+from services.matching.publishing import to_integration_event
+
+CONTEXT = {"subsidiary_id": "axa-fr", "actor": {"subject": "alice", "role": "group-admin"}, "correlation_id": "c1", "causation_id": "r1"}
+
+
+def profile(role: str, email: str, birth_year: int, languages=("fr",), themes=("networking",)) -> dict:
+    return {
+        "role": role,
+        "personal_data": {"name": email.split("@")[0], "email": email, "birth_year": birth_year, "manager_email": None},
+        "department": "IT" if role == "mentor" else "Finance",
+        "site": "Paris",
+        "languages": list(languages),
+        "themes": list(themes),
+        "availability": ["mon-am"],
+    }
+
+
+def new_book() -> MatchBook:
+    book = MatchBook(subsidiary_id="axa-fr", source_event_id="onboarded", context=CONTEXT)
+    book.note_programme(settings={"mentor_capacity": 2, "min_age_gap": 1, "mini_session_max": 10, "themes": ["networking"]}, source_event_id="programme", context=CONTEXT)
+    return book
+
+
+def add(book: MatchBook, pid: str, role: str, *, certified: bool = False, birth_year: int | None = None) -> None:
+    book.note_participant(
+        participant_id=pid, profile=profile(role, f"{pid}@axa.fr", birth_year or (1998 if role == "mentor" else 1962)), as_of="2026-01-01T00:00:00+00:00", source_event_id=f"enrolled-{pid}", context=CONTEXT
+    )
+    if certified:
+        book.note_certified(participant_id=pid, source_event_id=f"certified-{pid}", context=CONTEXT)
+
+
+def run_of(book: MatchBook, *pairs: tuple[str, str], format: str = "pair") -> MatchingRun:  # noqa: A002
+    proposals = [{"mentor_id": m, "mentee_ids": [e], "score": 5, "theme": "networking", "shared_themes": ["networking"], "language": "fr"} for m, e in pairs]
+    return MatchingRun(subsidiary_id="axa-fr", format=format, proposals=proposals, unmatched=[], summary={}, context=CONTEXT)
+
+
+def no_violation(mentor, mentee):
+    return []
+
+
+def test_only_certified_mentors_and_waiting_mentees_are_in_the_pool():
+    book = new_book()
+    add(book, "m1", "mentor", certified=True)
+    add(book, "m2", "mentor")  # still in training
+    add(book, "e1", "mentee")
+    add(book, "e2", "mentee")
+    book.note_withdrawn(participant_id="e2", reason="left", source_event_id="w-e2", context=CONTEXT)
+    assert [m["id"] for m in book.eligible_mentors()] == ["m1"]
+    assert [e["id"] for e in book.waiting_mentees()] == ["e1"]
+
+
+def test_the_newest_profile_wins_whatever_the_order_of_arrival():
+    book = new_book()
+    newer, older = profile("mentee", "new@axa.fr", 1960), profile("mentee", "old@axa.fr", 1960)
+    book.note_participant(participant_id="e1", profile=newer, as_of="2026-02-01T00:00:00+00:00", source_event_id="b", context=CONTEXT)
+    book.note_participant(participant_id="e1", profile=older, as_of="2026-01-01T00:00:00+00:00", source_event_id="a", context=CONTEXT)
+    assert book.participants["e1"]["profile"]["personal_data"]["email"] == "new@axa.fr"
+    assert book.has_processed("a") and book.has_processed("b")
+
+
+def test_a_certification_before_the_enrolment_is_kept():
+    book = new_book()
+    book.note_certified(participant_id="m1", source_event_id="c", context=CONTEXT)
+    assert book.eligible_mentors() == []  # no profile yet
+    add(book, "m1", "mentor")
+    assert [m["id"] for m in book.eligible_mentors()] == ["m1"]
+
+
+def test_publishing_confirms_every_proposal_and_never_proposes_those_pairs_again():
+    book = new_book()
+    add(book, "m1", "mentor", certified=True)
+    add(book, "e1", "mentee")
+    add(book, "e2", "mentee")
+    match_ids = book.confirm(run_of(book, ("m1", "e1"), ("m1", "e2")), CONTEXT, no_violation)
+    assert [book.matches[m]["status"] for m in match_ids] == [ACTIVE, ACTIVE]
+    assert book.capacity_left("m1") == 0 and book.waiting_mentees() == []
+    assert book.is_forbidden("m1", "e1") and book.is_forbidden("m1", "e2")
+
+
+def test_a_run_the_pool_no_longer_allows_is_refused_with_every_reason_and_changes_nothing():
+    book = new_book()
+    add(book, "m1", "mentor", certified=True)
+    for e in ("e1", "e2", "e3"):
+        add(book, e, "mentee")
+    stale = run_of(book, ("m1", "e1"), ("m1", "e2"), ("m1", "e3"))
+    book.note_withdrawn(participant_id="e2", reason="left", source_event_id="w", context=CONTEXT)
+    before = len(book.pending_events)
+    with pytest.raises(MatchingError) as refused:
+        book.confirm(stale, CONTEXT, no_violation)
+    assert refused.value.problems == [
+        "mentee e2 is no longer waiting (withdrawn or matched meanwhile)",
+        "mentor m1 has capacity for 2 more, not 3",
+    ]
+    assert len(book.pending_events) == before and book.matches == {}
+
+
+def test_a_withdrawal_ends_the_active_matches_and_frees_the_others():
+    book = new_book()
+    add(book, "m1", "mentor", certified=True)
+    add(book, "e1", "mentee")
+    [match_id] = book.confirm(run_of(book, ("m1", "e1")), CONTEXT, no_violation)
+    book.note_withdrawn(participant_id="m1", reason="left the company", source_event_id="w", context=CONTEXT)
+    assert book.matches[match_id]["status"] == ENDED
+    assert book.matches[match_id]["reason"] == "the mentor withdrew: left the company"
+    assert [e["id"] for e in book.waiting_mentees()] == ["e1"]
+
+
+def test_declining_frees_the_members_for_others_but_not_for_each_other():
+    book = new_book()
+    add(book, "m1", "mentor", certified=True)
+    add(book, "e1", "mentee")
+    [match_id] = book.confirm(run_of(book, ("m1", "e1")), CONTEXT, no_violation)
+    with pytest.raises(MatchingError, match="not a member"):
+        book.decline(match_id, "someone-else", "no", CONTEXT)
+    book.decline(match_id, "e1", "we already work together", CONTEXT)
+    assert book.matches[match_id]["status"] == DECLINED and book.matches[match_id]["declined_by"] == "e1"
+    assert book.capacity_left("m1") == 2 and [e["id"] for e in book.waiting_mentees()] == ["e1"]
+    assert book.is_forbidden("m1", "e1")
+    with pytest.raises(MatchingError, match="already declined"):
+        book.decline(match_id, "admin", "again", CONTEXT)
+
+
+def test_only_match_events_are_published_with_their_members():
+    book = new_book()
+    add(book, "m1", "mentor", certified=True)
+    add(book, "e1", "mentee")
+    m1, e1 = str(uuid.uuid4()), str(uuid.uuid4())
+    add(book, m1, "mentor", certified=True)
+    add(book, e1, "mentee")
+    run = run_of(book, (m1, e1))
+    [match_id] = book.confirm(run, CONTEXT, no_violation)
+    book.decline(match_id, "admin", "manager's request", CONTEXT)
+    published = [to_integration_event(e) for e in book.collect_events()]
+    kinds = [p.type for p in published if p is not None]
+    assert kinds == ["MatchConfirmed", "MatchDeclined"]
+    confirmed = next(p for p in published if p is not None)
+    assert str(confirmed.payload.mentor_id) == m1 and [str(i) for i in confirmed.payload.mentee_ids] == [e1]
+    assert str(confirmed.payload.run_id) == str(run.id) and confirmed.payload.format == "pair"
+    assert confirmed.subsidiary_id == "axa-fr" and confirmed.causation_id == "r1"
