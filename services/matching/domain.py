@@ -47,6 +47,9 @@ class MatchBook(Aggregate):
         self.participants: dict[str, dict[str, Any]] = {}
         self.matches: dict[str, dict[str, Any]] = {}
         self.forbidden: dict[str, bool] = {}  # "mentor:mentee" -> True
+        # Kept with the matches so the pool is read without scanning them.
+        self.mentor_load: dict[str, int] = {}  # mentor id -> active matches led
+        self.mentee_match: dict[str, str] = {}  # mentee id -> their active match
         # Enrolment events already applied: redelivery changes nothing.
         self.processed: dict[str, bool] = {source_event_id: True}
 
@@ -103,13 +106,12 @@ class MatchBook(Aggregate):
         return int(self.programme.get("mentor_capacity", 5))
 
     def active_matches_of(self, participant_id: str) -> list[dict[str, Any]]:
-        return [
-            m for m in self.matches.values()
-            if m["status"] == ACTIVE and (m["mentor_id"] == participant_id or participant_id in m["mentee_ids"])
-        ]
+        if participant_id in self.mentee_match:
+            return [self.matches[self.mentee_match[participant_id]]]
+        return [m for m in self.matches.values() if m["status"] == ACTIVE and m["mentor_id"] == participant_id]
 
     def capacity_left(self, mentor_id: str) -> int:
-        return max(0, self.mentor_capacity - len(self.active_matches_of(mentor_id)))
+        return max(0, self.mentor_capacity - self.mentor_load.get(mentor_id, 0))
 
     def eligible_mentors(self) -> list[dict[str, Any]]:
         """Certified mentors, not withdrawn, whose profile is known."""
@@ -120,10 +122,9 @@ class MatchBook(Aggregate):
 
     def waiting_mentees(self) -> list[dict[str, Any]]:
         """Mentees not withdrawn, whose profile is known, in no active match."""
-        matched = {e for m in self.matches.values() if m["status"] == ACTIVE for e in m["mentee_ids"]}
         return [
             p for p in self.participants.values()
-            if p["role"] == "mentee" and not p["withdrawn"] and p["profile"] is not None and p["id"] not in matched
+            if p["role"] == "mentee" and not p["withdrawn"] and p["profile"] is not None and p["id"] not in self.mentee_match
         ]
 
     def is_forbidden(self, mentor_id: str, mentee_id: str) -> bool:
@@ -188,7 +189,9 @@ class MatchBook(Aggregate):
             "reason": None,
             "declined_by": None,
         }
+        self.mentor_load[proposal["mentor_id"]] = self.mentor_load.get(proposal["mentor_id"], 0) + 1
         for mentee_id in proposal["mentee_ids"]:
+            self.mentee_match[mentee_id] = match_id
             # Matched once is never proposed again, whatever becomes of the match.
             self.forbidden[f"{proposal['mentor_id']}:{mentee_id}"] = True
 
@@ -201,6 +204,7 @@ class MatchBook(Aggregate):
     @event("MatchDeclined")
     def _declined(self, match_id: str, mentor_id: str, mentee_ids: list[str], by: str, reason: str, context: Context) -> None:
         self.matches[match_id].update(status=DECLINED, reason=reason, declined_by=by)
+        self._release(self.matches[match_id])
 
     def end_match(self, match_id: str, reason: str, context: Context) -> None:
         match = self._active_match(match_id)
@@ -209,6 +213,12 @@ class MatchBook(Aggregate):
     @event("MatchEnded")
     def _ended(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:
         self.matches[match_id].update(status=ENDED, reason=reason)
+        self._release(self.matches[match_id])
+
+    def _release(self, match: dict[str, Any]) -> None:
+        self.mentor_load[match["mentor_id"]] -= 1
+        for mentee_id in match["mentee_ids"]:
+            self.mentee_match.pop(mentee_id, None)
 
     def _active_match(self, match_id: str) -> dict[str, Any]:
         match = self.matches.get(match_id)
