@@ -152,6 +152,16 @@ def _has_valid_token(request: Request) -> bool:
     return True
 
 
+def serve(service: str, app: FastAPI, host: str, port: int) -> None:
+    """Run one service's app in this process, until SIGTERM or Ctrl-C."""
+    import logging
+
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
 def _header_id(request: Request, name: str) -> str | None:
     value = request.headers.get(name)
     return value if value and _SAFE_ID.match(value) else None

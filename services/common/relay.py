@@ -202,3 +202,13 @@ class Relay:
         with contextlib.suppress(Exception):
             if offsets_reader is not None:
                 offsets_reader.close()
+
+
+def start_relay(app: Any, translate: Translate, topic: str, settings: Any) -> Relay | None:
+    """The service's relay, started and woken by each save; None when the settings disable it."""
+    if not settings.relay_enabled:
+        return None
+    relay = Relay(app, translate, topic, settings.kafka_bootstrap_servers, reset_check_seconds=settings.relay_reset_check_seconds)
+    app.on_saved = relay.wake
+    relay.start()
+    return relay

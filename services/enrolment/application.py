@@ -4,9 +4,10 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from services.common.application import ServiceApplication
 from services.common.errors import Conflict, Invalid, NotFound, Problem
 from services.enrolment.domain import (
     DEFAULT_PROGRAMME,
@@ -21,18 +22,12 @@ from services.enrolment.domain import (
 from services.enrolment.view import EnrolmentView
 
 
-class EnrolmentApplication(Application[UUID]):
+class EnrolmentApplication(ServiceApplication):
     name = "enrolment"  # also the prefix of its eventsourcing settings, e.g. ENROLMENT_SQLITE_DBNAME
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.view = EnrolmentView(self)
-        self.on_saved = lambda: None  # the relay hooks in here to publish without delay
-
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)
-        self.on_saved()
-        return recordings
 
     # -- subsidiaries -------------------------------------------------------------------
 

@@ -5,10 +5,11 @@ from collections import defaultdict
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from contracts import IntegrationEvent
+from services.common.application import ServiceApplication
 from services.common.errors import Conflict, NotFound
 from services.matching.domain import Context, MatchBook, MatchingError, MatchingRun, book_id
 from services.matching.proposals import person, rules_of, run_matching
@@ -17,20 +18,12 @@ from services.matching.scoring import violations
 RETRIES = 5  # a change racing with another on the same book is re-applied on the new state
 
 
-class MatchingApplication(Application[UUID]):
+class MatchingApplication(ServiceApplication):
     name = "matching"  # also the prefix of its eventsourcing settings, e.g. MATCHING_SQLITE_DBNAME
     # A subsidiary's book is read by every command: keep recent ones in memory, brought up
     # to date with any newer events on each read.
     env = {"AGGREGATE_CACHE_MAXSIZE": "500", "AGGREGATE_CACHE_FASTFORWARD": "y"}
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        super().__init__(env)
-        self.on_saved = lambda: None  # the relay hooks in here to publish without delay
-
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)
-        self.on_saved()
-        return recordings
 
     # -- what enrolment publishes -------------------------------------------------------
 

@@ -1,30 +1,17 @@
 """What matching publishes: match book events translated into integration events."""
 
 from typing import Any
-from uuid import UUID, uuid5
 
 from contracts import IntegrationEvent
 from contracts import matching as published
+from services.common.publishing import envelope as envelope_of
 from services.matching.domain import NAMESPACE, MatchBook
-
-
-def event_id(domain_event: Any) -> UUID:
-    """The same stored event always gets the same id, however often it is published."""
-    return uuid5(NAMESPACE, f"{published.PRODUCER}:{domain_event.originator_id}:{domain_event.originator_version}")
 
 
 def to_integration_event(e: Any) -> IntegrationEvent | None:
     if not isinstance(e, (MatchBook.MatchConfirmed, MatchBook.MatchDeclined, MatchBook.MatchEnded)):
         return None  # what matching learnt from enrolment, drafts, weights: not republished
-    envelope = {
-        "event_id": event_id(e),
-        "subsidiary_id": e.context["subsidiary_id"],
-        "occurred_at": e.timestamp,
-        "producer": published.PRODUCER,
-        "actor": e.context["actor"],
-        "correlation_id": e.context["correlation_id"],
-        "causation_id": e.context.get("causation_id"),
-    }
+    envelope = envelope_of(e, published.PRODUCER, NAMESPACE)
     if isinstance(e, MatchBook.MatchConfirmed):
         proposal = e.proposal
         return published.MatchConfirmed(

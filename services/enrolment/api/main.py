@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.common.http import create_service_app, health_router
-from services.common.relay import Relay
+from services.common.relay import start_relay
 from services.enrolment.api.routers import participants, subsidiaries
 from services.enrolment.application import EnrolmentApplication
 from services.enrolment.publishing import to_integration_event
@@ -30,17 +30,7 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
         enrolment = EnrolmentApplication(env=settings.event_store_env(EnrolmentApplication.name))
         enrolment.view.catch_up()
         app.state.enrolment = enrolment
-        relay = None
-        if settings.relay_enabled:
-            relay = Relay(
-                enrolment,
-                to_integration_event,
-                settings.topics.enrolment,
-                settings.kafka_bootstrap_servers,
-                reset_check_seconds=settings.relay_reset_check_seconds,
-            )
-            enrolment.on_saved = relay.wake
-            relay.start()
+        relay = start_relay(enrolment, to_integration_event, settings.topics.enrolment, settings)
         state.update(enrolment=enrolment, relay=relay)
         try:
             yield

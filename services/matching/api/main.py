@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.common.consumer import EventConsumer
 from services.common.http import create_service_app, health_router
-from services.common.relay import Relay
+from services.common.relay import start_relay
 from services.matching.api.routers import matches, pool, runs
 from services.matching.application import MatchingApplication
 from services.matching.publishing import to_integration_event
@@ -35,17 +35,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
                 settings.kafka_bootstrap_servers, [settings.topics.enrolment], settings.consumer_group, matching.apply_enrolment_events
             )
             consumer.start()
-        relay = None
-        if settings.relay_enabled:
-            relay = Relay(
-                matching,
-                to_integration_event,
-                settings.topics.matching,
-                settings.kafka_bootstrap_servers,
-                reset_check_seconds=settings.relay_reset_check_seconds,
-            )
-            matching.on_saved = relay.wake
-            relay.start()
+        relay = start_relay(matching, to_integration_event, settings.topics.matching, settings)
         state.update(matching=matching, relay=relay, consumer=consumer)
         try:
             yield
