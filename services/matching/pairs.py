@@ -114,7 +114,7 @@ class EncodedPool:
     mentors: list[Person]
     mentees: list[Person]
     capacity: np.ndarray  # int64 per mentor
-    scores: np.ndarray  # (len(mentees), len(mentors)), int8/int16/int32/int64
+    scores: np.ndarray  # (len(mentees), len(mentors)), int8 (int16 or int32 for large weights)
     not_allowed: int
     score_range: tuple[int, int]  # bounds on any allowed pair's score
     # Attributes kept for the explanations of unmatched mentees:
@@ -168,7 +168,7 @@ def encode(problem: PairProblem) -> EncodedPool:
     ]
     low, high = sum(t[0] for t in terms), sum(t[1] for t in terms)
     size = sum(max(-t[0], t[1]) for t in terms)
-    dtype = next((t for t in (np.int8, np.int16, np.int32, np.int64) if np.iinfo(t).min < low and high <= np.iinfo(t).max), None)
+    dtype = next((t for t in (np.int8, np.int16, np.int32) if np.iinfo(t).min < low and high <= np.iinfo(t).max), None)
     work = next((t for t in (np.int16, np.int32, np.int64) if size <= np.iinfo(t).max), None)
     if dtype is None or work is None:
         raise ValueError("the score weights are too large")
@@ -319,6 +319,8 @@ def max_weight_b_matching(scores: np.ndarray, capacity: np.ndarray, not_allowed:
     score_range: bounds on the allowed scores (default: the matrix type's range).
     Optimal: most mentees matched, then the highest sum of scores; see the module docstring.
     """
+    if scores.dtype not in (np.int8, np.int16, np.int32):
+        raise TypeError("scores must be int8, int16 or int32")
     n_e, n_m = scores.shape
     if not scores.size or not capacity.any():
         return np.full(n_e, -1, dtype=np.int64)
@@ -337,13 +339,21 @@ class _ColumnGeneration:
     def __init__(self, scores: np.ndarray, capacity: np.ndarray, not_allowed: int, big: int) -> None:
         self.scores, self.capacity, self.not_allowed, self.big = scores, capacity, not_allowed, big
         self.n_e, self.n_m = scores.shape
-        # Values w - u are computed in int32 when they surely fit (about twice as fast as int64).
-        self.value_type = np.int32 if big + 4 * int(np.iinfo(scores.dtype).max) < (1 << 28) else np.int64
-        self.far_below = int(np.iinfo(self.value_type).min) // 4  # the value of a pair not allowed
+        # Values w - u of the pairs are exact in int64; but most prices lie within a window
+        # below BIG + max score, where w - u = score + (BIG - u) is small: the pass over every
+        # pair computes those in the next integer type after the scores' (int16 for int8
+        # scores, four times less memory traffic), and the few other mentors apart in int64.
+        self.narrow_type = {np.dtype(np.int8): np.int16, np.dtype(np.int16): np.int32, np.dtype(np.int32): np.int64}[scores.dtype]
+        score_size = int(np.iinfo(scores.dtype).max) - not_allowed  # above any |score|
+        self.window = int(np.iinfo(self.narrow_type).max) // 2 - 2 * score_size  # BIG - u up to this is narrow
+        self.left_out = self.window + 4 * score_size  # BIG - u for the mentors done apart: below any narrow value
+        self.masked = int(np.iinfo(self.narrow_type).min)  # the narrow value of a pair not allowed
+        self.exact_type = np.int32 if big + 4 * score_size < 1 << 29 else np.int64  # holds every w - u
+        self.exact_masked = int(np.iinfo(self.exact_type).min) // 2  # the exact value of a pair not allowed
         self.rows_per_chunk = max(1, CHUNK_CELLS // max(1, self.n_m))
         rng = np.random.default_rng(_TIE_SEED)
-        self.tie_mentee = rng.integers(0, 256, self.n_e, dtype=np.uint8)
-        self.tie_mentor = rng.integers(0, 256, self.n_m, dtype=np.uint8)
+        self.tie_mentee = rng.integers(0, 1 << 16, self.n_e, dtype=np.uint16)
+        self.tie_mentor = rng.integers(0, 1 << 16, self.n_m, dtype=np.uint16)
         self.candidates = np.zeros(0, dtype=np.int64)  # sorted keys mentee * n_m + mentor
         self.arcs = _NO_ARCS  # price arcs of the candidates for the current solution (see _price_arcs)
 
@@ -371,7 +381,7 @@ class _ColumnGeneration:
                 else:
                     attempt = None
                     if len(violated) * PRUNE_WHEN_FEWER_THAN < self.n_e:
-                        attempt = self._solve(self._nearly_worth_it(prices, mentor_of), strict=False)
+                        attempt = self._try_solve(self._nearly_worth_it(prices, mentor_of))
                     mentor_of, prices = attempt or self._solve(self.candidates)
             surplus = self._surplus(prices, mentor_of)
             new = self._price_out(prices, surplus, mentor_of, ADDED_CANDIDATES)
@@ -379,14 +389,20 @@ class _ColumnGeneration:
 
     # -- the restricted problem ------------------------------------------------------------
 
-    def _solve(self, keys: np.ndarray, strict: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
-        """Optimal solution on the pairs `keys` and the largest prices consistent with it on
-        every candidate pair; None (strict=False only) when there are none (then the
-        solution is not optimal for all the candidates)."""
+    def _solve(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Optimal solution on the candidate pairs `keys` and the largest prices consistent with it."""
         mentor_of = self._min_cost_flow(keys)
-        prices = self._largest_prices(mentor_of, max_rounds=self.n_m + 1 if strict else REPAIR_ROUNDS)
-        if prices is None and strict:
+        prices = self._largest_prices(mentor_of, max_rounds=self.n_m + 1)  # enough when there is no negative cycle
+        if prices is None:
             raise RuntimeError("no prices consistent with the restricted solution: it is not optimal")
+        return mentor_of, prices
+
+    def _try_solve(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Optimal solution on a subset `keys` of the candidates, with the largest prices
+        consistent with it on every candidate; None when there are none (found quickly): then
+        the solution is not optimal for all the candidates."""
+        mentor_of = self._min_cost_flow(keys)
+        prices = self._largest_prices(mentor_of, max_rounds=REPAIR_ROUNDS)
         return None if prices is None else (mentor_of, prices)
 
     def _min_cost_flow(self, keys: np.ndarray) -> np.ndarray:
@@ -491,66 +507,87 @@ class _ColumnGeneration:
 
     def _price_out(self, prices: np.ndarray, surplus: np.ndarray | None, mentor_of: np.ndarray, per_mentee: int) -> np.ndarray:
         """Every allowed pair with w[j, i] - u[i] > v[j] (surplus None: every allowed pair),
-        at most per_mentee per mentee (its best); while an unmatched mentee is among them, a
+        about per_mentee per mentee (its best); while an unmatched mentee is among them, a
         matched mentee gets only its best one (prices are far from final then, and more pairs
         would only make the next solves slower). Sorted keys."""
-        vt = self.value_type
-        offset = np.clip(self.big - prices, self.far_below, None).astype(vt)  # w - u = score + (BIG - u)
-        offset[self.capacity == 0] = self.far_below  # a mentor without capacity is never a candidate
-        found, ranks, free = [], [], []
+        active = self.capacity > 0
+        offset = self.big - prices  # w - u = score + offset
+        narrow = active & (offset <= self.window)
+        apart = np.flatnonzero(active & ~narrow)  # mentors with much capacity left (u = 0, say)
+        narrow_offset = np.where(narrow, offset, -self.left_out).astype(self.narrow_type)
+        exact_offset = np.where(active, offset, self.exact_masked // 2).astype(self.exact_type)  # no capacity: never a candidate
+        thresholds = np.zeros(self.n_e, dtype=np.int64) if surplus is None else surplus  # w - u > 0 for any allowed pair at u = 0
+        found, tops, free = [], [], []
         step = self.rows_per_chunk
         for a in range(0, self.n_e, step):
             block = self.scores[a : a + step]
-            value = np.add(block, offset, dtype=vt)
-            np.putmask(value, block == self.not_allowed, self.far_below)
-            best = value.max(axis=1)
-            threshold = np.full(len(block), self.far_below // 2, dtype=np.int64) if surplus is None else surplus[a : a + step]
+            value = np.add(block, narrow_offset, dtype=self.narrow_type)
+            np.putmask(value, block == self.not_allowed, self.masked)
+            best = value.max(axis=1).astype(np.int64)
+            if len(apart):
+                others = block[:, apart]
+                best = np.maximum(best, np.where(others == self.not_allowed, self.exact_masked, others + exact_offset[apart]).max(axis=1))
+            threshold = thresholds[a : a + step]
             rows = np.flatnonzero(best > threshold)
             if not len(rows):
                 continue
-            sub = value[rows]
-            cols = self._best_columns(sub, best[rows], a + rows, per_mentee)
-            keep = np.take_along_axis(sub, cols, axis=1) > threshold[rows, None]
-            found.append(((a + rows)[:, None] * self.n_m + cols)[keep])
-            ranks.append(np.broadcast_to(np.arange(cols.shape[1])[::-1], cols.shape)[keep])  # 0: the best
-            free.append(np.broadcast_to((mentor_of[a + rows] < 0)[:, None], cols.shape)[keep])
+            sub = block[rows]
+            exact = np.add(sub, exact_offset, dtype=self.exact_type)
+            np.putmask(exact, sub == self.not_allowed, self.exact_masked)
+            r, c, top = self._best_in_rows(exact, best[rows], self.tie_mentee[a + rows], self.tie_mentor, per_mentee)
+            keep = exact[r, c] > threshold[rows[r]]
+            found.append(((a + rows[r]) * self.n_m + c)[keep])
+            tops.append(top[keep])
+            free.append((mentor_of[a + rows[r]] < 0)[keep])
         if not found:
             return np.zeros(0, dtype=np.int64)
-        keys, rank, unmatched = np.concatenate(found), np.concatenate(ranks), np.concatenate(free)
+        keys, top, unmatched = np.concatenate(found), np.concatenate(tops), np.concatenate(free)
         if surplus is not None and unmatched.any():
-            keys = keys[unmatched | (rank == 0)]
+            keys = keys[unmatched | top]
         return _union(keys)
 
     def _mentors_best(self, k: int) -> np.ndarray:
-        """Each mentor's k best mentees by score: with the mentees' own best mentors only,
-        popular mentors would take all the candidates and the first restricted problem would
-        leave many mentees out that the full problem matches."""
+        """About k best mentees by score of each mentor: with the mentees' own best mentors
+        only, popular mentors would take all the candidates and the first restricted problem
+        would leave many mentees out that the full problem matches."""
         found = []
         width = max(1, CHUNK_CELLS // max(1, self.n_e))
         active = np.flatnonzero(self.capacity > 0)
         for a in range(0, len(active), width):
             cols = active[a : a + width]
             block = np.ascontiguousarray(self.scores[:, cols].T)
-            value = block.astype(self.value_type)
-            np.putmask(value, block == self.not_allowed, self.far_below)
-            order = self._best_columns(value, value.max(axis=1), cols, k, mentors_rows=True)
-            keep = np.take_along_axis(block, order, axis=1) != self.not_allowed
-            found.append((order * self.n_m + cols[:, None])[keep])
+            value = block.astype(self.exact_type)
+            np.putmask(value, block == self.not_allowed, self.exact_masked)
+            r, c, _ = self._best_in_rows(value, value.max(axis=1), self.tie_mentor[cols], self.tie_mentee, k)
+            keep = block[r, c] != self.not_allowed
+            found.append((c * self.n_m + cols[r])[keep])
         return _union(*found) if found else np.zeros(0, dtype=np.int64)
 
-    def _best_columns(self, value: np.ndarray, best: np.ndarray, rows: np.ndarray, k: int, mentors_rows: bool = False) -> np.ndarray:
-        """Per row, the columns of the k largest values, in increasing order; among equal
-        values a fixed pseudo-random order, so that ties do not all go to the same people.
-        A radix sort of a 16-bit key: 8 bits of closeness to the row's best, 8 of tie-break."""
-        k = min(k, value.shape[1])
-        if k <= 0:
-            return np.zeros((value.shape[0], 0), dtype=np.int64)
-        closeness = np.clip(value - best[:, None] + 255, 0, 255).astype(np.uint16)
-        if mentors_rows:
-            tie = self.tie_mentor[rows][:, None] + self.tie_mentee[None, :]  # uint8, wraps
-        else:
-            tie = self.tie_mentee[rows][:, None] + self.tie_mentor[None, :]
-        return np.argsort((closeness << 8) | tie, axis=1, kind="stable")[:, -k:]
+    @staticmethod
+    def _best_in_rows(
+        value: np.ndarray, best: np.ndarray, row_tie: np.ndarray, col_tie: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, is the row's best) of each row's k largest values (a few more when the
+        k-th is tied); among equal values a fixed pseudo-random order decides, so that ties do
+        not all go to the same people. A partition of 32-bit keys: 16 bits of closeness to the
+        row's best, 16 of tie-break."""
+        n_rows, n_cols = value.shape
+        k = min(k, n_cols)
+        if k <= 0 or not n_rows:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0, dtype=bool)
+        closeness = np.subtract(value, best[:, None], dtype=value.dtype)  # <= 0; value and best are exact
+        closeness += 0xFFFF
+        np.maximum(closeness, 0, out=closeness)
+        closeness = closeness.astype(np.uint32)
+        key = (closeness << 16) | (row_tie[:, None] + col_tie[None, :])  # uint16 sums wrap
+        kth = np.partition(key, n_cols - k, axis=1)[:, n_cols - k]
+        flat = np.flatnonzero(key >= kth[:, None])
+        rows, cols = flat // n_cols, flat % n_cols
+        chosen = key.ravel()[flat]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # flat indices come row by row
+        top = chosen == np.repeat(np.maximum.reduceat(chosen, starts), np.diff(np.r_[starts, len(rows)]))
+        return rows, cols, top
 
 
 _NO_ARCS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))

@@ -1,6 +1,7 @@
 """From a match book to a solver's problem, and from its solution to explained proposals.
 Pure: no I/O."""
 
+from collections import Counter
 from typing import Any
 
 from services.matching.domain import MatchBook
@@ -50,8 +51,7 @@ def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
             for m, e, score in solution.pairs
         ]
         summary = {"matched": solution.matched, "total_score": solution.total_score, "optimal": True}
-        used = {m for m, _, _ in solution.pairs}
-        load = {m: sum(1 for p in solution.pairs if p[0] == m) for m in used}
+        load = Counter(mentor_id for mentor_id, _, _ in solution.pairs)
     else:
         solution = solve_groups(
             GroupProblem(
