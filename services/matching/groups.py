@@ -48,7 +48,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 from scipy.sparse import coo_matrix
 
-from services.matching.scoring import Person, Rules, satisfied_constraints, violations
+from services.matching.scoring import Person, Rules, satisfied_constraints, sorted_by_id, violations
 
 DEFAULT_TIME_LIMIT = 10.0  # seconds, for the whole solve (HiGHS gets 80% of it)
 DISAGGREGATION_SECONDS = 0.5  # a floor of the time to turn a model's plan into groups
@@ -159,8 +159,8 @@ def _prepare(problem: GroupProblem) -> _Data:
         raise ValueError("max_size must be at least 1")
     # Everything is put in a canonical order first: the same input in any order gives the
     # same models, hence (HiGHS being deterministic) the same answer.
-    mentors = _sorted_unique(problem.mentors, "mentor")
-    mentees = _sorted_unique(problem.mentees, "mentee")
+    mentors = sorted_by_id(problem.mentors, "mentor")
+    mentees = sorted_by_id(problem.mentees, "mentee")
     themes = list(dict.fromkeys(problem.themes))
     ranks = [_ranks(e, themes) for e in mentees]
     leaders = [m for m in mentors if problem.capacity.get(m.id, 0) >= 1]
@@ -172,13 +172,6 @@ def _prepare(problem: GroupProblem) -> _Data:
     big = len(themes) * len(candidates) + 1
     return _Data(leaders, mentees, themes, ranks, allowed, problem.max_size, big)
 
-
-def _sorted_unique(people: Sequence[Person], role: str) -> list[Person]:
-    ordered = sorted(people, key=lambda p: p.id)
-    for a, b in zip(ordered, ordered[1:]):
-        if a.id == b.id:
-            raise ValueError(f"{role} {a.id!r} is given twice")
-    return ordered
 
 
 def _ranks(mentee: Person, themes: list[str]) -> dict[str, int]:

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from services.matching.scoring import Person, Rules, Weights
+from services.matching.scoring import Person, Rules, Weights, sorted_by_id
 
 # Tuning (speed only: the answer is optimal whatever these are).
 FIRST_CANDIDATES = 10  # each mentee's best mentors in the first restricted problem
@@ -124,8 +124,8 @@ class EncodedPool:
 
 def encode(problem: PairProblem) -> EncodedPool:
     """Sort the people by id and compute every pair's score, vectorised in chunks of mentees."""
-    mentors = _sorted_unique(problem.mentors, "mentor")
-    mentees = _sorted_unique(problem.mentees, "mentee")
+    mentors = sorted_by_id(problem.mentors, "mentor")
+    mentees = sorted_by_id(problem.mentees, "mentee")
     capacity = np.array([problem.capacity.get(m.id, 0) for m in mentors], dtype=np.int64)
     if (capacity < 0).any():
         raise ValueError("a mentor's remaining capacity cannot be negative")
@@ -207,13 +207,6 @@ def encode(problem: PairProblem) -> EncodedPool:
             scores[mentee_index[mentee_id], mentor_index[mentor_id]] = not_allowed
     return EncodedPool(mentors, mentees, capacity, scores, not_allowed, (low, high), (lang_e, lang_m), (born_e, born_m))
 
-
-def _sorted_unique(people: Sequence[Person], role: str) -> list[Person]:
-    ordered = sorted(people, key=lambda p: p.id)
-    for a, b in zip(ordered, ordered[1:]):
-        if a.id == b.id:
-            raise ValueError(f"{role} {a.id!r} is given twice")
-    return ordered
 
 
 def _codes(values: list, dtype: type = np.int64) -> tuple[list, np.ndarray]:

@@ -5,6 +5,7 @@ sum of integer terms, so that optimal solutions can be compared exactly and expl
 term by term.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,3 +96,13 @@ def satisfied_constraints(rules: Rules) -> list[str]:
     if rules.min_age_gap is not None:
         constraints.insert(1, f"mentor younger by at least {rules.min_age_gap} years")
     return constraints
+
+
+def sorted_by_id(people: Sequence[Person], role: str) -> list[Person]:
+    """The people in id order, so that solvers answer the same whatever the input order;
+    an id given twice is refused."""
+    ordered = sorted(people, key=lambda p: p.id)
+    for a, b in zip(ordered, ordered[1:]):
+        if a.id == b.id:
+            raise ValueError(f"{role} {a.id!r} is given twice")
+    return ordered
