@@ -1,11 +1,13 @@
 """HTTP plumbing every service shares: the app factory, error shapes, request context."""
 
+import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
+import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.encoders import jsonable_encoder
@@ -154,10 +156,6 @@ def _has_valid_token(request: Request) -> bool:
 
 def serve(service: str, app: FastAPI, host: str, port: int) -> None:
     """Run one service's app in this process, until SIGTERM or Ctrl-C."""
-    import logging
-
-    import uvicorn
-
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
     uvicorn.run(app, host=host, port=port, log_level="info")
 

@@ -144,12 +144,6 @@ class Relay:
         self.tracking.insert_tracking(Tracking(self.tracking_name, notifications[-1].id))
         return len(notifications)
 
-    def publish_all(self) -> int:
-        total = 0
-        while count := self.publish_pending():
-            total += count
-        return total
-
     # -- running in the background -------------------------------------------------------
 
     def wake(self) -> None:
