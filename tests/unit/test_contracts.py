@@ -83,6 +83,51 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     },
     "MatchDeclined": {"match_id": str(uuid4()), "mentor_id": str(uuid4()), "mentee_ids": [str(uuid4())], "by": "admin", "reason": "same team"},
     "MatchEnded": {"match_id": str(uuid4()), "mentor_id": str(uuid4()), "mentee_ids": [str(uuid4())], "reason": "the mentee withdrew"},
+    "RelationshipOpened": {
+        "relationship_id": str(uuid4()),
+        "match_id": str(uuid4()),
+        "format": "mini-session",
+        "mentor_id": str(uuid4()),
+        "mentee_ids": [str(uuid4()), str(uuid4())],
+        "theme": "networking",
+        "target_sessions": 5,
+        "session_minutes": 90,
+        "matched_at": "2026-03-02T09:00:00+00:00",
+    },
+    "RelationshipCompleted": {"relationship_id": str(uuid4()), "sessions_held": 5},
+    "RelationshipClosed": {"relationship_id": str(uuid4()), "reason": "a mentee withdrew: retired", "sessions_held": 2},
+    "FollowUpNoteAdded": {"relationship_id": str(uuid4()), "author_id": str(uuid4()), "note": "Tried the course you suggested."},
+    "SessionScheduled": {
+        "session_id": str(uuid4()),
+        "relationship_id": str(uuid4()),
+        "format": "pair",
+        "theme": "networking",
+        "starts_at": "2026-03-10T14:00:00+01:00",
+        "duration_minutes": 90,
+        "location": "Room 4.12",
+        "video_link": None,
+        "participant_ids": [str(uuid4()), str(uuid4())],
+    },
+    "SessionRescheduled": {
+        "session_id": str(uuid4()),
+        "relationship_id": str(uuid4()),
+        "starts_at": "2026-03-11T14:00:00+01:00",
+        "duration_minutes": 120,
+        "location": None,
+        "video_link": "https://meet.example.com/abc",
+        "sequence": 1,
+    },
+    "SessionCancelled": {"session_id": str(uuid4()), "relationship_id": str(uuid4()), "reason": "the mentor is ill"},
+    "AttendanceRecorded": {"session_id": str(uuid4()), "relationship_id": str(uuid4()), "participant_id": str(uuid4()), "present": False},
+    "FeedbackGiven": {
+        "session_id": str(uuid4()),
+        "relationship_id": str(uuid4()),
+        "participant_id": str(uuid4()),
+        "role": "mentee",
+        "rating": 5,
+        "comment": "Clear and patient.",
+    },
+    "SessionHeld": {"session_id": str(uuid4()), "relationship_id": str(uuid4()), "format": "pair", "theme": "networking", "sessions_held": 1},
 }
 
 
@@ -127,6 +172,8 @@ def marked_paths(node: dict[str, Any], root: dict[str, Any], path: str = "") -> 
 
 # The events that carry a participant's PersonalData; every other event carries none.
 PARTICIPANT_EVENTS = {"ParticipantEnrolled", "ParticipantProfileUpdated"}
+# Free text written by participants is personal data too.
+FREE_TEXT = {"FeedbackGiven": {"payload.comment"}, "FollowUpNoteAdded": {"payload.note"}}
 
 
 @ALL_EVENTS
@@ -135,7 +182,7 @@ def test_personal_data_and_only_it_is_marked(event_cls: type[IntegrationEvent]) 
     expected = (
         {f"payload.personal_data{field}" for field in ("", ".name", ".email", ".birth_year", ".manager_email")}
         if event_cls.type_name() in PARTICIPANT_EVENTS
-        else set()
+        else FREE_TEXT.get(event_cls.type_name(), set())
     )
     assert marked_paths(schema, schema) == expected
     for name, field in schema["properties"].items():

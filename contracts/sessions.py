@@ -1,0 +1,196 @@
+"""Events published by the sessions service on the sessions topic.
+
+A match becomes a relationship: a pair, or a mini-session group. A relationship holds
+sessions; each is scheduled, perhaps rescheduled, then held or cancelled. Members record
+their attendance and give feedback both ways. A relationship completes when its target
+number of sessions has been held, or is closed early with a reason.
+"""
+
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.envelope import IntegrationEvent, personal
+from contracts.matching import Format
+from contracts.types import Role, ThemeName
+
+PRODUCER = "sessions"
+
+Reason = Annotated[str, Field(min_length=1, max_length=600)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- relationships -------------------------------------------------------------------------
+
+
+class RelationshipOpenedPayload(_Payload):
+    relationship_id: UUID = Field(description="For a mini-session, also called its group id")
+    match_id: UUID
+    format: Format
+    mentor_id: UUID
+    mentee_ids: Annotated[list[UUID], Field(min_length=1, max_length=10)]
+    theme: str | None
+    target_sessions: int = Field(ge=1, description="Sessions to hold before the relationship completes")
+    session_minutes: int = Field(ge=1, description="A session's usual length")
+    matched_at: AwareDatetime = Field(description="When the match was confirmed: the clock for `stalled`")
+
+
+class RelationshipCompletedPayload(_Payload):
+    relationship_id: UUID
+    sessions_held: int
+
+
+class RelationshipClosedPayload(_Payload):
+    relationship_id: UUID
+    reason: Reason
+    sessions_held: int
+
+
+class FollowUpNoteAddedPayload(_Payload):
+    relationship_id: UUID
+    author_id: UUID = Field(description="The member who wrote the note")
+    note: str = personal("Free text written by a member", min_length=1, max_length=2000)
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+class SessionScheduledPayload(_Payload):
+    session_id: UUID
+    relationship_id: UUID
+    format: Format
+    theme: ThemeName
+    starts_at: AwareDatetime
+    duration_minutes: int = Field(ge=1)
+    location: str | None = Field(description="Where the members meet, or null for a video session")
+    video_link: str | None
+    participant_ids: Annotated[list[UUID], Field(min_length=2, description="The mentor first, then the mentees")]
+
+
+class SessionRescheduledPayload(_Payload):
+    """The session's time and place after the change, whole."""
+
+    session_id: UUID
+    relationship_id: UUID
+    starts_at: AwareDatetime
+    duration_minutes: int = Field(ge=1)
+    location: str | None
+    video_link: str | None
+    sequence: int = Field(ge=1, description="How many times the session has been rescheduled")
+
+
+class SessionCancelledPayload(_Payload):
+    session_id: UUID
+    relationship_id: UUID
+    reason: Reason
+
+
+class AttendanceRecordedPayload(_Payload):
+    """The last record for a member and a session is the one that counts."""
+
+    session_id: UUID
+    relationship_id: UUID
+    participant_id: UUID
+    present: bool
+
+
+class FeedbackGivenPayload(_Payload):
+    session_id: UUID
+    relationship_id: UUID
+    participant_id: UUID
+    role: Role = Field(description="The giver's role: feedback goes both ways")
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = personal("Free text from the participant", max_length=2000)
+
+
+class SessionHeldPayload(_Payload):
+    session_id: UUID
+    relationship_id: UUID
+    format: Format
+    theme: ThemeName
+    sessions_held: int = Field(description="Sessions the relationship has held, this one included")
+
+
+# --- the events ----------------------------------------------------------------------------
+
+
+class _SessionsEvent(IntegrationEvent):
+    PRODUCER: ClassVar[str] = PRODUCER
+
+
+class RelationshipOpened(_SessionsEvent):
+    type: Literal["RelationshipOpened"] = "RelationshipOpened"
+    schema_version: Literal[1] = 1
+    payload: RelationshipOpenedPayload
+
+
+class RelationshipCompleted(_SessionsEvent):
+    type: Literal["RelationshipCompleted"] = "RelationshipCompleted"
+    schema_version: Literal[1] = 1
+    payload: RelationshipCompletedPayload
+
+
+class RelationshipClosed(_SessionsEvent):
+    type: Literal["RelationshipClosed"] = "RelationshipClosed"
+    schema_version: Literal[1] = 1
+    payload: RelationshipClosedPayload
+
+
+class FollowUpNoteAdded(_SessionsEvent):
+    type: Literal["FollowUpNoteAdded"] = "FollowUpNoteAdded"
+    schema_version: Literal[1] = 1
+    payload: FollowUpNoteAddedPayload
+
+
+class SessionScheduled(_SessionsEvent):
+    type: Literal["SessionScheduled"] = "SessionScheduled"
+    schema_version: Literal[1] = 1
+    payload: SessionScheduledPayload
+
+
+class SessionRescheduled(_SessionsEvent):
+    type: Literal["SessionRescheduled"] = "SessionRescheduled"
+    schema_version: Literal[1] = 1
+    payload: SessionRescheduledPayload
+
+
+class SessionCancelled(_SessionsEvent):
+    type: Literal["SessionCancelled"] = "SessionCancelled"
+    schema_version: Literal[1] = 1
+    payload: SessionCancelledPayload
+
+
+class AttendanceRecorded(_SessionsEvent):
+    type: Literal["AttendanceRecorded"] = "AttendanceRecorded"
+    schema_version: Literal[1] = 1
+    payload: AttendanceRecordedPayload
+
+
+class FeedbackGiven(_SessionsEvent):
+    type: Literal["FeedbackGiven"] = "FeedbackGiven"
+    schema_version: Literal[1] = 1
+    payload: FeedbackGivenPayload
+
+
+class SessionHeld(_SessionsEvent):
+    type: Literal["SessionHeld"] = "SessionHeld"
+    schema_version: Literal[1] = 1
+    payload: SessionHeldPayload
+
+
+EVENTS: tuple[type[IntegrationEvent], ...] = (
+    RelationshipOpened,
+    RelationshipCompleted,
+    RelationshipClosed,
+    FollowUpNoteAdded,
+    SessionScheduled,
+    SessionRescheduled,
+    SessionCancelled,
+    AttendanceRecorded,
+    FeedbackGiven,
+    SessionHeld,
+)
