@@ -24,6 +24,7 @@ class ServiceSpec:
 SERVICES = [
     ServiceSpec("enrolment", "services.enrolment", "ENROLMENT_PORT", 8001),
     ServiceSpec("matching", "services.matching", "MATCHING_PORT", 8002),
+    ServiceSpec("sessions", "services.sessions", "SESSIONS_PORT", 8003),
 ]
 
 

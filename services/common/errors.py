@@ -16,7 +16,19 @@ class NotFound(ServiceError):
 
 
 class Conflict(ServiceError):
+    """The request clashes with the state of things. With `problems`, the answer lists every
+    reason: {"message": ..., "problems": [...]}."""
+
     status_code = 409
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+    def detail(self) -> Any:
+        if self.problems is None:
+            return str(self)
+        return {"message": str(self), "problems": self.problems}
 
 
 @dataclass

@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
@@ -14,8 +13,6 @@ from services.common.errors import Conflict, NotFound
 from services.matching.domain import Context, MatchBook, MatchingError, MatchingRun, book_id
 from services.matching.proposals import person, rules_of, run_matching
 from services.matching.scoring import violations
-
-RETRIES = 5  # a change racing with another on the same book is re-applied on the new state
 
 
 class MatchingApplication(ServiceApplication):
@@ -35,7 +32,7 @@ class MatchingApplication(ServiceApplication):
         for e in events:
             by_subsidiary[e.subsidiary_id].append(e)
         for subsidiary_id, theirs in by_subsidiary.items():
-            self._retrying(lambda: self._apply_to_book(subsidiary_id, theirs))
+            self.retrying(lambda: self._apply_to_book(subsidiary_id, theirs))
 
     def _apply_to_book(self, subsidiary_id: str, events: list[IntegrationEvent]) -> None:
         book = self._book_or_none(subsidiary_id)
@@ -101,11 +98,11 @@ class MatchingApplication(ServiceApplication):
                 match_ids = book.confirm(run, context_here, check_pair=lambda m, e: violations(person(m), person(e), rules))
                 run.publish(match_ids, context_here)
             except MatchingError as exc:
-                raise RunRefused(str(exc), exc.problems) from None
+                raise Conflict(str(exc), exc.problems) from None
             self.save(book, run)  # both, or neither
             return match_ids
 
-        return self._retrying(publish)
+        return self.retrying(publish)
 
     def decline(self, subsidiary_id: str, match_id: str, by: str, reason: str, context: Context) -> None:
         def decline() -> None:
@@ -118,7 +115,7 @@ class MatchingApplication(ServiceApplication):
                 raise Conflict(str(exc)) from None
             self.save(book)
 
-        self._retrying(decline)
+        self.retrying(decline)
 
     def set_weights(self, subsidiary_id: str, weights: dict[str, int], context: Context) -> None:
         def set_weights() -> None:
@@ -126,7 +123,7 @@ class MatchingApplication(ServiceApplication):
             book.set_weights(weights=weights, context={**context, "subsidiary_id": subsidiary_id})
             self.save(book)
 
-        self._retrying(set_weights)
+        self.retrying(set_weights)
 
     # -- queries ------------------------------------------------------------------------
 
@@ -150,27 +147,3 @@ class MatchingApplication(ServiceApplication):
             return self.repository.get(book_id(subsidiary_id))
         except AggregateNotFoundError:
             return None
-
-    @staticmethod
-    def _retrying(command: Any) -> Any:
-        for attempt in range(RETRIES):
-            try:
-                return command()
-            except IntegrityError:
-                # Another change to the same book came first (optimistic concurrency):
-                # the command is tried again on the new state, and may then be refused.
-                if attempt == RETRIES - 1:
-                    raise Conflict("the book kept changing meanwhile; nothing was recorded, try again") from None
-        return None
-
-
-class RunRefused(Conflict):
-    """Publishing a run that the pool no longer allows: 409 with every reason."""
-
-    def __init__(self, message: str, problems: list[str]) -> None:
-        super().__init__(message)
-        self.problems = problems
-
-    def detail(self) -> Any:
-        return {"message": str(self), "problems": self.problems}
-

@@ -1,0 +1,1 @@
+"""The sessions service: relationships, pair sessions and mini-sessions, attendance, feedback, dashboards."""

@@ -1,0 +1,59 @@
+"""Relationships: pairs and mini-session groups, from their match until completed or closed."""
+
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from services.common.auth import SubsidiaryReader, SubsidiaryWriter
+from services.common.errors import NotFound
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.sessions.api.deps import JSON_BODY, Now, Sessions
+from services.sessions.api.schemas import NoteIn, RelationshipOut
+
+router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/relationships", tags=["relationships"], responses=ERROR_RESPONSES)
+
+
+@router.get("", summary="The subsidiary's relationships (pairs and mini-session groups), with filters")
+def list_relationships(
+    subsidiary_id: str,
+    _: SubsidiaryReader,
+    sessions: Sessions,
+    now: Now,
+    status: Literal["active", "completed", "closed"] | None = None,
+    format: Literal["pair", "mini-session"] | None = None,  # noqa: A002
+    participant_id: UUID | None = None,
+    stalled: bool | None = None,
+) -> list[RelationshipOut]:
+    if not sessions.view.known(subsidiary_id):
+        raise NotFound(f"subsidiary {subsidiary_id!r} not found")
+    rows = sessions.view.relationships(
+        subsidiary_id, now, status=status, format=format, participant_id=str(participant_id) if participant_id else None, stalled=stalled
+    )
+    return [RelationshipOut(**row) for row in sorted(rows, key=lambda r: (r["matched_at"], r["id"]))]
+
+
+@router.get("/{relationship_id}", summary="One relationship, with its health (stalled, no-shows) and follow-up notes")
+def get_relationship(subsidiary_id: str, relationship_id: UUID, _: SubsidiaryReader, sessions: Sessions, now: Now) -> RelationshipOut:
+    return _relationship(sessions, subsidiary_id, relationship_id, now)
+
+
+@router.post(
+    "/{relationship_id}/notes",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=JSON_BODY,
+    summary="A member's follow-up note: the exchange goes on after completion",
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "The relationship is closed, or the author is not a member"}},
+)
+def add_note(
+    subsidiary_id: str, relationship_id: UUID, body: NoteIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+) -> RelationshipOut:
+    sessions.add_note(subsidiary_id, relationship_id, str(body.author_id), body.note, now, context)
+    return _relationship(sessions, subsidiary_id, relationship_id, now)
+
+
+def _relationship(sessions: Sessions, subsidiary_id: str, relationship_id: UUID, now: Now) -> RelationshipOut:
+    found = sessions.view.relationship(subsidiary_id, str(relationship_id), now)
+    if found is None:
+        raise NotFound(f"relationship {relationship_id} not found")
+    return RelationshipOut(**found)

@@ -1,0 +1,195 @@
+"""Request and response bodies of sessions' API."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, ValidationInfo, field_validator
+
+Format = Literal["pair", "mini-session"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Location = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Duration = Annotated[int, Field(ge=15, le=480, description="Minutes; default: the programme's session length")]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _video_link(link: HttpUrl | None) -> str | None:
+    if link is None:
+        return None
+    if link.scheme != "https":
+        raise ValueError("a video link must be an https:// address")
+    return str(link)
+
+
+class SessionIn(_Strict):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    relationship_id: UUID | None = Field(None, description="A pair's relationship")
+    group_id: UUID | None = Field(None, description="A mini-session group (its relationship id)")
+    theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
+    starts_at: AwareDatetime = Field(description="ISO 8601 with an offset, e.g. 2026-03-10T14:00:00+01:00; in the future")
+    duration_minutes: Duration | None = None
+    location: Location | None = Field(None, description="Where the members meet")
+    video_link: HttpUrl | None = Field(None, description="An https:// link for a video session")
+
+    # Declared last and validated even when absent, so that their problems are listed with
+    # every other field's (a model validator would only run once every field is valid).
+    @field_validator("group_id", mode="after")
+    @classmethod
+    def one_of_relationship_or_group(cls, group_id: UUID | None, info: ValidationInfo) -> UUID | None:
+        if "relationship_id" in info.data and (info.data["relationship_id"] is None) == (group_id is None):
+            raise ValueError("give relationship_id (a pair) or group_id (a mini-session), exactly one of them")
+        return group_id
+
+    @field_validator("video_link", mode="after")
+    @classmethod
+    def somewhere_to_meet(cls, link: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:
+        _video_link(link)
+        if "location" in info.data and info.data["location"] is None and link is None:
+            raise ValueError("give a location or a video link (or both)")
+        return link
+
+    @property
+    def target(self) -> tuple[UUID, Format]:
+        if self.relationship_id is not None:
+            return self.relationship_id, "pair"
+        assert self.group_id is not None
+        return self.group_id, "mini-session"
+
+
+class RescheduleIn(_Strict):
+    starts_at: AwareDatetime = Field(description="The new start, in the future")
+    duration_minutes: Duration | None = Field(None, description="Default: unchanged")
+    location: Location | None = Field(None, description="Default: the place is unchanged, unless video_link is given")
+    video_link: HttpUrl | None = None
+
+    @field_validator("video_link", mode="after")
+    @classmethod
+    def https_only(cls, link: HttpUrl | None) -> HttpUrl | None:
+        _video_link(link)
+        return link
+
+    @property
+    def keeps_place(self) -> bool:
+        return self.location is None and self.video_link is None
+
+
+class CancelIn(_Strict):
+    reason: Text
+
+
+class AttendanceIn(_Strict):
+    participant_id: UUID
+    present: bool
+
+
+class FeedbackIn(_Strict):
+    participant_id: UUID = Field(description="Who gives the feedback: the mentor or a mentee")
+    rating: int = Field(ge=1, le=5)
+    comment: LongText | None = None
+
+
+class NoteIn(_Strict):
+    author_id: UUID = Field(description="The member who writes the note")
+    note: LongText
+
+
+class Person(BaseModel):
+    id: UUID
+    name: str | None = Field(description="Null until enrolment's event about them has arrived")
+    email: str | None
+
+
+class Participant(Person):
+    role: Literal["mentor", "mentee"]
+    present: bool | None = Field(description="Attendance as recorded; null: not recorded")
+
+
+class Feedback(BaseModel):
+    participant_id: UUID
+    role: Literal["mentor", "mentee"]
+    rating: int
+    comment: str | None
+    given_at: datetime
+
+
+class SessionOut(BaseModel):
+    id: UUID
+    subsidiary_id: str
+    relationship_id: UUID
+    format: Format
+    theme: str
+    starts_at: datetime
+    duration_minutes: int
+    location: str | None
+    video_link: str | None
+    status: Literal["scheduled", "held", "cancelled"]
+    sequence: int = Field(description="How many times it was rescheduled")
+    cancellation_reason: str | None
+    participants: list[Participant]
+    feedback: list[Feedback]
+    scheduled_at: datetime
+    held_at: datetime | None
+
+
+class Note(BaseModel):
+    author_id: UUID
+    note: str
+    written_at: datetime
+
+
+class RelationshipOut(BaseModel):
+    id: UUID = Field(description="For a mini-session, this is its group id")
+    subsidiary_id: str
+    match_id: UUID
+    format: Format
+    mentor: Person
+    mentees: list[Person]
+    theme: str | None
+    target_sessions: int
+    session_minutes: int
+    matched_at: datetime
+    opened_at: datetime
+    status: Literal["active", "completed", "closed"]
+    reason: str | None = Field(description="Why it was closed early")
+    ended_at: datetime | None
+    sessions_held: int
+    sessions_scheduled: int = Field(description="Sessions booked and still to be held")
+    next_session_at: datetime | None
+    stalled: bool = Field(description="Active, and no session booked 21 days after the match")
+    no_shows: dict[str, int] = Field(description="Sessions each member missed, by participant id")
+    notes: list[Note]
+
+
+class Dashboard(BaseModel):
+    mentors: int = Field(description="Mentors taking part (withdrawn ones excluded)")
+    certified_mentors: int
+    mentees: int
+    matched_mentees: int = Field(description="Mentees in an active or completed relationship")
+    match_rate: float | None = Field(description="matched_mentees / mentees")
+    relationships: dict[str, int] = Field(description="By status")
+    stalled_relationships: int
+    sessions: dict[str, int] = Field(description="By status: scheduled, held, cancelled")
+    sessions_held_by_theme: dict[str, int]
+    sessions_held_by_format: dict[str, int]
+    attendance: dict[str, Any] = Field(description="recorded, present, no_shows, rate (present / recorded)")
+    average_rating: dict[str, dict[str, Any]] = Field(description="By the giver's role: count and average")
+
+
+class SubsidiaryDashboard(Dashboard):
+    subsidiary_id: str
+    stalled: list[UUID] = Field(description="The stalled relationships")
+
+
+class SubsidiaryFigures(Dashboard):
+    subsidiary_id: str
+    name: str | None
+
+
+class GroupDashboard(Dashboard):
+    subsidiaries_count: int
+    subsidiaries: list[SubsidiaryFigures]

@@ -1,0 +1,60 @@
+"""A session as an iCalendar invitation (RFC 5545), written with the `icalendar` library."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from icalendar import Calendar, Event, vCalAddress
+
+PRODID = "-//Tandem//Reverse mentoring//EN"
+STATUS = {"scheduled": "CONFIRMED", "held": "CONFIRMED", "cancelled": "CANCELLED"}
+
+
+def invitation(session: dict[str, Any], subsidiary: dict[str, Any], now: datetime) -> bytes:
+    """One VEVENT for the session, every participant an attendee, times in the subsidiary's
+    time zone (with its VTIMEZONE). A rescheduled session keeps its UID and raises its
+    SEQUENCE, so calendars update the meeting instead of adding another."""
+    zone = _zone(subsidiary.get("timezone"))
+    start = session["starts_at"].astimezone(zone)
+    mentor = next(p for p in session["participants"] if p["role"] == "mentor")
+    description = [f"Reverse-mentoring session ({session['format']}) on {session['theme']}."]
+    if session["video_link"]:
+        description.append(f"Join: {session['video_link']}")
+    if session["cancellation_reason"]:
+        description.append(f"Cancelled: {session['cancellation_reason']}")
+    event = Event.new(
+        uid=f"{session['id']}@tandem",
+        summary=f"Reverse mentoring: {session['theme']}",
+        start=start,
+        end=start + timedelta(minutes=session["duration_minutes"]),
+        stamp=now.astimezone(UTC),
+        sequence=session["sequence"],
+        status=STATUS[session["status"]],
+        location=session["location"] or session["video_link"],
+        description="\n".join(description),
+        organizer=_address(mentor, role=None),
+        attendees=[_address(p, role="REQ-PARTICIPANT") for p in session["participants"]],
+        url=session["video_link"],
+    )
+    calendar = Calendar.new(
+        prodid=PRODID,
+        method="CANCEL" if session["status"] == "cancelled" else "REQUEST",
+        name=subsidiary.get("name") or None,
+        subcomponents=[event],
+    )
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def _address(person: dict[str, Any], role: str | None) -> vCalAddress:
+    # Before enrolment's event about someone arrives, their address is unknown: a
+    # placeholder keeps them in the invitation without inventing an email.
+    email = person["email"] or f"participant-{person['id']}@invalid"
+    return vCalAddress.new(email, cn=person["name"] or None, role=role, partstat="NEEDS-ACTION" if role else None)
+
+
+def _zone(name: str | None) -> Any:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
