@@ -74,3 +74,52 @@ def events_of(records: list) -> list:
     from contracts import decode
 
     return [decode(record.value) for record in records]
+
+
+# --- the platform driven over HTTP, as an admin would ----------------------------------------
+
+HEADER = "role,name,email,birth_year,department,site,languages,themes,manager_email,availability\n"
+
+
+def people(slug: str, mentors: int, mentees: int) -> str:
+    rows = [
+        f"mentor,Mentor {i},mentor{i}@{slug}.com,{1996 + i % 6},Digital,Paris,fr;en,networking;online learning,,mon-am;tue-pm"
+        for i in range(mentors)
+    ] + [
+        f"mentee,Mentee {i},mentee{i}@{slug}.com,{1958 + i % 15},Dept {i % 4},{'Paris' if i % 2 else 'Lyon'},fr,online learning;networking,,tue-pm"
+        for i in range(mentees)
+    ]
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def wait_for(check, timeout: float = 30.0):
+    """Poll `check` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.2)
+
+
+def set_up(enrolment, slug: str, mentors: int, mentees: int, *, capacity: int = 2, **programme) -> dict[str, str]:
+    """Onboard, configure the programme, enrol by CSV, certify every mentor; returns
+    email -> participant id."""
+    assert enrolment.post("/subsidiaries", json={"id": slug, "name": slug, "timezone": "Europe/Paris", "locale": "fr-FR"}).status_code == 201
+    assert enrolment.put(f"/subsidiaries/{slug}/programme", json={"mentor_capacity": capacity, **programme}).status_code == 200
+    imported = enrolment.post(f"/subsidiaries/{slug}/participants/import", content=people(slug, mentors, mentees), headers={"Content-Type": "text/csv"})
+    assert imported.json() == {"imported": mentors + mentees}
+    listed = enrolment.get(f"/subsidiaries/{slug}/participants", params={"limit": 10000}).json()
+    for p in listed:
+        if p["role"] == "mentor":
+            assert enrolment.post(f"/subsidiaries/{slug}/participants/{p['id']}/certify").status_code == 200
+    return {p["email"]: p["id"] for p in listed}
+
+
+def pool_of(matching, slug: str) -> dict | None:
+    response = matching.get(f"/subsidiaries/{slug}/pool")
+    return response.json() if response.status_code == 200 else None
+
+

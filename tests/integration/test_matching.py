@@ -1,38 +1,12 @@
 """Matching end to end on the real broker, with the real enrolment and matching services:
 enrol and certify through enrolment, see the pool follow, run, publish, decline, withdraw."""
 
-import time
-
 import pytest
 from kafka import KafkaProducer
 
-from support import TopicReader, events_of
+from support import TopicReader, events_of, pool_of, set_up, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-HEADER = "role,name,email,birth_year,department,site,languages,themes,manager_email,availability\n"
-
-
-def people(slug: str, mentors: int, mentees: int) -> str:
-    rows = [
-        f"mentor,Mentor {i},mentor{i}@{slug}.com,{1996 + i % 6},Digital,Paris,fr;en,networking;online learning,,mon-am;tue-pm"
-        for i in range(mentors)
-    ] + [
-        f"mentee,Mentee {i},mentee{i}@{slug}.com,{1958 + i % 15},Dept {i % 4},{'Paris' if i % 2 else 'Lyon'},fr,online learning;networking,,tue-pm"
-        for i in range(mentees)
-    ]
-    return HEADER + "\n".join(rows) + "\n"
-
-
-def wait_for(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -40,24 +14,6 @@ def services(platform):
     enrolment = platform.start("enrolment")
     matching = platform.start("matching")
     return platform.client(enrolment), platform.client(matching)
-
-
-def set_up(enrolment, slug: str, mentors: int, mentees: int, *, capacity: int = 2) -> dict[str, str]:
-    """Onboard, enrol by CSV, certify every mentor; returns email -> participant id."""
-    assert enrolment.post("/subsidiaries", json={"id": slug, "name": slug, "timezone": "Europe/Paris", "locale": "fr-FR"}).status_code == 201
-    assert enrolment.put(f"/subsidiaries/{slug}/programme", json={"mentor_capacity": capacity}).status_code == 200
-    imported = enrolment.post(f"/subsidiaries/{slug}/participants/import", content=people(slug, mentors, mentees), headers={"Content-Type": "text/csv"})
-    assert imported.json() == {"imported": mentors + mentees}
-    listed = enrolment.get(f"/subsidiaries/{slug}/participants", params={"limit": 10000}).json()
-    for p in listed:
-        if p["role"] == "mentor":
-            assert enrolment.post(f"/subsidiaries/{slug}/participants/{p['id']}/certify").status_code == 200
-    return {p["email"]: p["id"] for p in listed}
-
-
-def pool_of(matching, slug: str) -> dict | None:
-    response = matching.get(f"/subsidiaries/{slug}/pool")
-    return response.json() if response.status_code == 200 else None
 
 
 def test_enrol_certify_match_publish_decline_and_withdraw(platform, services):
