@@ -41,11 +41,13 @@ class RelationshipOpenedPayload(_Payload):
 
 class RelationshipCompletedPayload(_Payload):
     relationship_id: UUID
+    match_id: UUID
     sessions_held: int
 
 
 class RelationshipClosedPayload(_Payload):
     relationship_id: UUID
+    match_id: UUID
     reason: Reason
     sessions_held: int
 

@@ -327,7 +327,7 @@ class Relationship(Aggregate):
             raise SessionsError(f"the session is already {session['status']}")
         self._held(session_id=session_id, sessions_held=self.held + 1, format=self.format, theme=session["theme"], context=context)
         if self.status == ACTIVE and self.held >= self.target_sessions:
-            self._completed(sessions_held=self.held, context=context)
+            self._completed(match_id=self.match_id, sessions_held=self.held, context=context)
 
     @event("SessionHeld")
     def _held(self, session_id: str, sessions_held: int, format: str, theme: str, context: Context) -> None:  # noqa: A002
@@ -335,7 +335,7 @@ class Relationship(Aggregate):
         self.held = sessions_held
 
     @event("Completed")
-    def _completed(self, sessions_held: int, context: Context) -> None:
+    def _completed(self, match_id: str, sessions_held: int, context: Context) -> None:
         self.status = COMPLETED
 
     # -- the relationship -----------------------------------------------------------------
@@ -360,11 +360,11 @@ class Relationship(Aggregate):
         to_cancel = [s["id"] for s in self.sessions.values() if s["status"] == SCHEDULED]
         for session_id in to_cancel:
             self._cancelled(session_id=session_id, reason=f"the relationship was closed: {reason}", context=context)
-        self._closed(reason=reason, sessions_held=self.held, context=context)
+        self._closed(match_id=self.match_id, reason=reason, sessions_held=self.held, context=context)
         return to_cancel
 
     @event("Closed")
-    def _closed(self, reason: str, sessions_held: int, context: Context) -> None:
+    def _closed(self, match_id: str, reason: str, sessions_held: int, context: Context) -> None:
         self.status = CLOSED
         self.reason = reason
 

@@ -81,9 +81,9 @@ def to_integration_event(e: Any) -> IntegrationEvent | None:
                 payload={**rel, "session_id": e.session_id, "format": e.format, "theme": e.theme, "sessions_held": e.sessions_held},
             )
         case Relationship.Completed():
-            return published.RelationshipCompleted(**envelope, payload={**rel, "sessions_held": e.sessions_held})
+            return published.RelationshipCompleted(**envelope, payload={**rel, "match_id": e.match_id, "sessions_held": e.sessions_held})
         case Relationship.Closed():
-            return published.RelationshipClosed(**envelope, payload={**rel, "reason": e.reason, "sessions_held": e.sessions_held})
+            return published.RelationshipClosed(**envelope, payload={**rel, "match_id": e.match_id, "reason": e.reason, "sessions_held": e.sessions_held})
         case Relationship.NoteAdded():
             return published.FollowUpNoteAdded(**envelope, payload={**rel, "author_id": e.author_id, "note": e.note})
     return None

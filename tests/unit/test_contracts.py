@@ -94,8 +94,8 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "session_minutes": 90,
         "matched_at": "2026-03-02T09:00:00+00:00",
     },
-    "RelationshipCompleted": {"relationship_id": str(uuid4()), "sessions_held": 5},
-    "RelationshipClosed": {"relationship_id": str(uuid4()), "reason": "a mentee withdrew: retired", "sessions_held": 2},
+    "RelationshipCompleted": {"relationship_id": str(uuid4()), "match_id": str(uuid4()), "sessions_held": 5},
+    "RelationshipClosed": {"relationship_id": str(uuid4()), "match_id": str(uuid4()), "reason": "a mentee withdrew: retired", "sessions_held": 2},
     "FollowUpNoteAdded": {"relationship_id": str(uuid4()), "author_id": str(uuid4()), "note": "Tried the course you suggested."},
     "SessionScheduled": {
         "session_id": str(uuid4()),
