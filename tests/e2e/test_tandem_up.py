@@ -23,12 +23,13 @@ def tandem(*args: str) -> list[str]:
 
 
 def test_tandem_up_runs_the_platform_prints_a_token_and_stops_cleanly_on_ctrl_c(tmp_path: Path):
-    broker_port, enrolment_port, matching_port = free_port(), free_port(), free_port()
+    broker_port, enrolment_port, matching_port, sessions_port = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "TANDEM_HOME": str(tmp_path / "home"),
         "ENROLMENT_PORT": str(enrolment_port),
         "MATCHING_PORT": str(matching_port),
+        "SESSIONS_PORT": str(sessions_port),
         "TANDEM_TOPIC_PREFIX": "e2e",
     }
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # `tandem up` launches its own broker
@@ -44,7 +45,8 @@ def test_tandem_up_runs_the_platform_prints_a_token_and_stops_cleanly_on_ctrl_c(
                 break
         text = "".join(output)
         assert "Tandem is up" in text, text
-        assert f"http://127.0.0.1:{enrolment_port}" in text and f"http://127.0.0.1:{matching_port}" in text
+        for port in (enrolment_port, matching_port, sessions_port):
+            assert f"http://127.0.0.1:{port}" in text
         token = re.search(r"^(eyJ[\w-]+\.[\w-]+\.[\w-]+)$", text, re.MULTILINE).group(1)
 
         with TopicReader(f"127.0.0.1:{broker_port}", "e2e.enrolment.events") as topic:
@@ -53,11 +55,12 @@ def test_tandem_up_runs_the_platform_prints_a_token_and_stops_cleanly_on_ctrl_c(
             assert response.status_code == 201
             assert [e.type for e in events_of(topic.read_count(2))] == ["SubsidiaryOnboarded", "ProgrammeConfigured"]
 
-        # Matching, started by the same command, learns of the subsidiary from the topic.
+        # Matching and sessions, started by the same command, learn of the subsidiary from the topic.
         deadline = time.monotonic() + 30
-        while httpx.get(f"http://127.0.0.1:{matching_port}/subsidiaries/axa-fr/pool", headers={"Authorization": f"Bearer {token}"}).status_code != 200:
-            assert time.monotonic() < deadline, "matching never learnt of the subsidiary"
-            time.sleep(0.2)
+        for url in (f"http://127.0.0.1:{matching_port}/subsidiaries/axa-fr/pool", f"http://127.0.0.1:{sessions_port}/subsidiaries/axa-fr/dashboard"):
+            while httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code != 200:
+                assert time.monotonic() < deadline, f"{url}: the service never learnt of the subsidiary"
+                time.sleep(0.2)
 
         # `tandem token` signs with the same secret the running services use.
         admin = subprocess.run(
@@ -70,8 +73,8 @@ def test_tandem_up_runs_the_platform_prints_a_token_and_stops_cleanly_on_ctrl_c(
         rest, _ = up.communicate(timeout=30)
     assert up.returncode == 0, "".join(output) + rest
     assert "Tandem stopped." in rest
-    # Everything it started is gone: both ports are free again.
-    for port in (enrolment_port, matching_port):
+    # Everything it started is gone: every port is free again.
+    for port in (enrolment_port, matching_port, sessions_port):
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/healthz")
     with socket.socket() as probe:
