@@ -22,12 +22,12 @@ class MatchingApplication(ServiceApplication):
     env = {"AGGREGATE_CACHE_MAXSIZE": "500", "AGGREGATE_CACHE_FASTFORWARD": "y"}
 
 
-    # -- what enrolment publishes -------------------------------------------------------
+    # -- what enrolment and sessions publish ----------------------------------------------
 
-    def apply_enrolment_events(self, events: list[IntegrationEvent]) -> None:
+    def apply_events(self, events: list[IntegrationEvent]) -> None:
         """Apply a batch of consumed events, at most once each (by event id), one
-        transaction per subsidiary. Events of one subsidiary arrive in order (one key, one
-        partition); subsidiaries are independent of each other."""
+        transaction per subsidiary. Events of one subsidiary arrive in order on each topic
+        (one key, one partition); subsidiaries are independent of each other."""
         by_subsidiary: dict[str, list[IntegrationEvent]] = defaultdict(list)
         for e in events:
             by_subsidiary[e.subsidiary_id].append(e)
@@ -74,6 +74,12 @@ class MatchingApplication(ServiceApplication):
                 book.note_certified(participant_id=payload["participant_id"], source_event_id=source, context=context)
             case "ParticipantWithdrawn":
                 book.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source, context=context)
+            case "RelationshipCompleted":
+                book.note_relationship_completed(
+                    match_id=payload["match_id"], sessions_held=payload["sessions_held"], source_event_id=source, context=context
+                )
+            case "RelationshipClosed":
+                book.note_relationship_closed(match_id=payload["match_id"], reason=payload["reason"], source_event_id=source, context=context)
 
     # -- commands -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 NAMESPACE = UUID("3f0c8f7e-8a43-4a4c-9d7b-6d2b1c0e5a21")
 DEFAULT_WEIGHTS = {"theme": 1, "same_site": 3, "cross_department": 2, "availability": 1}
-ACTIVE, DECLINED, ENDED = "active", "declined", "ended"
+ACTIVE, DECLINED, ENDED, COMPLETED = "active", "declined", "ended", "completed"
 
 Context = dict[str, Any]
 
@@ -93,6 +93,36 @@ class MatchBook(Aggregate):
             {"id": participant_id, "role": None, "profile": None, "as_of": None, "certified": False, "withdrawn": False, "withdrawal_reason": None},
         )
 
+    # -- what sessions tells us -------------------------------------------------------------
+
+    def note_relationship_completed(self, match_id: str, sessions_held: int, source_event_id: str, context: Context) -> None:
+        """The relationship held its sessions: the mentor's place is free again, and its
+        mentees have been through the programme (they are not proposed again)."""
+        if self._is_active(match_id):
+            match = self.matches[match_id]
+            self._completed(
+                match_id=match_id,
+                mentor_id=match["mentor_id"],
+                mentee_ids=match["mentee_ids"],
+                reason=f"the relationship completed: {sessions_held} sessions held",
+                context=context,
+            )
+        self._source_noted(source_event_id=source_event_id, context=context)
+
+    def note_relationship_closed(self, match_id: str, reason: str, source_event_id: str, context: Context) -> None:
+        """Closed early in sessions (by an admin): the match ends and its members return to
+        the pool. Closed because the match ended here already: nothing more to do."""
+        if self._is_active(match_id):
+            self.end_match(match_id, f"the relationship was closed: {reason}", context)
+        self._source_noted(source_event_id=source_event_id, context=context)
+
+    @event("SourceNoted")
+    def _source_noted(self, source_event_id: str, context: Context) -> None:
+        self.processed[source_event_id] = True
+
+    def _is_active(self, match_id: str) -> bool:
+        return match_id in self.matches and self.matches[match_id]["status"] == ACTIVE
+
     # -- the programme's own settings -------------------------------------------------------
 
     @event("WeightsSet")
@@ -121,10 +151,12 @@ class MatchBook(Aggregate):
         ]
 
     def waiting_mentees(self) -> list[dict[str, Any]]:
-        """Mentees not withdrawn, whose profile is known, in no active match."""
+        """Mentees not withdrawn, whose profile is known, in no active match, who have not
+        completed a relationship yet."""
         return [
             p for p in self.participants.values()
             if p["role"] == "mentee" and not p["withdrawn"] and p["profile"] is not None and p["id"] not in self.mentee_match
+            and not p.get("completed")
         ]
 
     def is_forbidden(self, mentor_id: str, mentee_id: str) -> bool:
@@ -214,6 +246,14 @@ class MatchBook(Aggregate):
     def _ended(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:
         self.matches[match_id].update(status=ENDED, reason=reason)
         self._release(self.matches[match_id])
+
+    @event("MatchCompleted")
+    def _completed(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:
+        match = self.matches[match_id]
+        match.update(status=COMPLETED, reason=reason)
+        self._release(match)
+        for mentee_id in match["mentee_ids"]:
+            self._participant(mentee_id)["completed"] = True
 
     def _release(self, match: dict[str, Any]) -> None:
         self.mentor_load[match["mentor_id"]] -= 1

@@ -14,6 +14,7 @@ from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
 from services.common.errors import Conflict, Invalid, NotFound, Problem
 from services.sessions.domain import (
+    ACTIVE,
     Agenda,
     Context,
     Relationship,
@@ -164,6 +165,19 @@ class SessionsApplication(ServiceApplication):
             self.save(rel)
 
         self.retrying(add)
+
+    def close_relationship(self, subsidiary_id: str, relationship: UUID, reason: str, context: Context) -> None:
+        """An admin ends an active relationship early; matching then ends the match."""
+        context = self._in(subsidiary_id, context)
+
+        def close() -> None:
+            rel = self.relationship(subsidiary_id, relationship)
+            if rel.status != ACTIVE:
+                raise Conflict(f"the relationship is already {rel.status}")
+            cancelled = rel.close(reason, context)
+            self.save(rel, *self.released(rel, cancelled, context))
+
+        self.retrying(close)
 
     # -- loading --------------------------------------------------------------------------
 

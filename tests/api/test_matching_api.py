@@ -79,7 +79,7 @@ def world(client):
         more, pid = enrolled("sub-b", role, 0)
         events += more
         ids["b"].append(pid)
-    client.app.state.matching.apply_enrolment_events(events)
+    client.app.state.matching.apply_events(events)
     return ids
 
 

@@ -130,6 +130,26 @@ def test_from_enrolment_to_a_held_session_and_the_dashboard(platform, services):
     figures = wait_for(lambda: (d := sessions.get(f"/subsidiaries/{SLUG}/dashboard").json())["mentees"] == 3 and d)
     assert figures["matched_mentees"] == 3 and figures["relationships"]["closed"] == 1
 
+    # Matching learns from sessions: the completed relationship's match is over, which frees
+    # its mentor's place, and its mentee (who went through the programme) is not proposed again.
+    [done] = wait_for(lambda: matching.get(f"/subsidiaries/{SLUG}/matches", params={"status": "completed"}).json())
+    assert done["id"] == first["match_id"] and done["reason"] == "the relationship completed: 1 sessions held"
+
+    # An admin closes a relationship early: the match ends and its mentee waits for a new one.
+    last = next(r for r in rels if r["id"] not in (first["id"], withdrawing["id"]))
+    closing = sessions.post(f"/subsidiaries/{SLUG}/relationships/{last['id']}/close", json={"reason": "the mentee changed jobs"})
+    assert closing.status_code == 200 and closing.json()["status"] == "closed"
+    assert sessions.post(f"/subsidiaries/{SLUG}/relationships/{last['id']}/close", json={"reason": "again"}).status_code == 409
+    ended = wait_for(lambda: [m for m in matching.get(f"/subsidiaries/{SLUG}/matches", params={"status": "ended"}).json() if m["id"] == last["match_id"]])
+    assert ended[0]["reason"] == "the relationship was closed: the mentee changed jobs"
+    pool = wait_for(lambda: (p := pool_of(matching, SLUG)) and last["mentees"][0]["id"] in {m["id"] for m in p["mentees"]} and p)
+    assert mentee not in {m["id"] for m in pool["mentees"]}
+    # Both services agree on every mentor's load.
+    active = relationships(sessions, status="active")
+    assert {m["id"]: m["capacity_left"] for m in pool["mentors"]} == {
+        m: 2 - sum(r["mentor"]["id"] == m for r in active) for m in {r["mentor"]["id"] for r in rels}
+    }
+
 
 def test_reading_every_topic_again_from_the_start_changes_nothing(platform, services):
     """Redelivery of everything (a new consumer group starts at offset 0) is applied at most once."""

@@ -61,14 +61,14 @@ def test_interleaving_and_redelivery_change_nothing():
     rng = random.Random(7)
     a, b = history("sub-a", rng), history("sub-b", rng)
     reference = MatchingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    reference.apply_enrolment_events(a + b)
+    reference.apply_events(a + b)
     for trial in range(5):
         app = MatchingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
         merged = interleave(rng, a, b)
         cut = rng.randint(1, len(merged) - 1)
-        app.apply_enrolment_events(merged[:cut])  # in two batches,
-        app.apply_enrolment_events(merged)  # the first one delivered again
-        app.apply_enrolment_events(rng.sample(merged, len(merged) // 2))  # and some once more
+        app.apply_events(merged[:cut])  # in two batches,
+        app.apply_events(merged)  # the first one delivered again
+        app.apply_events(rng.sample(merged, len(merged) // 2))  # and some once more
         for subsidiary in ("sub-a", "sub-b"):
             assert state(app, subsidiary) == state(reference, subsidiary), trial
         assert app.recorder.max_notification_id() == reference.recorder.max_notification_id()  # no event recorded twice
@@ -76,7 +76,7 @@ def test_interleaving_and_redelivery_change_nothing():
 
 def test_the_pool_reflects_updates_and_withdrawals():
     app = MatchingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    app.apply_enrolment_events(history("sub-a", random.Random(1)))
+    app.apply_events(history("sub-a", random.Random(1)))
     book = app.book("sub-a")
     assert len(book.eligible_mentors()) == 3
     mentees = book.waiting_mentees()

@@ -32,7 +32,10 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         consumer = None
         if settings.consumer_enabled:
             consumer = EventConsumer(
-                settings.kafka_bootstrap_servers, [settings.topics.enrolment], settings.consumer_group, matching.apply_enrolment_events
+                settings.kafka_bootstrap_servers,
+                [settings.topics.enrolment, settings.topics.sessions],
+                settings.consumer_group,
+                matching.apply_events,
             )
             consumer.start()
         relay = start_relay(matching, to_integration_event, settings.topics.matching, settings)

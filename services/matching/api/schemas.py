@@ -66,7 +66,7 @@ class MatchOut(BaseModel):
     shared_themes: list[str]
     language: str | None
     score: int
-    status: Literal["active", "declined", "ended"]
+    status: Literal["active", "declined", "ended", "completed"]
     reason: str | None
     declined_by: str | None
 

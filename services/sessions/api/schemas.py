@@ -93,6 +93,10 @@ class FeedbackIn(_Strict):
     comment: LongText | None = None
 
 
+class CloseIn(_Strict):
+    reason: Text
+
+
 class NoteIn(_Strict):
     author_id: UUID = Field(description="The member who writes the note")
     note: LongText

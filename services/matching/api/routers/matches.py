@@ -15,7 +15,7 @@ router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/matches", tags=["matche
 
 @router.get("", summary="The subsidiary's matches, filtered by status")
 def list_matches(
-    subsidiary_id: str, _: SubsidiaryReader, matching: Matching, status: Literal["active", "declined", "ended"] | None = None
+    subsidiary_id: str, _: SubsidiaryReader, matching: Matching, status: Literal["active", "declined", "ended", "completed"] | None = None
 ) -> list[MatchOut]:
     book = matching.book(subsidiary_id)
     return [MatchOut(**m) for m in book.matches.values() if status is None or m["status"] == status]

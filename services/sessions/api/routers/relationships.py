@@ -9,7 +9,7 @@ from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
 from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
 from services.sessions.api.deps import JSON_BODY, Now, Sessions
-from services.sessions.api.schemas import NoteIn, RelationshipOut
+from services.sessions.api.schemas import CloseIn, NoteIn, RelationshipOut
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/relationships", tags=["relationships"], responses=ERROR_RESPONSES)
 
@@ -49,6 +49,19 @@ def add_note(
     subsidiary_id: str, relationship_id: UUID, body: NoteIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
 ) -> RelationshipOut:
     sessions.add_note(subsidiary_id, relationship_id, str(body.author_id), body.note, now, context)
+    return _relationship(sessions, subsidiary_id, relationship_id, now)
+
+
+@router.post(
+    "/{relationship_id}/close",
+    dependencies=JSON_BODY,
+    summary="Close an active relationship early, with a reason: its sessions to come are cancelled, and the match ends",
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "The relationship is already completed or closed"}},
+)
+def close(
+    subsidiary_id: str, relationship_id: UUID, body: CloseIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+) -> RelationshipOut:
+    sessions.close_relationship(subsidiary_id, relationship_id, body.reason, context)
     return _relationship(sessions, subsidiary_id, relationship_id, now)
 
 
