@@ -144,3 +144,50 @@ def test_only_match_events_are_published_with_their_members():
     assert str(confirmed.payload.mentor_id) == m1 and [str(i) for i in confirmed.payload.mentee_ids] == [e1]
     assert str(confirmed.payload.run_id) == str(run.id) and confirmed.payload.format == "pair"
     assert confirmed.subsidiary_id == "axa-fr" and confirmed.causation_id == "r1"
+
+
+def test_a_completed_relationship_frees_its_mentor_and_its_mentee_is_not_proposed_again():
+    book = new_book()
+    add(book, "m1", "mentor", certified=True)
+    add(book, "e1", "mentee")
+    add(book, "e2", "mentee")
+    [match_id, _] = book.confirm(run_of(book, ("m1", "e1"), ("m1", "e2")), CONTEXT, no_violation)
+    assert book.capacity_left("m1") == 0
+
+    book.note_relationship_completed(match_id=match_id, sessions_held=5, source_event_id="completed-1", context=CONTEXT)
+    assert book.matches[match_id]["status"] == "completed"
+    assert book.capacity_left("m1") == 1
+    assert book.waiting_mentees() == []  # e1 went through the programme; e2 is still matched
+    completed, noted = book.collect_events()[-2:]
+    assert type(completed).__name__ == "MatchCompleted" and completed.reason == "the relationship completed: 5 sessions held"
+    assert type(noted).__name__ == "SourceNoted"
+    assert book.has_processed("completed-1")
+
+
+def test_a_relationship_closed_early_ends_its_match_and_a_closed_ended_one_changes_nothing():
+    book = new_book()
+    add(book, "m1", "mentor", certified=True)
+    add(book, "e1", "mentee")
+    [match_id] = book.confirm(run_of(book, ("m1", "e1")), CONTEXT, no_violation)
+    book.note_relationship_closed(match_id=match_id, reason="changed jobs", source_event_id="closed-1", context=CONTEXT)
+    assert book.matches[match_id]["status"] == ENDED and book.matches[match_id]["reason"] == "the relationship was closed: changed jobs"
+    assert [e["id"] for e in book.waiting_mentees()] == ["e1"] and book.capacity_left("m1") == 2
+
+    # Sessions closing because the match ended here already: nothing more happens.
+    book.collect_events()
+    book.note_relationship_closed(match_id=match_id, reason="again", source_event_id="closed-2", context=CONTEXT)
+    assert [type(e).__name__ for e in book.collect_events()] == ["SourceNoted"]
+    assert book.matches[match_id]["reason"] == "the relationship was closed: changed jobs"
+
+
+def test_a_completed_match_is_published_as_ended_with_the_reason():
+    book = new_book()
+    m1, e1 = str(uuid.uuid4()), str(uuid.uuid4())
+    add(book, m1, "mentor", certified=True)
+    add(book, e1, "mentee")
+    [match_id] = book.confirm(run_of(book, (m1, e1)), CONTEXT, no_violation)
+    book.collect_events()
+    book.note_relationship_completed(match_id=match_id, sessions_held=5, source_event_id="completed-1", context=CONTEXT)
+    [ended] = [p for p in map(to_integration_event, book.collect_events()) if p is not None]
+    assert ended.type == "MatchEnded" and str(ended.payload.match_id) == match_id
+    assert ended.payload.reason == "the relationship completed: 5 sessions held" and [str(i) for i in ended.payload.mentee_ids] == [e1]
