@@ -2,11 +2,11 @@
 store's optimistic concurrency refuses the losers, never a duplicate."""
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from support import TopicReader, events_of
-from test_matching import pool_of, set_up, wait_for
+from support import TopicReader, events_of, pool_of, set_up, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -50,3 +50,26 @@ def test_a_run_published_by_two_admins_at_once_is_published_once(platform):
     active = matching.get("/subsidiaries/axa-be/matches", params={"status": "active"}).json()
     mentees = [m for match in active for m in match["mentee_ids"]]
     assert len(active) == 4 and len(mentees) == len(set(mentees)) == 4  # nobody matched twice
+
+
+def test_one_mentor_booked_at_the_same_time_in_two_relationships_at_once_is_booked_once(platform):
+    enrolment = platform.client(platform.start("enrolment"))
+    matching = platform.client(platform.start("matching"))
+    sessions_process = platform.start("sessions")
+    sessions = platform.client(sessions_process)
+    set_up(enrolment, "axa-ch", mentors=1, mentees=4, capacity=4)
+    wait_for(lambda: (p := pool_of(matching, "axa-ch")) and len(p["mentees"]) == 4 and len(p["mentors"]) == 1)
+    run = matching.post("/subsidiaries/axa-ch/matching-runs", json={"format": "pair"}).json()
+    assert matching.post(f"/subsidiaries/axa-ch/matching-runs/{run['id']}/publish").status_code == 200
+    relationships = wait_for(lambda: len(r := sessions.get("/subsidiaries/axa-ch/relationships").json()) == 4 and r)
+    starts = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+
+    def book(relationship_id: str):
+        body = {"relationship_id": relationship_id, "theme": "networking", "starts_at": starts, "location": "Zurich"}
+        return lambda: platform.client(sessions_process).post("/subsidiaries/axa-ch/sessions", json=body)
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda f: f(), [book(r["id"]) for r in relationships for _ in range(2)]))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 7
+    booked = sessions.get("/subsidiaries/axa-ch/sessions").json()
+    assert len(booked) == 1 and booked[0]["starts_at"].startswith(starts[:16])
