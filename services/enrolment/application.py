@@ -44,7 +44,8 @@ class EnrolmentApplication(ServiceApplication):
     def configure_programme(self, slug: str, settings: dict[str, Any], context: Context) -> None:
         subsidiary = self.get_subsidiary(slug)
         subsidiary.configure_programme(settings=settings, context={**context, "subsidiary_id": slug})
-        self._save_or_conflict(subsidiary)
+        if subsidiary.pending_events:
+            self._save_or_conflict(subsidiary)
 
     def get_subsidiary(self, slug: str) -> Subsidiary:
         try:

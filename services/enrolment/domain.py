@@ -52,8 +52,13 @@ class Subsidiary(Aggregate):
         self.locale = locale
         self.programme: dict[str, Any] = {}
 
-    @event("ProgrammeConfigured")
     def configure_programme(self, settings: dict[str, Any], context: Context) -> None:
+        """Setting the programme it already has records nothing (a PUT repeated is a no-op)."""
+        if settings != self.programme:
+            self._programme_configured(settings=settings, context=context)
+
+    @event("ProgrammeConfigured")
+    def _programme_configured(self, settings: dict[str, Any], context: Context) -> None:
         self.programme = settings
 
     @property

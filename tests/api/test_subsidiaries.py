@@ -79,12 +79,21 @@ def test_the_list_shows_each_subsidiary_with_its_current_programme(client):
 
 def test_an_empty_programme_takes_every_default(client, events):
     client.post("/subsidiaries", json=subsidiary(SUB_A), headers=GROUP_ADMIN)
+    client.put(f"/subsidiaries/{SUB_A}/programme", json={"mentor_capacity": 2}, headers=GROUP_ADMIN)
     with events.recorded(1):
         response = client.put(f"/subsidiaries/{SUB_A}/programme", json={}, headers=GROUP_ADMIN)
     assert response.status_code == 200, response.text
     assert response.json() == DEFAULT_PROGRAMME
     assert response.json()["themes"] == DEFAULT_THEMES
     assert client.get(f"/subsidiaries/{SUB_A}/programme", headers=GROUP_ADMIN).json() == DEFAULT_PROGRAMME
+
+
+def test_setting_the_programme_it_already_has_records_nothing(client, events):
+    client.post("/subsidiaries", json=subsidiary(SUB_A), headers=GROUP_ADMIN)
+    with events.nothing_recorded():  # a retried PUT is not another change to publish
+        for _ in range(2):
+            response = client.put(f"/subsidiaries/{SUB_A}/programme", json=DEFAULT_PROGRAMME, headers=GROUP_ADMIN)
+            assert response.status_code == 200 and response.json() == DEFAULT_PROGRAMME
 
 
 def test_a_subsidiary_admin_configures_its_programme_and_left_out_fields_take_their_default(client):
