@@ -16,6 +16,9 @@ def invitation(session: dict[str, Any], subsidiary: dict[str, Any], now: datetim
     SEQUENCE, so calendars update the meeting instead of adding another."""
     zone = _zone(subsidiary.get("timezone"))
     start = session["starts_at"].astimezone(zone)
+    # The end is computed on the instant, then shown in the zone: adding minutes to a zoned
+    # time is wall-clock arithmetic, off by an hour across a daylight-saving change.
+    end = (session["starts_at"].astimezone(UTC) + timedelta(minutes=session["duration_minutes"])).astimezone(zone)
     mentor = next(p for p in session["participants"] if p["role"] == "mentor")
     description = [f"Reverse-mentoring session ({session['format']}) on {session['theme']}."]
     if session["video_link"]:
@@ -26,7 +29,7 @@ def invitation(session: dict[str, Any], subsidiary: dict[str, Any], now: datetim
         uid=f"{session['id']}@tandem",
         summary=f"Reverse mentoring: {session['theme']}",
         start=start,
-        end=start + timedelta(minutes=session["duration_minutes"]),
+        end=end,
         stamp=now.astimezone(UTC),
         sequence=session["sequence"],
         status=STATUS[session["status"]],

@@ -1,0 +1,998 @@
+"""Sessions' API over its real SQLite store. Enrolment's and matching's events are applied in
+process (the consumer and relay are off: the Kafka path is covered by the integration
+tests), and the service's clock is overridden, so that sessions can start, be held and
+relationships stall without waiting.
+
+Subsidiary A: mentors Zoé (certified), Hugo (certified) and Inès (in training); mentees
+e1 to e6. Zoé mentors two pairs, P1 (e1) and P2 (e2), and the mini-session group G (e3, e4,
+e5); e6 is not matched. Subsidiary B: one pair, PB. Matches are confirmed at T0; the
+programme asks for 2 sessions of 60 minutes and mini-sessions of at most 3 mentees.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from icalendar import Calendar
+
+from apitools import NOWHERE, PRINCIPALS, SECRET, SUB_A, SUB_B, locs
+from contracts import enrolment, matching
+from services.sessions.api.deps import clock
+from services.sessions.api.main import create_app
+from services.sessions.settings import SessionsSettings
+
+ADMIN, ADMIN_A, ADMIN_B = PRINCIPALS["group-admin"], PRINCIPALS["admin-A"], PRINCIPALS["admin-B"]
+AUDITOR_A, AUDITOR_ALL = PRINCIPALS["auditor-A"], PRINCIPALS["auditor-all"]
+
+T0 = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)  # the matches are confirmed; the clock starts here
+DAY, HOUR, MINUTE = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
+S = T0 + 2 * DAY + 2 * HOUR  # a slot two days later, 10:00 UTC
+PARIS = ZoneInfo("Europe/Paris")
+THEMES = ["networking", "online learning", "information search"]
+PROGRAMME = {"themes": THEMES, "mentor_capacity": 5, "mini_session_max": 3, "target_sessions": 2, "session_minutes": 60, "min_age_gap": 1}
+
+
+# -- upstream events ---------------------------------------------------------------------
+
+
+def upstream(cls: Any, subsidiary: str, payload: dict, at: datetime = T0) -> Any:
+    """An event of enrolment or matching as the consumer receives it."""
+    return cls(
+        event_id=uuid.uuid4(), subsidiary_id=subsidiary, occurred_at=at, producer=cls.PRODUCER,
+        actor={"subject": "hr", "role": "group-admin"}, correlation_id="c", payload=payload,
+    )
+
+
+def onboarded(subsidiary: str, name: str, timezone: str = "Europe/Paris") -> Any:
+    return upstream(enrolment.SubsidiaryOnboarded, subsidiary, {"name": name, "timezone": timezone, "locale": "fr-FR"})
+
+
+def programme(subsidiary: str, **changes: Any) -> Any:
+    return upstream(enrolment.ProgrammeConfigured, subsidiary, {**PROGRAMME, **changes})
+
+
+def person(subsidiary: str, role: str, name: str, *, certified: bool = False) -> tuple[str, list]:
+    pid = str(uuid.uuid4())
+    email = f"{name.split()[0].lower()}@{subsidiary}.com"
+    payload = {
+        "participant_id": pid,
+        "role": role,
+        "personal_data": {"name": name, "email": email, "birth_year": 1998 if role == "mentor" else 1962, "manager_email": None},
+        "department": "Digital",
+        "site": "Paris",
+        "languages": ["fr"],
+        "themes": THEMES[:2],
+        "availability": ["mon-am"],
+    }
+    events = [upstream(enrolment.ParticipantEnrolled, subsidiary, payload, at=T0 - 30 * DAY)]
+    if certified:
+        events.append(upstream(enrolment.MentorCertified, subsidiary, {"participant_id": pid}, at=T0 - 20 * DAY))
+    return pid, events
+
+
+def withdrawn(subsidiary: str, pid: str, role: str) -> Any:
+    return upstream(enrolment.ParticipantWithdrawn, subsidiary, {"participant_id": pid, "role": role, "reason": "left the company"})
+
+
+def confirmed(subsidiary: str, mentor: str, *mentees: str, theme: str | None = "networking", at: datetime = T0) -> tuple[str, Any]:
+    match_id = str(uuid.uuid4())
+    payload = {
+        "match_id": match_id, "run_id": str(uuid.uuid4()), "format": "pair" if len(mentees) == 1 else "mini-session",
+        "mentor_id": mentor, "mentee_ids": list(mentees), "theme": theme, "shared_themes": [theme] if theme else [],
+        "language": "fr", "score": 7,
+    }
+    return match_id, upstream(matching.MatchConfirmed, subsidiary, payload, at=at)
+
+
+def ended(subsidiary: str, match_id: str, mentor: str, *mentees: str, reason: str = "e1 withdrew") -> Any:
+    return upstream(matching.MatchEnded, subsidiary, {"match_id": match_id, "mentor_id": mentor, "mentee_ids": list(mentees), "reason": reason})
+
+
+def declined(subsidiary: str, match_id: str, mentor: str, *mentees: str, by: str = "admin", reason: str = "same team") -> Any:
+    payload = {"match_id": match_id, "mentor_id": mentor, "mentee_ids": list(mentees), "by": by, "reason": reason}
+    return upstream(matching.MatchDeclined, subsidiary, payload)
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+class Clock:
+    """The service's clock (deps.clock), moved by the tests."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    for name in ("PERSISTENCE_MODULE", "SESSIONS_PERSISTENCE_MODULE", "SQLITE_DBNAME", "SESSIONS_SQLITE_DBNAME", "TANDEM_TOPIC_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "TANDEM_HOME": str(tmp_path), "TANDEM_SECRET": SECRET, "TANDEM_RELAY_ENABLED": "false", "TANDEM_CONSUMER_ENABLED": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with TestClient(create_app(SessionsSettings())) as client:
+        yield client
+
+
+@pytest.fixture
+def now(client) -> Clock:
+    the_clock = Clock(T0)
+    client.app.dependency_overrides[clock] = the_clock
+    return the_clock
+
+
+def apply(client: TestClient, *events: Any) -> None:
+    client.app.state.sessions.apply_events(list(events))
+
+
+def head(client: TestClient) -> int:
+    """The event store's head: unchanged when a request recorded nothing."""
+    return client.app.state.sessions.recorder.max_notification_id() or 0
+
+
+@pytest.fixture
+def world(client, now) -> SimpleNamespace:
+    w = SimpleNamespace(events=[onboarded(SUB_A, "AXA France"), programme(SUB_A), onboarded(SUB_B, "AXA Belgique", "Europe/Brussels"), programme(SUB_B)])
+    for key, role, name, certified in [
+        ("m1", "mentor", "Zoé Leroy", True), ("m2", "mentor", "Hugo Petit", True), ("m3", "mentor", "Inès Moreau", False),
+        *((f"e{n}", "mentee", f"Mentee{n} Martin", False) for n in range(1, 7)),
+    ]:
+        pid, events = person(SUB_A, role, name, certified=certified)
+        setattr(w, key, pid)
+        w.events += events
+    w.mb, events = person(SUB_B, "mentor", "Jan Peeters", certified=True)
+    w.events += events
+    w.eb, events = person(SUB_B, "mentee", "Marie Claes")
+    w.events += events
+    w.p1_match, p1 = confirmed(SUB_A, w.m1, w.e1)
+    w.p2_match, p2 = confirmed(SUB_A, w.m1, w.e2, theme="online learning")
+    w.g_match, g = confirmed(SUB_A, w.m1, w.e3, w.e4, w.e5, theme="online learning")
+    w.pb_match, pb = confirmed(SUB_B, w.mb, w.eb)
+    w.events += [p1, p2, g, pb]
+    apply(client, *w.events)
+    by_match = {r["match_id"]: r["id"] for sub in (SUB_A, SUB_B) for r in client.get(f"/subsidiaries/{sub}/relationships", headers=ADMIN).json()}
+    w.p1, w.p2, w.g, w.pb = (by_match[m] for m in (w.p1_match, w.p2_match, w.g_match, w.pb_match))
+    return w
+
+
+def body(relationship: str | None = None, *, group: str | None = None, start: datetime = S, **extra: Any) -> dict:
+    out: dict[str, Any] = {"theme": "networking", "starts_at": start.isoformat(), "location": "Room 1", **extra}
+    if relationship:
+        out["relationship_id"] = relationship
+    if group:
+        out["group_id"] = group
+    return out
+
+
+def schedule(client: TestClient, sub: str = SUB_A, headers: dict = ADMIN, **request: Any) -> Any:
+    return client.post(f"/subsidiaries/{sub}/sessions", json=body(**request), headers=headers)
+
+
+def book(client: TestClient, relationship: str | None = None, **request: Any) -> dict:
+    response = schedule(client, relationship=relationship, **request)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def session_of(client: TestClient, session_id: str, sub: str = SUB_A) -> dict:
+    response = client.get(f"/subsidiaries/{sub}/sessions/{session_id}", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def relationship_of(client: TestClient, rel_id: str, sub: str = SUB_A) -> dict:
+    response = client.get(f"/subsidiaries/{sub}/relationships/{rel_id}", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def act(client: TestClient, session_id: str, action: str, payload: dict | None = None, headers: dict = ADMIN, sub: str = SUB_A) -> Any:
+    return client.post(f"/subsidiaries/{sub}/sessions/{session_id}/{action}", json=payload, headers=headers)
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def ids(rows: list[dict]) -> list[str]:
+    return [row["id"] for row in rows]
+
+
+def problems_of(response: Any) -> list[str]:
+    assert response.status_code == 409, response.text
+    return response.json()["detail"]["problems"]
+
+
+# -- relationships from matching's events -------------------------------------------------
+
+
+def test_a_confirmed_match_opens_a_pair_or_a_group_with_the_programme_s_targets(client, world):
+    rels = {r["id"]: r for r in client.get(f"/subsidiaries/{SUB_A}/relationships", headers=ADMIN).json()}
+    assert set(rels) == {world.p1, world.p2, world.g}
+    pair, group = rels[world.p1], rels[world.g]
+    assert (pair["format"], pair["status"], pair["target_sessions"], pair["session_minutes"]) == ("pair", "active", 2, 60)
+    assert pair["mentor"] == {"id": world.m1, "name": "Zoé Leroy", "email": f"zoé@{SUB_A}.com"}
+    assert [m["id"] for m in pair["mentees"]] == [world.e1] and pair["mentees"][0]["name"] == "Mentee1 Martin"
+    assert (group["format"], group["theme"], group["target_sessions"]) == ("mini-session", "online learning", 2)
+    assert [m["id"] for m in group["mentees"]] == [world.e3, world.e4, world.e5]
+    assert at(pair["matched_at"]) == T0 and pair["sessions_held"] == 0 and pair["next_session_at"] is None
+    assert [r["id"] for r in client.get(f"/subsidiaries/{SUB_B}/relationships", headers=ADMIN).json()] == [world.pb]
+    assert relationship_of(client, world.g)["id"] == world.g
+
+
+def test_relationship_filters(client, world):
+    def listed(**query: Any) -> set[str]:
+        response = client.get(f"/subsidiaries/{SUB_A}/relationships", params=query, headers=ADMIN)
+        assert response.status_code == 200, response.text
+        return set(ids(response.json()))
+
+    apply(client, ended(SUB_A, world.p2_match, world.m1, world.e2))
+    assert listed(format="mini-session") == {world.g}
+    assert listed(format="pair") == {world.p1, world.p2}
+    assert listed(status="closed") == {world.p2}
+    assert listed(status="active") == {world.p1, world.g}
+    assert listed(participant_id=world.e4) == {world.g}
+    assert listed(participant_id=world.m1) == {world.p1, world.p2, world.g}
+    assert listed(participant_id=world.e6) == set()
+    assert client.get(f"/subsidiaries/{SUB_A}/relationships", params={"status": "paused"}, headers=ADMIN).status_code == 422
+
+
+def test_redelivering_the_same_events_changes_nothing(client, world):
+    before, listed = head(client), client.get(f"/subsidiaries/{SUB_A}/relationships", headers=ADMIN).json()
+    apply(client, *world.events)
+    apply(client, *reversed(world.events))
+    assert head(client) == before
+    assert client.get(f"/subsidiaries/{SUB_A}/relationships", headers=ADMIN).json() == listed
+    end = ended(SUB_A, world.p1_match, world.m1, world.e1)
+    apply(client, end)
+    after_end = head(client)
+    apply(client, end, *world.events)  # the match is not reopened by its old confirmation either
+    assert head(client) == after_end
+    assert relationship_of(client, world.p1)["status"] == "closed"
+
+
+def test_a_match_confirmed_before_the_programme_waits_for_it(client, now):
+    mentor, m_events = person("sub-c", "mentor", "Léa Roux", certified=True)
+    mentee, e_events = person("sub-c", "mentee", "Marc Blanc")
+    waiting_id, waiting = confirmed("sub-c", mentor, mentee)
+    gone_id, gone = confirmed("sub-c", mentor, mentee, theme="online learning")
+    apply(client, onboarded("sub-c", "AXA Suisse"), *m_events, *e_events, waiting, gone)
+    assert client.get("/subsidiaries/sub-c/relationships", headers=ADMIN).json() == []
+    apply(client, declined("sub-c", gone_id, mentor, mentee, by=mentee, reason="not my theme"))  # ends before it could open
+    apply(client, programme("sub-c", target_sessions=7, session_minutes=45))
+    [rel] = client.get("/subsidiaries/sub-c/relationships", headers=ADMIN).json()
+    assert (rel["match_id"], rel["status"], rel["target_sessions"], rel["session_minutes"]) == (waiting_id, "active", 7, 45)
+    assert at(rel["matched_at"]) == T0  # the match's time, not the programme's
+    before = head(client)
+    apply(client, programme("sub-c", target_sessions=3))  # opened once only
+    assert head(client) == before + 1
+    assert len(client.get("/subsidiaries/sub-c/relationships", headers=ADMIN).json()) == 1
+
+
+def test_within_a_batch_enrolment_s_events_come_before_matching_s_whatever_the_order(client, world):
+    mentee, events = person(SUB_A, "mentee", "Nina Faure")
+    _, match = confirmed(SUB_A, world.m2, mentee)
+    apply(client, match, programme(SUB_A, target_sessions=4, session_minutes=30), *events)  # the programme changed just before
+    [rel] = client.get(f"/subsidiaries/{SUB_A}/relationships", params={"participant_id": mentee}, headers=ADMIN).json()
+    assert (rel["target_sessions"], rel["session_minutes"]) == (4, 30)
+    assert rel["mentees"][0]["name"] == "Nina Faure"
+    assert relationship_of(client, world.p1)["target_sessions"] == 2  # those opened before keep theirs
+
+
+def test_a_dashboard_with_nothing_to_divide_shows_no_rates(client, now):
+    apply(client, onboarded("sub-c", "AXA Suisse"), programme("sub-c"))
+    dashboard = client.get("/subsidiaries/sub-c/dashboard", headers=ADMIN).json()
+    assert (dashboard["mentees"], dashboard["match_rate"], dashboard["attendance"]["rate"]) == (0, None, None)
+    assert dashboard["average_rating"] == {"mentor": {"count": 0, "average": None}, "mentee": {"count": 0, "average": None}}
+    assert dashboard["stalled"] == [] and dashboard["sessions_held_by_theme"] == {}
+
+
+@pytest.mark.parametrize(
+    ("end", "reason"),
+    [
+        (lambda w: ended(SUB_A, w.p1_match, w.m1, w.e1, reason="the mentee withdrew: left the company"), "the mentee withdrew: left the company"),
+        (lambda w: declined(SUB_A, w.p1_match, w.m1, w.e1, by="admin", reason="same team"), "the match was declined (by an admin): same team"),
+        (lambda w: declined(SUB_A, w.p1_match, w.m1, w.e1, by=w.m1, reason="no time"), "the match was declined (by the mentor): no time"),
+    ],
+)
+def test_an_ended_or_declined_match_closes_the_relationship_and_frees_the_members(client, world, end, reason):
+    first = book(client, world.p1, start=S)
+    later = book(client, world.p1, start=S + 7 * DAY)
+    apply(client, end(world))
+    rel = relationship_of(client, world.p1)
+    assert (rel["status"], rel["reason"], rel["sessions_scheduled"], rel["next_session_at"]) == ("closed", reason, 0, None)
+    assert rel["ended_at"] is not None
+    for session in (first, later):
+        cancelled = session_of(client, session["id"])
+        assert cancelled["status"] == "cancelled" and cancelled["cancellation_reason"] == f"the relationship was closed: {reason}"
+    assert book(client, world.p2, start=S)["status"] == "scheduled"  # Zoé is free again at that time
+    assert "closed" in problems_of(schedule(client, relationship=world.p1, start=S + 14 * DAY))[0]
+
+
+def test_a_mentor_s_matches_ending_together_free_every_booking(client, world):
+    """A withdrawn mentor's matches end in one batch: each closes, and the mentor's agenda,
+    shared by the three, is released for every one of them."""
+    booked = [book(client, world.p1, start=S), book(client, world.p2, start=S + DAY), book(client, group=world.g, start=S + 2 * DAY)]
+    apply(
+        client,
+        ended(SUB_A, world.p1_match, world.m1, world.e1, reason="the mentor withdrew"),
+        ended(SUB_A, world.p2_match, world.m1, world.e2, reason="the mentor withdrew"),
+        ended(SUB_A, world.g_match, world.m1, world.e3, world.e4, world.e5, reason="the mentor withdrew"),
+    )
+    assert {relationship_of(client, r)["status"] for r in (world.p1, world.p2, world.g)} == {"closed"}
+    assert {session_of(client, b["id"])["status"] for b in booked} == {"cancelled"}
+    _, match = confirmed(SUB_A, world.m1, world.e6)
+    apply(client, match)
+    [new] = client.get(f"/subsidiaries/{SUB_A}/relationships", params={"participant_id": world.e6}, headers=ADMIN).json()
+    for n in range(3):
+        assert book(client, new["id"], start=S + n * DAY)["status"] == "scheduled"
+
+
+def test_a_match_confirmed_and_ended_in_one_batch_is_closed_at_once(client, world):
+    mentee, events = person(SUB_A, "mentee", "Brief Encounter")
+    match_id, match = confirmed(SUB_A, world.m2, mentee)
+    apply(client, *events, match, ended(SUB_A, match_id, world.m2, mentee, reason="wrong person"))
+    [rel] = client.get(f"/subsidiaries/{SUB_A}/relationships", params={"participant_id": mentee}, headers=ADMIN).json()
+    assert (rel["status"], rel["reason"]) == ("closed", "wrong person")
+
+
+def close(client: TestClient, rel_id: str, payload: Any = None, headers: dict = ADMIN, sub: str = SUB_A) -> Any:
+    return client.post(f"/subsidiaries/{sub}/relationships/{rel_id}/close", json=payload, headers=headers)
+
+
+def test_an_admin_closes_a_relationship_early_and_its_sessions_to_come_are_cancelled(client, world, now):
+    held = book(client, world.p1, start=S)
+    coming = book(client, world.p1, start=S + 7 * DAY)
+    now.now = S + HOUR
+    act(client, held["id"], "complete")
+    response = close(client, world.p1, {"reason": "the mentee changed jobs"}, headers=ADMIN_A)
+    assert response.status_code == 200, response.text
+    rel = response.json()
+    assert (rel["status"], rel["reason"], rel["sessions_held"], rel["sessions_scheduled"]) == ("closed", "the mentee changed jobs", 1, 0)
+    assert session_of(client, held["id"])["status"] == "held"
+    cancelled = session_of(client, coming["id"])
+    assert (cancelled["status"], cancelled["cancellation_reason"]) == ("cancelled", "the relationship was closed: the mentee changed jobs")
+    assert book(client, world.p2, start=S + 7 * DAY)["status"] == "scheduled"  # Zoé's time is free
+    before = head(client)
+    again = close(client, world.p1, {"reason": "twice"})
+    assert again.status_code == 409 and "already closed" in again.text
+    assert head(client) == before
+    # Matching then ends the match; its event changes nothing more.
+    apply(client, ended(SUB_A, world.p1_match, world.m1, world.e1, reason="the relationship was closed"))
+    assert relationship_of(client, world.p1)["reason"] == "the mentee changed jobs"
+    assert client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()["relationships"] == {"active": 2, "completed": 0, "closed": 1}
+
+
+def test_only_an_active_relationship_is_closed_by_an_admin(client, world, now):
+    sessions = [book(client, world.p1, start=S + n * DAY) for n in range(2)]
+    now.now = S + 2 * DAY
+    for session in sessions:
+        act(client, session["id"], "complete")
+    before = head(client)
+    completed = close(client, world.p1, {"reason": "too late"})
+    assert completed.status_code == 409 and "already completed" in completed.text
+    for payload in ({"reason": ""}, {"reason": "x" * 501}, {}, {"reason": "ok", "colour": "red"}):
+        assert close(client, world.p2, payload).status_code == 422, payload
+    assert close(client, world.p2).status_code == 422  # no body: a reason is required
+    assert close(client, str(uuid.uuid4()), {"reason": "x"}).status_code == 404
+    assert close(client, world.pb, {"reason": "x"}).status_code == 404  # B's, via A
+    assert close(client, world.p2, {"reason": "x"}, headers=ADMIN_B).status_code == 404
+    assert close(client, world.p2, {"reason": "x"}, headers=AUDITOR_A).status_code == 403
+    assert close(client, world.p2, {"reason": "x"}, headers={}).status_code == 401
+    assert close(client, world.p2, {"reason": ""}, headers={}).status_code == 401
+    assert head(client) == before
+    assert relationship_of(client, world.p2)["status"] == "active"
+
+
+# -- scheduling ---------------------------------------------------------------------------
+
+
+def test_scheduling_a_pair_session(client, world):
+    before = head(client)
+    response = schedule(client, relationship=world.p1, theme="  Networking ", start=S.astimezone(PARIS), video_link="https://meet.example.com/p1")
+    assert response.status_code == 201, response.text
+    assert head(client) > before
+    session = response.json()
+    assert (session["relationship_id"], session["format"], session["theme"]) == (world.p1, "pair", "networking")
+    assert at(session["starts_at"]) == S and session["duration_minutes"] == 60  # the programme's length
+    assert (session["location"], session["video_link"]) == ("Room 1", "https://meet.example.com/p1")
+    assert (session["status"], session["sequence"], session["cancellation_reason"], session["feedback"]) == ("scheduled", 0, None, [])
+    assert [(p["id"], p["role"], p["name"], p["present"]) for p in session["participants"]] == [
+        (world.m1, "mentor", "Zoé Leroy", None),
+        (world.e1, "mentee", "Mentee1 Martin", None),
+    ]
+    assert session_of(client, session["id"]) == session
+    rel = relationship_of(client, world.p1)
+    assert rel["sessions_scheduled"] == 1 and at(rel["next_session_at"]) == S
+
+
+def test_scheduling_a_mini_session_by_its_group_id(client, world):
+    session = book(client, group=world.g, theme="online learning", duration_minutes=120, location=None, video_link="https://meet.example.com/g")
+    assert (session["relationship_id"], session["format"], session["duration_minutes"], session["location"]) == (world.g, "mini-session", 120, None)
+    assert [p["id"] for p in session["participants"]] == [world.m1, world.e3, world.e4, world.e5]
+    assert [p["role"] for p in session["participants"]] == ["mentor", "mentee", "mentee", "mentee"]
+
+
+def test_a_pair_is_named_by_relationship_id_and_a_group_by_group_id(client, world):
+    before = head(client)
+    for request in (
+        {"relationship": world.g},  # a group named as a pair
+        {"group": world.p1},  # a pair named as a group
+        {"relationship": str(uuid.uuid4())},
+        {"group": str(uuid.uuid4())},
+        {"relationship": world.pb},  # B's pair, addressed in A
+    ):
+        assert schedule(client, **request).status_code == 404, request
+    assert schedule(client, sub=SUB_B, relationship=world.p1).status_code == 404  # and A's in B
+    assert head(client) == before
+
+
+def test_a_member_booked_at_that_time_in_another_relationship_is_a_conflict(client, world):
+    first = book(client, world.p1, start=S)
+    before = head(client)
+    problems = problems_of(schedule(client, relationship=world.p2, start=S + 30 * MINUTE))
+    assert len(problems) == 1
+    assert "Zoé Leroy" in problems[0] and first["id"] in problems[0]
+    assert problems_of(schedule(client, relationship=world.p2, start=S - 59 * MINUTE))  # overlaps its first minute
+    assert head(client) == before
+    assert book(client, world.p2, start=S + HOUR)["status"] == "scheduled"  # back to back: no overlap
+    assert book(client, world.p2, start=S - HOUR, duration_minutes=60)["status"] == "scheduled"
+    assert len(client.get(f"/subsidiaries/{SUB_A}/sessions", params={"participant_id": world.m1}, headers=ADMIN).json()) == 3
+
+
+def test_a_theme_outside_the_programme_is_a_conflict_naming_the_programme_s_themes(client, world):
+    before = head(client)
+    [problem] = problems_of(schedule(client, relationship=world.p1, theme="cooking"))
+    assert "'cooking'" in problem and all(theme in problem for theme in THEMES)
+    assert head(client) == before
+
+
+def test_a_group_above_the_programme_s_new_limit_cannot_meet(client, world):
+    book(client, group=world.g, start=S)  # 3 mentees, the programme allows 3
+    apply(client, programme(SUB_A, mini_session_max=2))
+    before = head(client)
+    [problem] = problems_of(schedule(client, group=world.g, start=S + 7 * DAY))
+    assert "3 mentees" in problem and "at most 2" in problem
+    assert head(client) == before
+    assert book(client, world.p1, start=S + 7 * DAY)["status"] == "scheduled"  # pairs are not concerned
+
+
+def test_a_refused_session_lists_every_problem_at_once(client, world):
+    first = book(client, world.p1, start=S)
+    apply(client, programme(SUB_A, mini_session_max=2), ended(SUB_A, world.g_match, world.m1, world.e3, world.e4, world.e5, reason="HR decision"))
+    before = head(client)
+    response = schedule(client, group=world.g, start=S + 30 * MINUTE, theme="cooking")
+    problems = problems_of(response)
+    assert response.json()["detail"]["message"] == "the session cannot be scheduled"
+    assert len(problems) == 4, problems
+    assert any("closed: HR decision" in p for p in problems)
+    assert any("3 mentees" in p for p in problems)
+    assert any("'cooking'" in p for p in problems)
+    assert any("Zoé Leroy" in p and first["id"] in p for p in problems)
+    assert head(client) == before
+
+
+def test_an_invalid_session_lists_every_problem_in_one_answer_and_records_nothing(client, world):
+    before = head(client)
+    past_and_more = schedule(
+        client, relationship=world.p1, group=world.g, start=T0 - HOUR, video_link="http://meet.example.com/x", duration_minutes=5
+    )
+    assert past_and_more.status_code == 422, past_and_more.text
+    assert locs(past_and_more) == sorted(
+        [("body", "duration_minutes"), ("body", "group_id"), ("body", "starts_at"), ("body", "video_link")], key=repr
+    )
+    assert any(p["type"] == "in_the_past" for p in past_and_more.json()["detail"])
+    naive = client.post(
+        f"/subsidiaries/{SUB_A}/sessions", json={"theme": "networking", "starts_at": "2030-03-06T10:00:00"}, headers=ADMIN
+    )
+    assert naive.status_code == 422, naive.text
+    assert locs(naive) == sorted([("body", "group_id"), ("body", "starts_at"), ("body", "video_link")], key=repr)  # no id, nowhere to meet
+    starting_now = schedule(client, relationship=world.p1, start=T0, video_link="http://meet.example.com/x")
+    assert locs(starting_now) == sorted([("body", "starts_at"), ("body", "video_link")], key=repr)
+    assert head(client) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "loc"),
+    [
+        ({"start": T0 - MINUTE}, ("body", "starts_at")),
+        ({"start": T0}, ("body", "starts_at")),  # starting now is too late
+        ({"video_link": "http://meet.example.com/x"}, ("body", "video_link")),
+        ({"video_link": "not a link"}, ("body", "video_link")),
+        ({"location": None}, ("body", "video_link")),  # nowhere to meet
+        ({"location": "   "}, ("body", "location")),
+        ({"group": "G"}, ("body", "group_id")),  # both ids
+        ({"theme": "x"}, ("body", "theme")),
+        ({"duration_minutes": 600}, ("body", "duration_minutes")),
+        ({"colour": "blue"}, ("body", "colour")),
+    ],
+)
+def test_each_invalid_field_is_named(client, world, changes, loc):
+    if changes.get("group") == "G":
+        changes["group"] = world.g
+    before = head(client)
+    response = schedule(client, relationship=world.p1, **changes)
+    assert response.status_code == 422, response.text
+    assert locs(response) == [loc]
+    assert head(client) == before
+
+
+def test_a_session_must_be_json(client, world):
+    response = client.post(f"/subsidiaries/{SUB_A}/sessions", content="theme=networking", headers={**ADMIN, "Content-Type": "text/plain"})
+    assert response.status_code == 415
+
+
+# -- rescheduling, cancelling -------------------------------------------------------------
+
+
+def test_rescheduling_moves_the_session_and_keeps_its_place_unless_given(client, world):
+    session = book(client, world.p1, start=S, video_link="https://meet.example.com/p1")
+    moved = act(client, session["id"], "reschedule", {"starts_at": (S + 30 * MINUTE).isoformat()})  # overlaps its own old time
+    assert moved.status_code == 200, moved.text
+    moved = moved.json()
+    assert at(moved["starts_at"]) == S + 30 * MINUTE and moved["sequence"] == 1 and moved["duration_minutes"] == 60
+    assert (moved["location"], moved["video_link"]) == ("Room 1", "https://meet.example.com/p1")
+    elsewhere = act(client, session["id"], "reschedule", {"starts_at": (S + DAY).isoformat(), "location": "Room 9", "duration_minutes": 30}).json()
+    assert (elsewhere["location"], elsewhere["video_link"], elsewhere["duration_minutes"], elsewhere["sequence"]) == ("Room 9", None, 30, 2)
+    online = act(client, session["id"], "reschedule", {"starts_at": (S + DAY).isoformat(), "video_link": "https://meet.example.com/new"}).json()
+    assert (online["location"], online["video_link"], online["sequence"]) == (None, "https://meet.example.com/new", 3)
+    event = the_event(invitation_of(client, session["id"]))
+    assert event["SEQUENCE"] == 3 and event["DTSTART"].dt == S + DAY
+    assert session_of(client, session["id"]) == online
+    assert at(relationship_of(client, world.p1)["next_session_at"]) == S + DAY
+
+
+def test_a_moved_session_frees_its_old_time_and_books_the_new_one(client, world):
+    session = book(client, world.p1, start=S)
+    assert act(client, session["id"], "reschedule", {"starts_at": (S + DAY).isoformat()}).status_code == 200
+    assert book(client, world.p2, start=S)["status"] == "scheduled"  # Zoé's old time is free
+    before = head(client)
+    [problem] = problems_of(schedule(client, relationship=world.p2, start=S + DAY))
+    assert session["id"] in problem
+    assert head(client) == before
+
+
+def test_a_session_cannot_be_moved_onto_another_of_its_members_sessions(client, world):
+    session = book(client, world.p1, start=S)
+    other = book(client, world.p2, start=S + 3 * HOUR)
+    before = head(client)
+    refused = act(client, session["id"], "reschedule", {"starts_at": (S + 3 * HOUR + 30 * MINUTE).isoformat()})
+    assert refused.status_code == 409 and other["id"] in refused.json()["detail"]["problems"][0]
+    past = act(client, session["id"], "reschedule", {"starts_at": (T0 - HOUR).isoformat()})
+    assert past.status_code == 422 and locs(past) == [("body", "starts_at")]
+    insecure = act(client, session["id"], "reschedule", {"starts_at": (T0 - HOUR).isoformat(), "video_link": "http://x.example.com"})
+    assert insecure.status_code == 422 and locs(insecure) == sorted([("body", "starts_at"), ("body", "video_link")], key=repr)
+    assert act(client, str(uuid.uuid4()), "reschedule", {"starts_at": (S + DAY).isoformat()}).status_code == 404
+    assert head(client) == before
+    assert session_of(client, session["id"])["sequence"] == 0
+
+
+def test_cancelling_a_session_with_a_reason_frees_its_time(client, world):
+    session = book(client, world.p1, start=S)
+    cancelled = act(client, session["id"], "cancel", {"reason": "Zoé is ill"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["cancellation_reason"]) == ("cancelled", "Zoé is ill")
+    before = head(client)
+    assert act(client, session["id"], "cancel", {"reason": "again"}).status_code == 409
+    assert act(client, session["id"], "reschedule", {"starts_at": (S + DAY).isoformat()}).status_code == 409
+    assert act(client, session["id"], "cancel", {"reason": ""}).status_code == 422
+    assert act(client, session["id"], "cancel").status_code == 422  # a reason is required
+    assert act(client, str(uuid.uuid4()), "cancel", {"reason": "x"}).status_code == 404
+    assert head(client) == before
+    assert book(client, world.p2, start=S)["status"] == "scheduled"
+    rel = relationship_of(client, world.p1)
+    assert (rel["sessions_scheduled"], rel["next_session_at"]) == (0, None)
+
+
+# -- attendance, feedback, completion, notes ----------------------------------------------
+
+
+def test_nothing_is_recorded_about_a_session_before_it_starts(client, world, now):
+    session = book(client, world.p1, start=S)
+    now.now = S - MINUTE
+    before = head(client)
+    assert act(client, session["id"], "attendance", {"participant_id": world.e1, "present": True}).status_code == 409
+    assert act(client, session["id"], "feedback", {"participant_id": world.e1, "rating": 5}).status_code == 409
+    assert act(client, session["id"], "complete").status_code == 409
+    assert head(client) == before
+    now.now = S
+    assert act(client, session["id"], "attendance", {"participant_id": world.e1, "present": True}).status_code == 200
+
+
+def test_a_session_s_life_until_the_relationship_completes(client, world, now):
+    first = book(client, world.p1, start=S)
+    second = book(client, world.p1, start=S + 7 * DAY, theme="online learning")
+    now.now = S + 90 * MINUTE
+    sid = first["id"]
+
+    assert act(client, sid, "attendance", {"participant_id": world.m1, "present": True}).status_code == 200
+    absent = act(client, sid, "attendance", {"participant_id": world.e1, "present": False}).json()
+    assert {p["id"]: p["present"] for p in absent["participants"]} == {world.m1: True, world.e1: False}
+    assert relationship_of(client, world.p1)["no_shows"] == {world.e1: 1}
+    late = act(client, sid, "attendance", {"participant_id": world.e1, "present": True}).json()  # arrived late: the last record counts
+    assert {p["id"]: p["present"] for p in late["participants"]} == {world.m1: True, world.e1: True}
+    assert relationship_of(client, world.p1)["no_shows"] == {}
+    assert act(client, sid, "attendance", {"participant_id": world.e2, "present": True}).status_code == 409  # not a member
+
+    assert act(client, sid, "feedback", {"participant_id": world.m1, "rating": 4, "comment": "Curious and keen"}).status_code == 200
+    rated = act(client, sid, "feedback", {"participant_id": world.e1, "rating": 5}).json()
+    assert sorted((f["participant_id"], f["role"], f["rating"], f["comment"]) for f in rated["feedback"]) == sorted(
+        [(world.m1, "mentor", 4, "Curious and keen"), (world.e1, "mentee", 5, None)]
+    )
+    before = head(client)
+    assert act(client, sid, "feedback", {"participant_id": world.e1, "rating": 1}).status_code == 409  # once each
+    assert act(client, sid, "feedback", {"participant_id": world.e2, "rating": 3}).status_code == 409
+    for rating in (0, 6, "five"):
+        assert act(client, sid, "feedback", {"participant_id": world.m1, "rating": rating}).status_code == 422
+    assert head(client) == before
+
+    held = act(client, sid, "complete")
+    assert held.status_code == 200 and held.json()["status"] == "held" and held.json()["held_at"] is not None
+    rel = relationship_of(client, world.p1)
+    assert (rel["status"], rel["sessions_held"], rel["sessions_scheduled"]) == ("active", 1, 1)
+    assert act(client, sid, "complete").status_code == 409  # held once
+    assert act(client, sid, "cancel", {"reason": "too late"}).status_code == 409
+
+    now.now = S + 7 * DAY + HOUR
+    assert act(client, second["id"], "complete").status_code == 200
+    rel = relationship_of(client, world.p1)
+    assert (rel["status"], rel["sessions_held"], rel["reason"]) == ("completed", 2, None)
+    assert rel["ended_at"] is not None
+
+    # The exchange goes on after completion: notes, and more sessions if they wish.
+    noted = client.post(f"/subsidiaries/{SUB_A}/relationships/{world.p1}/notes", json={"author_id": world.e1, "note": "I now run my own Teams meetings"}, headers=ADMIN)
+    assert noted.status_code == 201, noted.text
+    assert [(n["author_id"], n["note"], at(n["written_at"])) for n in noted.json()["notes"]] == [(world.e1, "I now run my own Teams meetings", now.now)]
+    extra = book(client, world.p1, start=S + 14 * DAY)
+    now.now = S + 14 * DAY + HOUR
+    assert act(client, extra["id"], "complete").status_code == 200
+    rel = relationship_of(client, world.p1)
+    assert (rel["status"], rel["sessions_held"]) == ("completed", 3)
+
+
+def test_a_group_completes_when_its_target_is_reached(client, world, now):
+    sessions = [book(client, group=world.g, start=S + n * DAY, theme="online learning") for n in range(2)]
+    now.now = S + 3 * DAY
+    for session in sessions:
+        assert act(client, session["id"], "complete").status_code == 200
+    assert relationship_of(client, world.g)["status"] == "completed"
+    assert relationship_of(client, world.p1)["status"] == "active"  # Zoé's other relationships are not concerned
+    dashboard = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    assert dashboard["relationships"] == {"active": 2, "completed": 1, "closed": 0}
+    assert dashboard["matched_mentees"] == 5  # a completed relationship still counts its mentees as matched
+
+
+def test_a_completed_relationship_stays_completed_when_its_match_ends(client, world, now):
+    sessions = [book(client, world.p1, start=S + n * DAY) for n in range(2)]
+    now.now = S + 3 * DAY
+    for session in sessions:
+        act(client, session["id"], "complete")
+    apply(client, ended(SUB_A, world.p1_match, world.m1, world.e1, reason="the mentee withdrew"))
+    rel = relationship_of(client, world.p1)
+    assert (rel["status"], rel["reason"]) == ("completed", None)
+    note = client.post(f"/subsidiaries/{SUB_A}/relationships/{world.p1}/notes", json={"author_id": world.m1, "note": "Still in touch"}, headers=ADMIN)
+    assert note.status_code == 201
+
+
+def test_notes_are_written_by_members_of_open_relationships(client, world):
+    path = f"/subsidiaries/{SUB_A}/relationships/{{}}/notes"
+    before = head(client)
+    assert client.post(path.format(world.p1), json={"author_id": world.e2, "note": "hi"}, headers=ADMIN).status_code == 409  # not a member
+    assert client.post(path.format(world.p1), json={"author_id": world.e1, "note": "  "}, headers=ADMIN).status_code == 422
+    assert client.post(path.format(world.p1), json={"author_id": "e1", "note": "hi"}, headers=ADMIN).status_code == 422
+    assert client.post(path.format(uuid.uuid4()), json={"author_id": world.e1, "note": "hi"}, headers=ADMIN).status_code == 404
+    assert client.post(path.format(world.pb), json={"author_id": world.eb, "note": "hi"}, headers=ADMIN).status_code == 404  # B's, via A
+    assert head(client) == before
+    apply(client, declined(SUB_A, world.p2_match, world.m1, world.e2, by=world.e2, reason="no time"))
+    before = head(client)
+    closed = client.post(path.format(world.p2), json={"author_id": world.e2, "note": "sorry"}, headers=ADMIN)
+    assert closed.status_code == 409 and "closed" in closed.text
+    assert head(client) == before
+    written = client.post(path.format(world.g), json={"author_id": world.e4, "note": "Next time: online courses"}, headers=ADMIN)
+    assert written.status_code == 201 and written.json()["notes"][0]["author_id"] == world.e4
+
+
+# -- reading sessions ---------------------------------------------------------------------
+
+
+def test_session_filters(client, world):
+    s1 = book(client, world.p1, start=S)["id"]
+    s2 = book(client, world.p2, start=S + DAY, theme="online learning")["id"]
+    s3 = book(client, group=world.g, start=S + 2 * DAY, theme="Networking")["id"]
+    act(client, s2, "cancel", {"reason": "ill"})
+
+    def listed(**query: Any) -> list[str]:
+        response = client.get(f"/subsidiaries/{SUB_A}/sessions", params=query, headers=ADMIN)
+        assert response.status_code == 200, response.text
+        return ids(response.json())
+
+    assert listed() == [s1, s2, s3]  # soonest first
+    assert listed(status="scheduled") == [s1, s3]
+    assert listed(status="cancelled") == [s2]
+    assert listed(status="held") == []
+    assert listed(relationship_id=world.p1) == [s1]
+    assert listed(relationship_id=world.g) == [s3]
+    assert listed(participant_id=world.e3) == [s3]
+    assert listed(participant_id=world.m1) == [s1, s2, s3]
+    assert listed(participant_id=world.e6) == []
+    assert listed(theme="NETWORKING") == [s1, s3]
+    assert listed(starts_after=(S + DAY).isoformat()) == [s2, s3]  # from, included
+    assert listed(starts_before=(S + DAY).isoformat()) == [s1]  # until, excluded
+    assert listed(starts_after=S.isoformat(), starts_before=(S + 2 * DAY).isoformat(), status="scheduled") == [s1]
+    assert listed(starts_after=(S + HOUR).astimezone(PARIS).isoformat()) == [s2, s3]  # any offset
+    assert client.get(f"/subsidiaries/{SUB_B}/sessions", headers=ADMIN).json() == []
+    for bad in ({"status": "postponed"}, {"starts_after": "2030-03-06T10:00:00"}, {"participant_id": "e1"}):
+        assert client.get(f"/subsidiaries/{SUB_A}/sessions", params=bad, headers=ADMIN).status_code == 422, bad
+
+
+def test_one_session_is_found_in_its_own_subsidiary_only(client, world):
+    session = book(client, world.p1)
+    assert session_of(client, session["id"])["id"] == session["id"]
+    assert client.get(f"/subsidiaries/{SUB_A}/sessions/{uuid.uuid4()}", headers=ADMIN).status_code == 404
+    assert client.get(f"/subsidiaries/{SUB_B}/sessions/{session['id']}", headers=ADMIN).status_code == 404
+    assert client.get(f"/subsidiaries/{SUB_A}/sessions/not-a-uuid", headers=ADMIN).status_code == 422
+    assert client.get(f"/subsidiaries/{SUB_A}/relationships/{uuid.uuid4()}", headers=ADMIN).status_code == 404
+    assert client.get(f"/subsidiaries/{SUB_B}/relationships/{world.p1}", headers=ADMIN).status_code == 404
+
+
+def invitation_of(client: TestClient, session_id: str, sub: str = SUB_A) -> Calendar:
+    response = client.get(f"/subsidiaries/{sub}/sessions/{session_id}.ics", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/calendar")
+    assert "attachment" in response.headers["content-disposition"]
+    return Calendar.from_ical(response.content)
+
+
+def the_event(calendar: Calendar) -> Any:
+    [event] = calendar.walk("VEVENT")
+    return event
+
+
+def test_the_invitation_file_invites_every_member_in_the_subsidiary_s_time_zone(client, world):
+    session = book(client, group=world.g, start=S, video_link="https://meet.example.com/g")
+    calendar = invitation_of(client, session["id"])
+    event = the_event(calendar)
+    assert calendar["METHOD"] == "REQUEST" and str(calendar["NAME"]) == "AXA France"
+    assert str(event["UID"]).startswith(session["id"])
+    assert event["DTSTART"].dt == S and str(event["DTSTART"].dt.tzinfo) == "Europe/Paris"
+    assert event["DTEND"].dt == S + timedelta(minutes=60)
+    attendees = event["ATTENDEE"]
+    assert sorted(str(a) for a in attendees) == sorted(f"mailto:{p['email']}" for p in session["participants"])
+    assert {a.params["CN"] for a in attendees} == {"Zoé Leroy", "Mentee3 Martin", "Mentee4 Martin", "Mentee5 Martin"}
+    assert str(event["ORGANIZER"]) == f"mailto:zoé@{SUB_A}.com"
+    assert str(event["URL"]) == "https://meet.example.com/g"
+    act(client, session["id"], "cancel", {"reason": "Zoé is ill"})
+    calendar = invitation_of(client, session["id"])
+    assert calendar["METHOD"] == "CANCEL" and the_event(calendar)["STATUS"] == "CANCELLED"
+    assert str(the_event(calendar)["UID"]) == str(event["UID"])
+    assert client.get(f"/subsidiaries/{SUB_A}/sessions/{uuid.uuid4()}.ics", headers=ADMIN).status_code == 404
+    assert client.get(f"/subsidiaries/{SUB_B}/sessions/{session['id']}.ics", headers=ADMIN).status_code == 404
+    brussels = book(client, world.pb, sub=SUB_B, start=S)
+    assert str(the_event(invitation_of(client, brussels["id"], SUB_B))["DTSTART"].dt.tzinfo) == "Europe/Brussels"
+
+
+# -- stalled relationships ----------------------------------------------------------------
+
+
+def stalled_ids(client: TestClient, **query: Any) -> set[str]:
+    return set(ids(client.get(f"/subsidiaries/{SUB_A}/relationships", params={"stalled": "true", **query}, headers=ADMIN).json()))
+
+
+def test_a_relationship_with_no_session_three_weeks_after_its_match_is_stalled(client, world, now):
+    now.now = T0 + 20 * DAY
+    assert stalled_ids(client) == set()
+    now.now = T0 + 22 * DAY
+    assert stalled_ids(client) == {world.p1, world.p2, world.g}
+    session = book(client, world.p1, start=now.now + DAY)
+    assert stalled_ids(client) == {world.p2, world.g}
+    assert relationship_of(client, world.p1)["stalled"] is False
+    assert set(ids(client.get(f"/subsidiaries/{SUB_A}/relationships", params={"stalled": "false"}, headers=ADMIN).json())) == {world.p1}
+    act(client, session["id"], "cancel", {"reason": "mentee on leave"})
+    assert stalled_ids(client) == {world.p1, world.p2, world.g}  # its only session was cancelled
+    assert relationship_of(client, world.p1)["stalled"] is True
+    apply(client, ended(SUB_A, world.p2_match, world.m1, world.e2))
+    assert stalled_ids(client) == {world.p1, world.g}  # a closed relationship is not stalled
+    dashboard = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    assert dashboard["stalled_relationships"] == 2 and set(dashboard["stalled"]) == {world.p1, world.g}
+
+
+def test_a_held_session_keeps_a_relationship_from_stalling(client, world, now):
+    session = book(client, world.p1, start=S)
+    now.now = S + HOUR
+    act(client, session["id"], "complete")
+    now.now = T0 + 60 * DAY
+    assert world.p1 not in stalled_ids(client)
+
+
+def test_an_old_match_arrives_already_stalled(client, world, now):
+    mentee, events = person(SUB_A, "mentee", "Late Comer")
+    _, match = confirmed(SUB_A, world.m2, mentee, at=T0 - 22 * DAY)
+    apply(client, *events, match)
+    [late] = [r for r in client.get(f"/subsidiaries/{SUB_A}/relationships", params={"participant_id": mentee}, headers=ADMIN).json()]
+    assert late["stalled"] is True and stalled_ids(client) == {late["id"]}
+
+
+# -- dashboards ---------------------------------------------------------------------------
+
+
+def dashboard_scenario(client: TestClient, world: SimpleNamespace, now: Clock) -> None:
+    """In A: two sessions held (a pair on networking, the group on online learning), one
+    cancelled (P2's only one), one still to come; attendance 4 present of 5 recorded; Inès
+    (a mentor) and a mentee who was never matched withdraw."""
+    late, events = person(SUB_A, "mentee", "Gone Soon")
+    apply(client, *events)
+    apply(client, withdrawn(SUB_A, world.m2, "mentor"), withdrawn(SUB_A, late, "mentee"))
+    pair = book(client, world.p1, start=S)["id"]
+    group = book(client, group=world.g, start=S + DAY, theme="online learning")["id"]
+    cancelled = book(client, world.p2, start=S + 2 * DAY)["id"]
+    book(client, world.p1, start=T0 + 30 * DAY)
+    act(client, cancelled, "cancel", {"reason": "ill"})
+    now.now = T0 + 22 * DAY
+    for sid, who, present in [
+        (pair, world.m1, True), (pair, world.e1, True),
+        (group, world.m1, True), (group, world.e3, True), (group, world.e4, True), (group, world.e4, False),  # e4: a correction
+    ]:
+        assert act(client, sid, "attendance", {"participant_id": who, "present": present}).status_code == 200
+    for sid, who, rating in [(pair, world.m1, 4), (pair, world.e1, 5), (group, world.e3, 2)]:
+        assert act(client, sid, "feedback", {"participant_id": who, "rating": rating}).status_code == 200
+    for sid in (pair, group):
+        assert act(client, sid, "complete").status_code == 200
+
+
+def test_a_subsidiary_s_dashboard_after_a_few_weeks(client, world, now):
+    before = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    assert (before["mentors"], before["certified_mentors"], before["mentees"], before["matched_mentees"]) == (3, 2, 6, 5)
+    dashboard_scenario(client, world, now)
+    response = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "subsidiary_id": SUB_A,
+        "mentors": 2,  # Zoé and Inès: Hugo withdrew
+        "certified_mentors": 1,
+        "mentees": 6,  # the withdrawn one is not counted
+        "matched_mentees": 5,
+        "match_rate": 0.8333,
+        "relationships": {"active": 3, "completed": 0, "closed": 0},
+        "stalled_relationships": 1,
+        "stalled": [world.p2],
+        "sessions": {"scheduled": 1, "held": 2, "cancelled": 1},
+        "sessions_held_by_theme": {"networking": 1, "online learning": 1},
+        "sessions_held_by_format": {"mini-session": 1, "pair": 1},
+        "attendance": {"recorded": 5, "present": 4, "no_shows": 1, "rate": 0.8},
+        "average_rating": {"mentor": {"count": 1, "average": 4.0}, "mentee": {"count": 2, "average": 3.5}},
+    }
+    assert relationship_of(client, world.g)["no_shows"] == {world.e4: 1}
+
+
+def test_a_matched_mentee_who_withdraws_leaves_the_figures(client, world):
+    apply(client, withdrawn(SUB_A, world.e5, "mentee"))
+    dashboard = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    assert (dashboard["mentees"], dashboard["matched_mentees"], dashboard["match_rate"]) == (5, 4, 0.8)
+    apply(client, ended(SUB_A, world.p1_match, world.m1, world.e1))  # e1's only relationship closes
+    dashboard = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    assert (dashboard["matched_mentees"], dashboard["relationships"]) == (3, {"active": 2, "completed": 0, "closed": 1})
+
+
+def test_the_group_dashboard_adds_up_the_subsidiaries(client, world, now):
+    dashboard_scenario(client, world, now)
+    b_session = book(client, world.pb, sub=SUB_B, start=T0 + 23 * DAY)["id"]
+    now.now = T0 + 23 * DAY + HOUR
+    act(client, b_session, "attendance", {"participant_id": world.eb, "present": True}, sub=SUB_B)
+    act(client, b_session, "feedback", {"participant_id": world.eb, "rating": 5}, sub=SUB_B)
+    act(client, b_session, "complete", sub=SUB_B)
+    response = client.get("/dashboard", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    group = response.json()
+    a = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    b = client.get(f"/subsidiaries/{SUB_B}/dashboard", headers=ADMIN).json()
+    assert group["subsidiaries_count"] == 2
+    assert [(s["subsidiary_id"], s["name"]) for s in group["subsidiaries"]] == sorted([(SUB_A, "AXA France"), (SUB_B, "AXA Belgique")])
+    per = {s["subsidiary_id"]: s for s in group["subsidiaries"]}
+    assert (per[SUB_A]["sessions"], per[SUB_B]["sessions"]) == (a["sessions"], b["sessions"])
+    for name in ("mentors", "certified_mentors", "mentees", "matched_mentees", "stalled_relationships"):
+        assert group[name] == a[name] + b[name], name
+    assert (group["mentors"], group["mentees"], group["matched_mentees"], group["match_rate"]) == (3, 7, 6, round(6 / 7, 4))
+    assert group["sessions"] == {"scheduled": 1, "held": 3, "cancelled": 1}
+    assert group["sessions_held_by_theme"] == {"networking": 2, "online learning": 1}
+    assert group["sessions_held_by_format"] == {"mini-session": 1, "pair": 2}
+    assert group["attendance"] == {"recorded": 6, "present": 5, "no_shows": 1, "rate": round(5 / 6, 4)}
+    assert group["average_rating"] == {"mentor": {"count": 1, "average": 4.0}, "mentee": {"count": 3, "average": 4.0}}
+    assert group["stalled_relationships"] == 1  # P2
+
+
+@pytest.mark.parametrize(("who", "status"), [("admin-A", 403), ("auditor-A", 403), ("auditor-all", 403), ("no-token", 401), ("other-secret", 401)])
+def test_only_a_group_admin_sees_the_group_dashboard(client, world, who, status):
+    assert client.get("/dashboard", headers=PRINCIPALS[who]).status_code == status
+
+
+def test_a_subsidiary_s_dashboard_is_for_those_who_may_read_it(client, world):
+    assert client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN_A).status_code == 200
+    assert client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=AUDITOR_A).status_code == 200
+    assert client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN_B).status_code == 404
+    assert client.get(f"/subsidiaries/{NOWHERE}/dashboard", headers=ADMIN).status_code == 404
+
+
+# -- access -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "read", "write"),
+    [
+        ("group-admin", 200, 201),
+        ("admin-A", 200, 201),
+        ("admin-B", 404, 404),
+        ("auditor-A", 200, 403),
+        ("auditor-all", 200, 403),
+        ("no-token", 401, 401),
+        ("expired", 401, 401),
+        ("other-secret", 401, 401),
+    ],
+)
+def test_access_follows_the_same_rules_as_the_other_services(client, world, who, read, write):
+    headers = PRINCIPALS[who]
+    for path in (f"/subsidiaries/{SUB_A}/sessions", f"/subsidiaries/{SUB_A}/relationships", f"/subsidiaries/{SUB_A}/relationships/{world.p1}"):
+        assert client.get(path, headers=headers).status_code == read, path
+    before = head(client)
+    assert schedule(client, headers=headers, relationship=world.p1).status_code == write
+    assert (head(client) > before) is (write == 201)
+
+
+def test_another_subsidiary_s_admin_sees_nothing_and_changes_nothing(client, world, now):
+    session = book(client, world.p1, start=S)
+    sid = session["id"]
+    now.now = S + HOUR
+    before = head(client)
+    base = f"/subsidiaries/{SUB_A}"
+    for path in (f"{base}/sessions/{sid}", f"{base}/sessions/{sid}.ics", f"{base}/relationships/{world.p1}", f"{base}/dashboard"):
+        assert client.get(path, headers=ADMIN_B).status_code == 404, path
+    for action, payload in [
+        ("cancel", {"reason": "x"}),
+        ("reschedule", {"starts_at": (S + DAY).isoformat()}),
+        ("attendance", {"participant_id": world.e1, "present": False}),
+        ("feedback", {"participant_id": world.e1, "rating": 1}),
+        ("complete", None),
+    ]:
+        assert act(client, sid, action, payload, headers=ADMIN_B).status_code == 404, action
+        assert act(client, sid, action, payload, headers=AUDITOR_A).status_code == 403, action
+        assert act(client, sid, action, payload, headers={}).status_code == 401, action
+    note = {"author_id": world.e1, "note": "hi"}
+    assert client.post(f"{base}/relationships/{world.p1}/notes", json=note, headers=ADMIN_B).status_code == 404
+    assert client.post(f"{base}/relationships/{world.p1}/notes", json=note, headers=AUDITOR_A).status_code == 403
+    assert head(client) == before
+    assert session_of(client, sid) == session
+
+
+@pytest.mark.parametrize("who", ["no-token", "expired", "other-secret"])
+def test_an_anonymous_invalid_request_learns_nothing_but_401(client, world, who):
+    headers = PRINCIPALS[who]
+    base = f"/subsidiaries/{SUB_A}"
+    sid = str(uuid.uuid4())
+    for path, payload in [
+        (f"{base}/sessions", {"theme": 1, "starts_at": "yesterday"}),
+        (f"{base}/sessions/{sid}/reschedule", {"starts_at": "2000-01-01T00:00:00"}),
+        (f"{base}/sessions/{sid}/feedback", {"participant_id": "me", "rating": 9}),
+        (f"{base}/sessions/{sid}/cancel", {}),
+        (f"{base}/relationships/{world.p1}/notes", {"note": ""}),
+    ]:
+        response = client.post(path, json=payload, headers=headers)
+        assert response.status_code == 401, (path, response.text)
+    assert client.post(f"{base}/sessions", content="{not json", headers={**headers, "Content-Type": "application/json"}).status_code == 401
+
+
+def test_an_unknown_subsidiary_is_not_found(client, world):
+    base = f"/subsidiaries/{NOWHERE}"
+    for path in (f"{base}/sessions", f"{base}/relationships", f"{base}/dashboard", f"{base}/sessions/{uuid.uuid4()}", f"{base}/relationships/{world.p1}"):
+        assert client.get(path, headers=ADMIN).status_code == 404, path
+    before = head(client)
+    assert schedule(client, sub=NOWHERE, relationship=world.p1).status_code == 404
+    assert head(client) == before

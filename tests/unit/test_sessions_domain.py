@@ -1,0 +1,395 @@
+"""Sessions' domain: relationships and their sessions, the members' agendas, the roster of a
+subsidiary. No I/O; the clock is an argument."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.sessions.domain import (
+    ACTIVE,
+    CANCELLED,
+    CLOSED,
+    COMPLETED,
+    HELD,
+    MENTEE,
+    MENTOR,
+    SCHEDULED,
+    Agenda,
+    Relationship,
+    Roster,
+    SessionsError,
+    ends_at,
+    relationship_id,
+)
+
+CONTEXT = {"subsidiary_id": "axa-fr", "actor": {"subject": "alice", "role": "group-admin"}, "correlation_id": "c1", "causation_id": "r1"}
+MATCHED = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
+NOW = MATCHED + timedelta(days=1)
+DAY = timedelta(days=1)
+
+
+def relationship(*mentees: str, target: int = 2, format: str | None = None, match_id: str = "match-1") -> Relationship:  # noqa: A002
+    mentees = mentees or ("e1",)
+    return Relationship(
+        subsidiary_id="axa-fr",
+        match_id=match_id,
+        format=format or ("pair" if len(mentees) == 1 else "mini-session"),
+        mentor_id="m1",
+        mentee_ids=list(mentees),
+        theme="networking",
+        target_sessions=target,
+        session_minutes=60,
+        matched_at=MATCHED,
+        context=CONTEXT,
+    )
+
+
+def schedule(rel: Relationship, session_id: str, starts_at: datetime, minutes: int = 60) -> None:
+    rel.schedule(session_id, "networking", starts_at, minutes, "Room 1", None, CONTEXT)
+
+
+def hold(rel: Relationship, session_id: str, starts_at: datetime) -> None:
+    """Schedule a session and hold it, the clock past its start."""
+    schedule(rel, session_id, starts_at)
+    rel.complete_session(session_id, starts_at + timedelta(hours=1), CONTEXT)
+
+
+def refused(command, *args) -> str:
+    with pytest.raises(SessionsError) as raised:
+        command(*args)
+    return str(raised.value)
+
+
+# -- the relationship's life ------------------------------------------------------------
+
+
+def test_a_match_opens_one_relationship_however_often_it_is_delivered():
+    assert relationship().id == relationship().id == relationship_id("match-1")
+    assert relationship(match_id="match-2").id != relationship().id
+
+
+def test_a_relationship_completes_once_its_target_of_sessions_is_held():
+    rel = relationship(target=2)
+    hold(rel, "s1", NOW + DAY)
+    assert (rel.status, rel.held) == (ACTIVE, 1)
+    hold(rel, "s2", NOW + 2 * DAY)
+    assert (rel.status, rel.held) == (COMPLETED, 2)
+    assert [type(e).__name__ for e in rel.collect_events()][-2:] == ["SessionHeld", "Completed"]
+
+
+def test_after_completion_members_go_on_meeting_and_writing_notes():
+    rel = relationship(target=1)
+    hold(rel, "s1", NOW + DAY)
+    assert rel.status == COMPLETED
+    hold(rel, "s2", NOW + 2 * DAY)
+    rel.add_note("e1", "Thanks for the tips on LinkedIn", NOW + 3 * DAY, CONTEXT)
+    assert (rel.status, rel.held) == (COMPLETED, 2)  # completed once, not again
+    assert [type(e).__name__ for e in rel.collect_events()].count("Completed") == 1
+    assert rel.notes == [{"author_id": "e1", "note": "Thanks for the tips on LinkedIn", "written_at": NOW + 3 * DAY}]
+
+
+def test_closing_early_cancels_the_sessions_still_to_come_and_names_them():
+    rel = relationship(target=5)
+    hold(rel, "held", NOW + DAY)
+    schedule(rel, "next", NOW + 10 * DAY)
+    schedule(rel, "later", NOW + 20 * DAY)
+    rel.cancel("later", "mentor away", CONTEXT)
+    cancelled = rel.close("the mentee left the company", CONTEXT)
+    assert cancelled == ["next"]  # neither the held one nor the one already cancelled
+    assert (rel.status, rel.reason) == (CLOSED, "the mentee left the company")
+    assert rel.sessions["next"]["status"] == CANCELLED
+    assert rel.sessions["next"]["reason"] == "the relationship was closed: the mentee left the company"
+    assert rel.sessions["later"]["reason"] == "mentor away"
+    assert rel.sessions["held"]["status"] == HELD
+
+
+def test_a_completed_relationship_stays_completed_when_its_match_ends():
+    rel = relationship(target=1)
+    hold(rel, "s1", NOW + DAY)
+    assert rel.close("the mentor withdrew", CONTEXT) == []
+    assert (rel.status, rel.reason) == (COMPLETED, None)
+    rel.add_note("m1", "Still in touch", NOW + 2 * DAY, CONTEXT)  # the exchange goes on
+
+
+def test_closing_twice_changes_nothing():
+    rel = relationship()
+    rel.close("declined", CONTEXT)
+    rel.collect_events()
+    assert rel.close("ended", CONTEXT) == []
+    assert rel.reason == "declined" and rel.collect_events() == []
+
+
+def test_a_closed_relationship_refuses_sessions_and_notes():
+    rel = relationship()
+    rel.close("the match was declined", CONTEXT)
+    assert "closed: the match was declined" in refused(schedule, rel, "s1", NOW + DAY)
+    assert "closed" in refused(rel.add_note, "e1", "hello", NOW, CONTEXT)
+    assert rel.scheduling_problems(10) == ["the relationship is closed: the match was declined"]
+    assert rel.sessions == {} and rel.notes == []
+
+
+def test_only_members_write_notes():
+    rel = relationship()
+    assert "not a member" in refused(rel.add_note, "stranger", "hello", NOW, CONTEXT)
+
+
+# -- the rules of a session -------------------------------------------------------------
+
+
+def test_a_scheduled_session_is_booked_for_every_member_mentor_first():
+    rel = relationship("e1", "e2")
+    schedule(rel, "s1", NOW + DAY, minutes=45)
+    session = rel.sessions["s1"]
+    assert session["participant_ids"] == ["m1", "e1", "e2"]
+    assert (session["status"], session["sequence"], session["duration_minutes"]) == (SCHEDULED, 0, 45)
+    assert (rel.role_of("m1"), rel.role_of("e2"), rel.role_of("x")) == (MENTOR, MENTEE, None)
+
+
+def test_each_reschedule_raises_the_sequence():
+    rel = relationship()
+    schedule(rel, "s1", NOW + DAY)
+    rel.reschedule("s1", NOW + 2 * DAY, 90, None, "https://meet.example.com/a", NOW, CONTEXT)
+    rel.reschedule("s1", NOW + 3 * DAY, 30, "Room 2", None, NOW, CONTEXT)
+    session = rel.sessions["s1"]
+    assert (session["sequence"], session["starts_at"], session["duration_minutes"]) == (2, NOW + 3 * DAY, 30)
+    assert (session["location"], session["video_link"]) == ("Room 2", None)
+
+
+def test_a_session_cannot_be_moved_into_the_past():
+    rel = relationship()
+    schedule(rel, "s1", NOW + DAY)
+    assert "past" in refused(rel.reschedule, "s1", NOW - DAY, 60, "Room 1", None, NOW, CONTEXT)
+    assert rel.sessions["s1"]["sequence"] == 0
+
+
+@pytest.mark.parametrize("ended", [HELD, CANCELLED])
+def test_only_a_scheduled_session_is_rescheduled_or_cancelled(ended):
+    rel = relationship(target=5)
+    schedule(rel, "s1", NOW + DAY)
+    if ended == HELD:
+        rel.complete_session("s1", NOW + 2 * DAY, CONTEXT)
+    else:
+        rel.cancel("s1", "ill", CONTEXT)
+    rel.collect_events()
+    assert f"a {ended} session cannot be rescheduled" in refused(rel.reschedule, "s1", NOW + 3 * DAY, 60, None, None, NOW, CONTEXT)
+    assert f"a {ended} session cannot be cancelled" in refused(rel.cancel, "s1", "again", CONTEXT)
+    assert rel.collect_events() == []
+
+
+def test_an_unknown_session_is_not_found():
+    rel = relationship()
+    with pytest.raises(KeyError):
+        rel.cancel("nope", "x", CONTEXT)
+    with pytest.raises(KeyError):
+        rel.complete_session("nope", NOW, CONTEXT)
+
+
+def test_nothing_is_recorded_about_a_session_before_it_starts():
+    rel = relationship()
+    schedule(rel, "s1", NOW + DAY)
+    before_start = NOW + DAY - timedelta(minutes=1)
+    for command, args in [
+        (rel.record_attendance, ("s1", "e1", True, before_start, CONTEXT)),
+        (rel.give_feedback, ("s1", "e1", 5, None, before_start, CONTEXT)),
+        (rel.complete_session, ("s1", before_start, CONTEXT)),
+    ]:
+        assert "has not started yet" in refused(command, *args)
+    rel.record_attendance("s1", "e1", True, NOW + DAY, CONTEXT)  # from its start on
+    assert rel.sessions["s1"]["attendance"] == {"e1": True} and rel.held == 0
+
+
+def test_nothing_is_recorded_about_a_cancelled_session():
+    rel = relationship()
+    schedule(rel, "s1", NOW + DAY)
+    rel.cancel("s1", "ill", CONTEXT)
+    later = NOW + 2 * DAY
+    assert "cancelled session cannot be attendance recorded" in refused(rel.record_attendance, "s1", "e1", True, later, CONTEXT)
+    assert "cancelled" in refused(rel.give_feedback, "s1", "e1", 5, None, later, CONTEXT)
+    assert "cancelled" in refused(rel.complete_session, "s1", later, CONTEXT)
+    assert rel.held == 0 and rel.sessions["s1"]["attendance"] == {} and rel.sessions["s1"]["feedback"] == {}
+
+
+def test_a_session_is_held_once():
+    rel = relationship(target=5)
+    hold(rel, "s1", NOW + DAY)
+    assert "already held" in refused(rel.complete_session, "s1", NOW + 2 * DAY, CONTEXT)
+    assert rel.held == 1
+
+
+def test_feedback_goes_both_ways_once_per_member():
+    rel = relationship()
+    hold(rel, "s1", NOW + DAY)
+    later = NOW + 2 * DAY
+    rel.give_feedback("s1", "m1", 4, "Curious mentee", later, CONTEXT)
+    rel.give_feedback("s1", "e1", 5, None, later, CONTEXT)
+    assert "already gave feedback" in refused(rel.give_feedback, "s1", "e1", 1, "changed my mind", later, CONTEXT)
+    assert rel.sessions["s1"]["feedback"] == {
+        "m1": {"role": MENTOR, "rating": 4, "comment": "Curious mentee"},
+        "e1": {"role": MENTEE, "rating": 5, "comment": None},
+    }
+
+
+def test_feedback_may_come_before_the_session_is_marked_held():
+    rel = relationship()
+    schedule(rel, "s1", NOW + DAY)
+    rel.give_feedback("s1", "e1", 3, None, NOW + DAY + timedelta(minutes=5), CONTEXT)
+    assert rel.sessions["s1"]["feedback"]["e1"]["rating"] == 3
+
+
+def test_non_members_neither_attend_nor_give_feedback():
+    rel = relationship()
+    hold(rel, "s1", NOW + DAY)
+    later = NOW + 2 * DAY
+    for stranger in ("e2", "m2"):
+        assert "not a member of this session" in refused(rel.record_attendance, "s1", stranger, True, later, CONTEXT)
+        assert "not a member of this session" in refused(rel.give_feedback, "s1", stranger, 5, None, later, CONTEXT)
+    assert rel.sessions["s1"]["attendance"] == {} and rel.sessions["s1"]["feedback"] == {}
+
+
+def test_the_last_attendance_record_counts():
+    rel = relationship("e1", "e2")
+    hold(rel, "s1", NOW + DAY)
+    later = NOW + 2 * DAY
+    rel.record_attendance("s1", "e1", False, later, CONTEXT)
+    rel.record_attendance("s1", "e2", False, later, CONTEXT)
+    rel.record_attendance("s1", "e1", True, later, CONTEXT)  # arrived late after all
+    assert rel.sessions["s1"]["attendance"] == {"e1": True, "e2": False}
+
+
+def test_a_group_larger_than_the_programme_allows_cannot_meet():
+    group = relationship("e1", "e2", "e3")
+    assert group.scheduling_problems(3) == []
+    assert group.scheduling_problems(2) == ["the group has 3 mentees; the programme allows at most 2 in a mini-session"]
+    group.close("ended", CONTEXT)
+    assert len(group.scheduling_problems(2)) == 2  # every reason, not the first one only
+
+
+def test_the_size_limit_is_for_mini_sessions_only():
+    assert relationship("e1").scheduling_problems(2) == []
+    assert relationship("e1", "e2", "e3", format="pair").scheduling_problems(2) == []
+
+
+# -- agendas ----------------------------------------------------------------------------
+
+
+def agenda(*bookings: tuple[str, datetime, int]) -> Agenda:
+    booked = Agenda(participant_id="m1", subsidiary_id="axa-fr", context=CONTEXT)
+    for session_id, start, minutes in bookings:
+        booked.book(session_id=session_id, starts_at=start, ends_at=ends_at(start, minutes), context=CONTEXT)
+    return booked
+
+
+TEN = datetime(2030, 3, 5, 10, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "clashes"),
+    [
+        (TEN - H, TEN, False),  # ends when the booked one starts
+        (TEN + H, TEN + 2 * H, False),  # starts when the booked one ends
+        (TEN - H, TEN + timedelta(minutes=1), True),
+        (TEN + timedelta(minutes=59), TEN + 2 * H, True),
+        (TEN + timedelta(minutes=15), TEN + timedelta(minutes=30), True),  # inside
+        (TEN - H, TEN + 2 * H, True),  # around
+        (TEN, TEN + H, True),  # the same slot
+    ],
+)
+def test_bookings_are_half_open_intervals(start, end, clashes):
+    assert (agenda(("s1", TEN, 60)).clash(start, end) == "s1") is clashes
+
+
+def test_the_same_instant_in_another_time_zone_clashes():
+    paris = TEN.astimezone(ZoneInfo("Europe/Paris"))
+    assert agenda(("s1", TEN, 60)).clash(paris, paris + H) == "s1"
+
+
+def test_a_session_being_moved_does_not_clash_with_itself():
+    booked = agenda(("s1", TEN, 60), ("s2", TEN + 3 * H, 60))
+    assert booked.clash(TEN + timedelta(minutes=30), TEN + timedelta(minutes=90), ignoring="s1") is None
+    assert booked.clash(TEN + timedelta(minutes=150), TEN + timedelta(minutes=210), ignoring="s1") == "s2"
+
+
+def test_the_earliest_clash_is_named_and_a_released_booking_frees_the_time():
+    booked = agenda(("late", TEN + H, 60), ("early", TEN, 60))
+    assert booked.clash(TEN, TEN + 2 * H) == "early"
+    booked.release(session_id="early", context=CONTEXT)
+    assert booked.clash(TEN, TEN + H) is None
+    assert booked.clash(TEN, TEN + 2 * H) == "late"
+    booked.release(session_id="never booked", context=CONTEXT)  # nothing to free: no harm
+    assert list(booked.bookings) == ["late"]
+
+
+def test_rebooking_a_session_moves_it():
+    booked = agenda(("s1", TEN, 60))
+    booked.book(session_id="s1", starts_at=TEN + 5 * H, ends_at=TEN + 6 * H, context=CONTEXT)
+    assert booked.clash(TEN, TEN + H) is None
+    assert booked.clash(TEN + 5 * H, TEN + 6 * H) == "s1"
+
+
+# -- the roster -------------------------------------------------------------------------
+
+
+def roster(themes=("Networking", "Online learning", "Managing one's data on social networks")) -> Roster:
+    r = Roster(subsidiary_id="axa-fr", context=CONTEXT)
+    r.note_programme(settings={"themes": list(themes), "mini_session_max": 4}, source_event_id="p1", context=CONTEXT)
+    return r
+
+
+def note(r: Roster, name: str, as_of: str, source: str, role: str = MENTEE) -> None:
+    r.note_participant(
+        participant_id="e1", role=role, name=name, email=f"{name.lower()}@axa.fr", as_of=as_of, source_event_id=source, context=CONTEXT
+    )
+
+
+def test_the_newest_profile_wins_whatever_the_order_of_arrival():
+    r = roster()
+    note(r, "Newer", "2030-02-01T00:00:00+00:00", "b")
+    note(r, "Older", "2030-01-01T00:00:00+00:00", "a")
+    assert (r.participants["e1"]["name"], r.participants["e1"]["email"]) == ("Newer", "newer@axa.fr")
+    note(r, "Newest", "2030-03-01T00:00:00+00:00", "c")
+    assert r.participants["e1"]["name"] == "Newest"
+    assert all(r.has_processed(s) for s in ("a", "b", "c", "p1")) and not r.has_processed("d")
+
+
+def test_a_certification_or_withdrawal_before_the_enrolment_is_kept():
+    r = roster()
+    r.note_certified(participant_id="e1", source_event_id="c", context=CONTEXT)
+    r.note_withdrawn(participant_id="e1", reason="left", source_event_id="w", context=CONTEXT)
+    note(r, "Zoé", "2030-01-01T00:00:00+00:00", "a", role=MENTOR)
+    person = r.participants["e1"]
+    assert (person["role"], person["certified"], person["withdrawn"], person["withdrawal_reason"]) == (MENTOR, True, True, "left")
+
+
+@pytest.mark.parametrize(
+    ("asked", "canonical"),
+    [
+        ("networking", "Networking"),
+        ("  NETWORKING ", "Networking"),
+        ("online   learning", "Online learning"),
+        ("managing one's data on social networks", "Managing one's data on social networks"),
+        ("cooking", None),
+        ("network", None),
+    ],
+)
+def test_a_theme_is_the_programme_s_spelling_of_it(asked, canonical):
+    assert roster().canonical_theme(asked) == canonical
+
+
+def test_the_programme_s_rules_before_and_after_it_is_known():
+    r = Roster(subsidiary_id="axa-fr", context=CONTEXT)
+    assert (r.themes, r.mini_session_max, r.canonical_theme("networking")) == ([], 10, None)
+    r.note_programme(settings={"themes": ["networking"], "mini_session_max": 3}, source_event_id="p1", context=CONTEXT)
+    r.note_programme(settings={"themes": ["online learning"], "mini_session_max": 2}, source_event_id="p2", context=CONTEXT)
+    assert (r.themes, r.mini_session_max) == (["online learning"], 2)  # the latest programme counts
+
+
+def test_a_match_waits_for_the_programme_and_is_forgotten_if_it_ends_first():
+    r = Roster(subsidiary_id="axa-fr", context=CONTEXT)
+    r.hold_match(match={"match_id": "a"}, source_event_id="ma", context=CONTEXT)
+    r.hold_match(match={"match_id": "b"}, source_event_id="mb", context=CONTEXT)
+    r.note_match_end(match_id="a", source_event_id="ea", context=CONTEXT)
+    assert list(r.waiting_matches) == ["b"]
+    r.release_matches(match_ids=["b"], context=CONTEXT)
+    assert r.waiting_matches == {}
