@@ -10,6 +10,7 @@ from pathlib import Path
 
 from contracts.topics import Topics
 from infra.broker import EmbeddedBroker, wait_until_ready
+from infra.demo import DEFAULT_HELD, DEFAULT_SUBSIDIARY, run_demo
 from infra.services import SERVICES, ServiceProcess
 from infra.topics import ensure_topics
 from services.common.auth import Role, issue_token
@@ -38,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     topics = commands.add_parser("topics", help="create the topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)")
     topics.set_defaults(run=cmd_topics)
 
+    demo = commands.add_parser("demo", help="load a realistic pilot into the running platform (`tandem up`), through its APIs")
+    demo.add_argument("--subsidiary", default=DEFAULT_SUBSIDIARY, help=f"the pilot's subsidiary id (default: {DEFAULT_SUBSIDIARY})")
+    demo.add_argument("--token", help="bearer token to use (default: a group-admin token signed with this platform's secret)")
+    demo.add_argument("--held", type=_count, default=DEFAULT_HELD, help=f"sessions held on the spot (default: {DEFAULT_HELD})")
+    demo.set_defaults(run=cmd_demo)
+
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
@@ -50,6 +57,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     settings = ServiceSettings()
     print(issue_token(settings.token_secret(), args.role, args.subsidiary, args.subject, timedelta(hours=args.ttl_hours)))
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    token = args.token or issue_token(ServiceSettings().token_secret(), Role.GROUP_ADMIN, subject="tandem-demo")
+    return run_demo(args.subsidiary, token, held=args.held)
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -124,6 +136,13 @@ def _wait_for_signal() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
 
 
 def _partitions() -> int:
