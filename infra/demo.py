@@ -425,7 +425,7 @@ class Demo:
         duration = int(programme["session_minutes"])
 
         # A few sessions held on the spot: they start in a few seconds, one per mentor.
-        spot = [s for s in sessions if _on_the_spot(s) and s["status"] != "cancelled"]
+        spot = [s for s in sessions if _on_the_spot(s)]  # a no-show, cancelled, was one of them too
         need, mentors_taken = max(0, self.held - len(spot)), set()
         rng = random.Random(f"{SEED}:{self.sid}:spot")
         spot_now = []
@@ -503,8 +503,9 @@ class Demo:
             bookings[member].append((start, start + timedelta(minutes=duration)))
 
     def hold(self) -> None:
-        """Attendance, feedback and completion for the sessions booked on the spot."""
-        spot = [s for s in self.sessions.get(f"{self.base}/sessions") if _on_the_spot(s) and s["status"] != "cancelled"]
+        """Attendance, feedback and completion for the sessions booked on the spot; a session
+        its mentee did not come to is cancelled as a no-show (it is not a session held)."""
+        spot = [s for s in self.sessions.get(f"{self.base}/sessions") if _on_the_spot(s)]
         spot.sort(key=lambda s: (s["scheduled_at"], s["id"]))
         unfinished = [s for s in spot if not _finished(s)]
         if not spot:
@@ -518,13 +519,14 @@ class Demo:
         if wait > 0:
             self.say(f"  … waiting {wait:.0f} s for the sessions to start")
             time.sleep(wait + 0.2)
-        present_count = absent_count = feedback_count = 0
+        present_count = absent_count = feedback_count = no_shows = 0
         for index, session in enumerate(spot):
             if _finished(session):
                 continue
             path = f"{self.base}/sessions/{session['id']}"
             rng = random.Random(f"{SEED}:{session['id']}")
             given = {f["participant_id"] for f in session["feedback"]}
+            came = set()
             for member in session["participants"]:
                 present = member["present"]
                 if present is None:
@@ -532,6 +534,8 @@ class Demo:
                     self._started(f"{path}/attendance", {"participant_id": member["id"], "present": present})
                     self.recorded += 1
                     present_count, absent_count = present_count + present, absent_count + (not present)
+                if present:
+                    came.add(member["role"])
                 if present and member["id"] not in given:
                     rating = rng.choices([3, 4, 5], weights=[15, 45, 40])[0]
                     comments = COMMENTS[member["role"]].get(session["theme"], COMMENTS["any"])
@@ -539,12 +543,16 @@ class Demo:
                     self._started(f"{path}/feedback", body)
                     self.recorded += 1
                     feedback_count += 1
-            if session["status"] == "scheduled":
+            if session["status"] == "scheduled" and came == {"mentor", "mentee"}:
                 self._started(f"{path}/complete")
                 self.recorded += 1
+            elif session["status"] == "scheduled":
+                self.sessions.post(f"{path}/cancel", json={"reason": "no-show: the mentee did not come"})
+                self.recorded += 1
+                no_shows += 1
         self.say(
-            f"  + {len(unfinished)} sessions held: attendance {present_count} present, {absent_count} no-shows; "
-            f"{feedback_count} feedbacks; completed"
+            f"  + {len(unfinished) - no_shows} sessions held and {no_shows} cancelled as no-shows: attendance "
+            f"{present_count} present, {absent_count} absent; {feedback_count} feedbacks"
         )
 
     def _started(self, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -666,6 +674,8 @@ def _on_the_spot(session: dict[str, Any]) -> bool:
 
 
 def _finished(session: dict[str, Any]) -> bool:
+    if session["status"] == "cancelled":
+        return True  # a no-show: nothing more to record
     given = {f["participant_id"] for f in session["feedback"]}
     return session["status"] == "held" and all(
         p["present"] is not None and (not p["present"] or p["id"] in given) for p in session["participants"]

@@ -31,29 +31,32 @@ def invitation(session: dict[str, Any], subsidiary: dict[str, Any], now: datetim
         start=start,
         end=end,
         stamp=now.astimezone(UTC),
-        sequence=session["sequence"],
+        # RFC 5546: the sequence goes up with every change clients must apply, cancelling included.
+        sequence=session["sequence"] + (1 if session["status"] == "cancelled" else 0),
         status=STATUS[session["status"]],
         location=session["location"] or session["video_link"],
         description="\n".join(description),
         organizer=_address(mentor, role=None),
-        attendees=[_address(p, role="REQ-PARTICIPANT") for p in session["participants"]],
+        attendees=[_address(p, role="REQ-PARTICIPANT", organiser=p is mentor) for p in session["participants"]],
         url=session["video_link"],
     )
     calendar = Calendar.new(
         prodid=PRODID,
         method="CANCEL" if session["status"] == "cancelled" else "REQUEST",
         name=subsidiary.get("name") or None,
+        uid=f"calendar-{session['id']}@tandem",  # the same file for the same session
         subcomponents=[event],
     )
     calendar.add_missing_timezones()
     return calendar.to_ical()
 
 
-def _address(person: dict[str, Any], role: str | None) -> vCalAddress:
+def _address(person: dict[str, Any], role: str | None, organiser: bool = False) -> vCalAddress:
     # Before enrolment's event about someone arrives, their address is unknown: a
     # placeholder keeps them in the invitation without inventing an email.
     email = person["email"] or f"participant-{person['id']}@invalid"
-    return vCalAddress.new(email, cn=person["name"] or None, role=role, partstat="NEEDS-ACTION" if role else None)
+    partstat = None if role is None else "ACCEPTED" if organiser else "NEEDS-ACTION"  # the mentor sends it
+    return vCalAddress.new(email, cn=person["name"] or None, role=role, partstat=partstat)
 
 
 def _zone(name: str | None) -> Any:

@@ -296,6 +296,8 @@ class Relationship(Aggregate):
     def record_attendance(self, session_id: str, participant_id: str, present: bool, now: datetime, context: Context) -> None:
         session = self._started_session(session_id, now, "attendance recorded")
         self._member_of(session, participant_id)
+        if session["attendance"].get(participant_id) is present:
+            return  # recorded already: a retried request records nothing more
         self._attendance_recorded(session_id=session_id, participant_id=participant_id, present=present, context=context)
 
     @event("AttendanceRecorded")
@@ -309,6 +311,8 @@ class Relationship(Aggregate):
         role = self._member_of(session, participant_id)
         if participant_id in session["feedback"]:
             raise SessionsError(f"participant {participant_id} already gave feedback on this session")
+        if session["attendance"].get(participant_id) is False:
+            raise SessionsError(f"participant {participant_id} is recorded as absent from this session")
         self._feedback_given(
             session_id=session_id, participant_id=participant_id, role=role, rating=rating, comment=comment, context=context
         )
@@ -325,6 +329,10 @@ class Relationship(Aggregate):
         session = self._started_session(session_id, now, "completed")
         if session["status"] != SCHEDULED:
             raise SessionsError(f"the session is already {session['status']}")
+        absent = [pid for pid, present in session["attendance"].items() if not present]
+        if self.mentor_id in absent or set(self.mentee_ids) <= set(absent):
+            # A no-show is not a session held: it does not count towards the target.
+            raise SessionsError("the mentor or every mentee is recorded as absent: cancel the session as a no-show instead")
         self._held(session_id=session_id, sessions_held=self.held + 1, format=self.format, theme=session["theme"], context=context)
         if self.status == ACTIVE and self.held >= self.target_sessions:
             self._completed(match_id=self.match_id, sessions_held=self.held, context=context)

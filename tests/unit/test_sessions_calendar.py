@@ -111,6 +111,12 @@ def test_every_participant_is_an_attendee_and_the_mentor_organises():
         "mailto:paul@axa.fr": "Paul Durand",
     }
     assert str(event["ORGANIZER"]) == "mailto:zoe@axa.fr" and event["ORGANIZER"].params["CN"] == "Zoé Leroy"
+    replies = {str(a): a.params["PARTSTAT"] for a in event.get("ATTENDEE")}
+    assert replies == {"mailto:zoe@axa.fr": "ACCEPTED", "mailto:jeanne@axa.fr": "NEEDS-ACTION", "mailto:paul@axa.fr": "NEEDS-ACTION"}
+
+
+def test_the_same_session_gives_the_same_file():
+    assert invitation(session(), PARIS, NOW) == invitation(session(), PARIS, NOW)
 
 
 def test_someone_enrolment_has_not_told_about_yet_is_still_invited_without_an_invented_address():
@@ -136,6 +142,7 @@ def test_a_cancelled_session_is_a_cancellation():
     assert event["STATUS"] == "CANCELLED"
     assert event["UID"] == "0b6f5c8e-9a41-4c55-9f3a-0e7e2b3c4d5f@tandem"  # cancels that meeting
     assert "the mentor is ill" in event["DESCRIPTION"]
+    assert event["SEQUENCE"] == 2  # RFC 5546: above the last invitation's, so clients apply it
 
 
 def test_a_held_session_stays_confirmed():

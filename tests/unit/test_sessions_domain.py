@@ -257,6 +257,45 @@ def test_the_last_attendance_record_counts():
     assert rel.sessions["s1"]["attendance"] == {"e1": True, "e2": False}
 
 
+def test_recording_the_same_attendance_again_records_nothing():
+    rel = relationship()
+    schedule(rel, "s1", NOW + DAY)
+    later = NOW + DAY + timedelta(minutes=5)
+    rel.record_attendance("s1", "e1", True, later, CONTEXT)
+    rel.collect_events()
+    rel.record_attendance("s1", "e1", True, later, CONTEXT)  # a retried request
+    assert rel.collect_events() == []
+
+
+def test_a_member_recorded_absent_gives_no_feedback():
+    rel = relationship()
+    schedule(rel, "s1", NOW + DAY)
+    later = NOW + DAY + timedelta(minutes=5)
+    rel.record_attendance("s1", "e1", False, later, CONTEXT)
+    assert "recorded as absent" in refused(rel.give_feedback, "s1", "e1", 4, None, later, CONTEXT)
+    rel.give_feedback("s1", "m1", 2, "they did not come", later, CONTEXT)  # the mentor, present or not recorded, may
+
+
+@pytest.mark.parametrize(
+    ("absent", "held"),
+    [((), True), (("e1",), True), (("e1", "e2"), False), (("m1",), False)],
+    ids=["everyone came", "one mentee missing", "no mentee came", "the mentor did not come"],
+)
+def test_a_session_without_its_mentor_or_without_any_mentee_is_a_no_show_not_a_session_held(absent, held):
+    rel = relationship("e1", "e2")
+    schedule(rel, "s1", NOW + DAY)
+    later = NOW + DAY + timedelta(minutes=5)
+    for member in absent:
+        rel.record_attendance("s1", member, False, later, CONTEXT)
+    if held:
+        rel.complete_session("s1", later, CONTEXT)
+        assert rel.held == 1
+    else:
+        assert "no-show" in refused(rel.complete_session, "s1", later, CONTEXT)
+        rel.cancel("s1", "no-show", CONTEXT)  # what the admin does instead
+        assert (rel.held, rel.sessions["s1"]["status"]) == (0, CANCELLED)
+
+
 def test_a_group_larger_than_the_programme_allows_cannot_meet():
     group = relationship("e1", "e2", "e3")
     assert group.scheduling_problems(3) == []
