@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -195,6 +195,17 @@ def content_type(*accepted: str) -> Callable[[Request], None]:
     return check
 
 
+# A list's page: `limit` and `offset` query parameters; the total is in X-Total-Count.
+Limit = Annotated[int, Query(ge=1, le=10_000, description="At most this many items")]
+Offset = Annotated[int, Query(ge=0, description="Skip this many items first")]
+
+
+def page(response: Response, rows: list[Any], limit: int, offset: int) -> list[Any]:
+    """The page asked for, with the number of items on every page in X-Total-Count."""
+    response.headers["X-Total-Count"] = str(len(rows))
+    return rows[offset : offset + limit]
+
+
 def health_router(checks: Callable[[], dict[str, Any]]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -207,4 +218,4 @@ def health_router(checks: Callable[[], dict[str, Any]]) -> APIRouter:
     return router
 
 
-__all__ = ["BODY_ERROR_RESPONSES", "ERROR_RESPONSES", "CommandContext", "Principal", "command_context", "content_type", "create_service_app", "health_router"]
+__all__ = ["BODY_ERROR_RESPONSES", "ERROR_RESPONSES", "CommandContext", "Limit", "Offset", "Principal", "page", "command_context", "content_type", "create_service_app", "health_router"]

@@ -247,6 +247,16 @@ def test_relationship_filters(client, world):
     assert client.get(f"/subsidiaries/{SUB_A}/relationships", params={"status": "paused"}, headers=ADMIN).status_code == 422
 
 
+def test_lists_come_in_pages_with_the_total(client, world):
+    path = f"/subsidiaries/{SUB_A}/relationships"
+    everything = client.get(path, headers=ADMIN).json()
+    pages = [client.get(path, params={"limit": 2, "offset": offset}, headers=ADMIN) for offset in (0, 2)]
+    assert [r.headers["X-Total-Count"] for r in pages] == ["3", "3"]
+    assert [len(r.json()) for r in pages] == [2, 1]
+    assert pages[0].json() + pages[1].json() == everything  # in a stable order
+    assert client.get(path, params={"limit": 0}, headers=ADMIN).status_code == 422
+
+
 def test_redelivering_the_same_events_changes_nothing(client, world):
     before, listed = head(client), client.get(f"/subsidiaries/{SUB_A}/relationships", headers=ADMIN).json()
     apply(client, *world.events)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from contracts.types import ParticipantStatus, Role
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import Conflict, Invalid, NotFound, Problem
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
 from services.enrolment.api.csv_import import LIST_SEPARATOR, OPTIONAL, REQUIRED, parse_participants
 from services.enrolment.api.deps import CSV_BODY, JSON_BODY, Enrolment
 from services.enrolment.api.schemas import (
@@ -119,14 +119,13 @@ def list_participants(
     response: Response,
     role: Role | None = None,
     status_: Annotated[ParticipantStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> list[ParticipantOut]:
     _require_subsidiary(enrolment, subsidiary_id)
     found = enrolment.view.list_participants(subsidiary_id, role, status_)
     found.sort(key=lambda p: (p["enrolled_at"], str(p["id"])))
-    response.headers["X-Total-Count"] = str(len(found))
-    return [ParticipantOut(**p) for p in found[offset : offset + limit]]
+    return [ParticipantOut(**p) for p in page(response, found, limit, offset)]
 
 
 @router.get("/{participant_id}", summary="One participant")

@@ -2,11 +2,11 @@
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
 from services.matching.api.deps import JSON_BODY, Matching
 from services.matching.api.schemas import DeclineIn, MatchOut
 
@@ -15,10 +15,17 @@ router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/matches", tags=["matche
 
 @router.get("", summary="The subsidiary's matches, filtered by status")
 def list_matches(
-    subsidiary_id: str, _: SubsidiaryReader, matching: Matching, status: Literal["active", "declined", "ended", "completed"] | None = None
+    subsidiary_id: str,
+    _: SubsidiaryReader,
+    matching: Matching,
+    response: Response,
+    status: Literal["active", "declined", "ended", "completed"] | None = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> list[MatchOut]:
     book = matching.book(subsidiary_id)
-    return [MatchOut(**m) for m in book.matches.values() if status is None or m["status"] == status]
+    found = [m for m in book.matches.values() if status is None or m["status"] == status]
+    return [MatchOut(**m) for m in page(response, found, limit, offset)]
 
 
 @router.get("/{match_id}", summary="One match")

@@ -3,11 +3,11 @@
 from typing import Literal
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
 from services.sessions.api.deps import JSON_BODY, Now, Sessions
 from services.sessions.api.schemas import CloseIn, NoteIn, RelationshipOut
 
@@ -20,17 +20,21 @@ def list_relationships(
     _: SubsidiaryReader,
     sessions: Sessions,
     now: Now,
+    response: Response,
     status: Literal["active", "completed", "closed"] | None = None,
     format: Literal["pair", "mini-session"] | None = None,  # noqa: A002
     participant_id: UUID | None = None,
     stalled: bool | None = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> list[RelationshipOut]:
     if not sessions.view.known(subsidiary_id):
         raise NotFound(f"subsidiary {subsidiary_id!r} not found")
     rows = sessions.view.relationships(
         subsidiary_id, now, status=status, format=format, participant_id=str(participant_id) if participant_id else None, stalled=stalled
     )
-    return [RelationshipOut(**row) for row in sorted(rows, key=lambda r: (r["matched_at"], r["id"]))]
+    rows.sort(key=lambda r: (r["matched_at"], r["id"]))
+    return [RelationshipOut(**row) for row in page(response, rows, limit, offset)]
 
 
 @router.get("/{relationship_id}", summary="One relationship, with its health (stalled, no-shows) and follow-up notes")

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound, Problem
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
 from services.sessions.api.deps import JSON_BODY, Now, Sessions
 from services.sessions.api.schemas import AttendanceIn, CancelIn, FeedbackIn, RescheduleIn, SessionIn, SessionOut
 from services.sessions.calendar import invitation
@@ -73,12 +73,15 @@ def list_sessions(
     subsidiary_id: str,
     _: SubsidiaryReader,
     sessions: Sessions,
+    response: Response,
     status: Literal["scheduled", "held", "cancelled"] | None = None,
     relationship_id: UUID | None = None,
     participant_id: UUID | None = None,
     theme: str | None = None,
     starts_after: AwareDatetime | None = None,
     starts_before: AwareDatetime | None = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> list[SessionOut]:
     _known(sessions, subsidiary_id)
     rows = sessions.view.sessions(
@@ -90,7 +93,7 @@ def list_sessions(
         starts_after=starts_after,
         starts_before=starts_before,
     )
-    return [SessionOut(**row) for row in rows]
+    return [SessionOut(**row) for row in page(response, rows, limit, offset)]
 
 
 @router.get(
