@@ -1,0 +1,67 @@
+"""What runs inside every service process next to its API: its eventsourcing Application,
+the consumer of other services' topics (if it has one) and the relay of its own events,
+started and stopped together, and the health report that says how each is doing."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+
+from contracts import IntegrationEvent
+from services.common.application import ServiceApplication
+from services.common.consumer import EventConsumer
+from services.common.relay import Relay, start_relay
+from services.common.settings import ServiceSettings
+
+
+@dataclass
+class ServiceRuntime:
+    name: str  # also the app.state attribute the routes read the application from
+    settings: ServiceSettings
+    create: Callable[[dict[str, str]], ServiceApplication]  # the Application, from its event store's settings
+    translate: Callable[[Any], IntegrationEvent | None]  # stored domain event -> published event
+    consumes: list[str] = field(default_factory=list)  # topics of other services
+    consumer_group: str | None = None
+    application: ServiceApplication | None = None
+    relay: Relay | None = None
+    consumer: EventConsumer | None = None
+
+    def lifespan(self) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            application = self.create(self.settings.event_store_env(self.name))
+            view = getattr(application, "view", None)
+            if view is not None:
+                view.catch_up()  # read models are ready before the first request
+            setattr(app.state, self.name, application)
+            if self.consumes and self.settings.consumer_enabled:
+                assert self.consumer_group is not None
+                handle = application.apply_events  # type: ignore[attr-defined]
+                self.consumer = EventConsumer(self.settings.kafka_bootstrap_servers, self.consumes, self.consumer_group, handle)
+                self.consumer.start()
+            self.relay = start_relay(application, self.translate, self.settings.topics.of(self.name), self.settings)
+            self.application = application
+            try:
+                yield
+            finally:
+                if self.consumer is not None:
+                    self.consumer.stop()
+                if self.relay is not None:
+                    self.relay.stop()
+                application.close()
+
+        return lifespan
+
+    def health(self) -> dict[str, Any]:
+        if self.application is None:  # still starting
+            return {"service": self.name, "event_store": {"ok": False}}
+        report: dict[str, Any] = {
+            "service": self.name,
+            "event_store": {"ok": True, "last_position": self.application.recorder.max_notification_id() or 0},
+        }
+        if self.consumes:
+            report["consumer"] = self.consumer.status() if self.consumer is not None else {"ok": True, "enabled": False}
+        report["relay"] = self.relay.report() if self.relay is not None else {"ok": True, "enabled": False}
+        return report
