@@ -1,10 +1,7 @@
 """`tandem demo` against `tandem up`, as a user runs them: a realistic pilot loaded through the
 public APIs, and a second run that finds everything done and records nothing."""
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -16,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from support import free_port
+from launcher import TandemUp, tandem
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -24,44 +21,15 @@ PILOT = "demo-pilot"
 HELD = 20
 
 
-def tandem(*args: str) -> list[str]:
-    """The installed console script, as a user types it."""
-    return [str(Path(sys.executable).with_name("tandem")), *args]
-
-
 @pytest.fixture
 def platform(tmp_path: Path):
     """`tandem up` on free ports, with its own home and topics; stopped with Ctrl-C."""
-    ports = {name: free_port() for name in ("broker", "enrolment", "matching", "sessions")}
-    env = {
-        **os.environ,
-        "TANDEM_HOME": str(tmp_path / "home"),
-        "ENROLMENT_PORT": str(ports["enrolment"]),
-        "MATCHING_PORT": str(ports["matching"]),
-        "SESSIONS_PORT": str(ports["sessions"]),
-        "TANDEM_TOPIC_PREFIX": "e2e-demo",
-    }
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # `tandem up` launches its own broker
-    env.pop("TANDEM_SECRET", None)  # the secret is generated into TANDEM_HOME and shared with `tandem demo`
-    up = subprocess.Popen(tandem("up", "--broker-port", str(ports["broker"])), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output: list[str] = []
+    up = TandemUp(tmp_path / "home", "e2e-demo")
     try:
-        deadline = time.monotonic() + 60
-        assert up.stdout is not None
-        while time.monotonic() < deadline:
-            line = up.stdout.readline()
-            output.append(line)
-            if "Tandem is up" in line or up.poll() is not None:
-                break
-        assert "Tandem is up" in "".join(output), "".join(output)
-        for name in ("enrolment", "matching", "sessions"):
-            assert f"http://127.0.0.1:{ports[name]}" in "".join(output)
-        yield env, {name: f"http://127.0.0.1:{port}" for name, port in ports.items() if name != "broker"}
+        up.start()
+        yield up.env, up.urls
     finally:
-        up.send_signal(signal.SIGINT)
-        rest, _ = up.communicate(timeout=30)
-    assert up.returncode == 0, "".join(output) + rest
-    assert "Tandem stopped." in rest
+        up.stop()
 
 
 def test_tandem_demo_loads_a_pilot_through_the_apis_and_a_second_run_records_nothing(platform):

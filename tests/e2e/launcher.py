@@ -1,0 +1,68 @@
+"""`tandem up` and the other commands as a user types them, for the end-to-end tests."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from support import free_port
+
+SERVICES = ("enrolment", "matching", "sessions")
+
+
+def tandem(*args: str) -> list[str]:
+    """The installed console script."""
+    return [str(Path(sys.executable).with_name("tandem")), *args]
+
+
+class TandemUp:
+    """`tandem up` on free loopback ports, with its own home and topic prefix."""
+
+    def __init__(self, home: Path, topic_prefix: str) -> None:
+        self.ports = {name: free_port() for name in ("broker", *SERVICES)}
+        self.env = {
+            **os.environ,
+            "TANDEM_HOME": str(home),
+            **{f"{name.upper()}_PORT": str(self.ports[name]) for name in SERVICES},
+            "TANDEM_TOPIC_PREFIX": topic_prefix,
+        }
+        self.env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # `tandem up` launches its own broker
+        self.env.pop("TANDEM_SECRET", None)  # generated into TANDEM_HOME, shared with `tandem token`
+        self.urls = {name: f"http://127.0.0.1:{self.ports[name]}" for name in SERVICES}
+        self.output: list[str] = []
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports['broker']}"
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Start it and wait for "Tandem is up"; returns what it printed until then."""
+        self.process = subprocess.Popen(
+            tandem("up", "--broker-port", str(self.ports["broker"])), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            self.output.append(line)
+            if "Tandem is up" in line or self.process.poll() is not None:
+                break
+        text = "".join(self.output)
+        assert "Tandem is up" in text, text
+        return text
+
+    def stop(self) -> str:
+        """Ctrl-C; returns what it printed while stopping, once it has exited cleanly."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        rest, _ = self.process.communicate(timeout=30)
+        assert self.process.returncode == 0, "".join(self.output) + rest
+        assert "Tandem stopped." in rest
+        return rest
+
+    def run(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
+        """Another `tandem` command with the same environment."""
+        return subprocess.run(tandem(*args), env=self.env, capture_output=True, text=True, timeout=timeout)
