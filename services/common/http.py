@@ -17,7 +17,16 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.auth import CurrentPrincipal, InvalidToken, Principal, authenticate, verify_token
+from services.common.auth import (
+    CurrentPrincipal,
+    InvalidToken,
+    Principal,
+    authenticate,
+    require_group_admin,
+    subsidiary_reader,
+    subsidiary_writer,
+    verify_token,
+)
 from services.common.errors import Problem, ServiceError
 
 
@@ -66,9 +75,11 @@ def create_service_app(
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI validates the body before it runs any dependency: make sure an anonymous
-        # caller still learns nothing but 401 from a protected route.
-        if _requires_authentication(request) and not _has_valid_token(request):
-            return JSONResponse({"detail": "missing or invalid bearer token"}, 401, headers={"WWW-Authenticate": "Bearer"})
+        # caller still learns nothing but 401 from a protected route, and a caller who may
+        # not do this nothing but its 403 or 404, whatever the body.
+        refusal = _access_refusal(request)
+        if refusal is not None:
+            return refusal
         # Problems a route found beyond the body's shape (e.g. an unknown theme) are listed
         # with the body's own errors, so one answer names every problem.
         more: list[Problem] = getattr(request.state, "problems", [])
@@ -130,28 +141,48 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-def _requires_authentication(request: Request) -> bool:
+def _dependencies(request: Request) -> set[Callable[..., Any]]:
+    """Every dependency the matched route runs, however deeply nested."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
-        return False
-    pending = list(route.dependant.dependencies)
+        return set()
+    found, pending = set(), list(route.dependant.dependencies)
     while pending:
         dependency = pending.pop()
-        if dependency.call is authenticate:
-            return True
+        if dependency.call is not None:
+            found.add(dependency.call)
         pending.extend(dependency.dependencies)
-    return False
+    return found
 
 
-def _has_valid_token(request: Request) -> bool:
+def _access_refusal(request: Request) -> JSONResponse | None:
+    """The answer the route's access rules give this caller, if they refuse it."""
+    needed = _dependencies(request)
+    if authenticate not in needed:
+        return None
+    principal = _principal(request)
+    if principal is None:
+        return JSONResponse({"detail": "missing or invalid bearer token"}, 401, headers={"WWW-Authenticate": "Bearer"})
+    try:
+        if subsidiary_reader in needed or subsidiary_writer in needed:
+            subsidiary_reader(request.path_params.get("subsidiary_id", ""), principal)
+        if subsidiary_writer in needed:
+            subsidiary_writer(principal)
+        if require_group_admin in needed:
+            require_group_admin(principal)
+    except HTTPException as refused:
+        return JSONResponse({"detail": refused.detail}, refused.status_code)
+    return None
+
+
+def _principal(request: Request) -> Principal | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        return False
+        return None
     try:
-        verify_token(request.app.state.token_secret, token.strip())
+        return verify_token(request.app.state.token_secret, token.strip())
     except InvalidToken:
-        return False
-    return True
+        return None
 
 
 def serve(service: str, app: FastAPI, host: str, port: int) -> None:

@@ -160,6 +160,23 @@ def test_an_anonymous_write_with_a_bad_body_still_answers_401(client, world, eve
     assert (invalid.status_code, wrong_type.status_code, bad_csv.status_code) == (401, 401, 401)
 
 
+@pytest.mark.parametrize(
+    ("who", "path", "status"),
+    [
+        pytest.param("auditor-A", f"/subsidiaries/{SUB_A}/participants", 403, id="auditor writing"),
+        pytest.param("admin-B", f"/subsidiaries/{SUB_A}/participants", 404, id="another subsidiary"),
+        pytest.param("admin-A", "/subsidiaries", 403, id="onboarding is for group admins"),
+        pytest.param("admin-A", f"/subsidiaries/{SUB_A}/participants", 422, id="allowed: the body's problems"),
+    ],
+)
+def test_who_may_write_is_decided_before_the_body_is_read(client, world, events, who, path, status):
+    """A caller who may not write learns that, and nothing about what the body should be."""
+    with events.nothing_recorded():
+        malformed = client.post(path, content=b"{not json", headers={**PRINCIPALS[who], "Content-Type": "application/json"})
+        invalid = client.post(path, json={"role": "boss"}, headers=PRINCIPALS[who])
+    assert (malformed.status_code, invalid.status_code) == (status, status)
+
+
 def test_an_anonymous_write_with_malformed_json_answers_401(client, world):
     response = client.post(
         f"/subsidiaries/{SUB_A}/participants", content=b"{not json", headers={"Content-Type": "application/json"}
