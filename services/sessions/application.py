@@ -326,8 +326,9 @@ class Batch:
             case "MentorCertified":
                 roster.note_certified(participant_id=payload["participant_id"], source_event_id=source, context=context)
             case "ParticipantWithdrawn":
-                # Matching ends the withdrawn participant's matches; their relationships close then.
+                # Matching ends the withdrawn participant's matches: their active relationships close then.
                 roster.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source, context=context)
+                self._withdrawn(payload["participant_id"], payload["reason"], e.occurred_at, context)
             case "MatchConfirmed":
                 match = {**payload, "matched_at": e.occurred_at.isoformat()}
                 if roster.programme is None:
@@ -356,6 +357,21 @@ class Batch:
             matched_at=datetime.fromisoformat(match["matched_at"]),
             context=context,
         )
+
+    def _withdrawn(self, participant_id: str, reason: str, at: datetime, context: Context) -> None:
+        """Sessions still to come of a withdrawn member's completed relationships are cancelled
+        (found through the sessions booked in their agenda)."""
+        agenda = self.changed.get(agenda_id(participant_id)) or self.app.get_or_none(agenda_id(participant_id))
+        if not isinstance(agenda, Agenda):
+            return
+        theirs = {self.app.view.relationship_of_session(self.subsidiary_id, s) for s in agenda.bookings}
+        for rel_id in sorted(r for r in theirs if r is not None):
+            rel = self.changed.get(rel_id) or self.app.get_or_none(rel_id)
+            if isinstance(rel, Relationship):
+                cancelled = rel.note_withdrawal(participant_id, reason, at, context)
+                if cancelled:
+                    self.changed[rel_id] = rel
+                    self.app.released(rel, cancelled, context, loaded=self.changed)
 
     def _close(self, match_id: str, reason: str, context: Context) -> None:
         rel_id = relationship_id(match_id)

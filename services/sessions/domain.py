@@ -360,6 +360,19 @@ class Relationship(Aggregate):
     def _note_added(self, author_id: str, note: str, written_at: datetime, context: Context) -> None:
         self.notes.append({"author_id": author_id, "note": note, "written_at": written_at})
 
+    def note_withdrawal(self, participant_id: str, reason: str, at: datetime, context: Context) -> list[str]:
+        """A member withdrew. An active relationship closes when matching ends its match; a
+        completed one has no match left, so its sessions still to come are cancelled here
+        (a group's only when its mentor left: the group meets without one of its mentees).
+        Returns the sessions cancelled."""
+        if self.status != COMPLETED or (participant_id != self.mentor_id and (self.format != "pair" or participant_id not in self.mentee_ids)):
+            return []
+        who = "the mentor" if participant_id == self.mentor_id else "the mentee"
+        upcoming = [s["id"] for s in self.sessions.values() if s["status"] == SCHEDULED and s["starts_at"] > at]
+        for session_id in upcoming:
+            self._cancelled(session_id=session_id, reason=f"{who} withdrew: {reason}", context=context)
+        return upcoming
+
     def close(self, reason: str, context: Context) -> list[str]:
         """Ends an active relationship early: sessions still to come are cancelled (returned,
         so the members' agendas can be freed). A completed one stays completed."""

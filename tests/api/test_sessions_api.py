@@ -694,6 +694,27 @@ def test_a_completed_relationship_stays_completed_when_its_match_ends(client, wo
     assert note.status_code == 201
 
 
+def test_a_member_who_withdraws_after_completion_has_their_sessions_to_come_cancelled(client, world, now):
+    """Matching has no match left to end for a completed relationship: sessions cancels its
+    follow-up sessions itself, and frees the time of those who stay."""
+    done = [book(client, world.p1, start=S + n * DAY) for n in range(2)]
+    follow_up = book(client, world.p1, start=S + 10 * DAY)
+    elsewhere = book(client, world.p2, start=S + 11 * DAY)  # the mentor's other, active relationship
+    now.now = S + 3 * DAY
+    for session in done:
+        act(client, session["id"], "complete")
+    assert relationship_of(client, world.p1)["status"] == "completed"
+
+    apply(client, withdrawn(SUB_A, world.e1, "mentee"))
+    cancelled = session_of(client, follow_up["id"])
+    assert (cancelled["status"], cancelled["cancellation_reason"]) == ("cancelled", "the mentee withdrew: left the company")
+    assert [session_of(client, s["id"])["status"] for s in done] == ["held", "held"]
+    assert session_of(client, elsewhere["id"])["status"] == "scheduled"  # matching ends that one's match itself
+    assert relationship_of(client, world.p1)["status"] == "completed"
+    # The mentor's time is free again.
+    assert schedule(client, relationship=world.p2, start=S + 10 * DAY).status_code == 201
+
+
 def test_notes_are_written_by_members_of_open_relationships(client, world):
     path = f"/subsidiaries/{SUB_A}/relationships/{{}}/notes"
     before = head(client)

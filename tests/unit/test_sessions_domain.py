@@ -432,3 +432,25 @@ def test_a_match_waits_for_the_programme_and_is_forgotten_if_it_ends_first():
     assert list(r.waiting_matches) == ["b"]
     r.release_matches(match_ids=["b"], context=CONTEXT)
     assert r.waiting_matches == {}
+
+
+@pytest.mark.parametrize(
+    ("mentees", "who", "cancelled"),
+    [(("e1",), "e1", True), (("e1",), "m1", True), (("e1", "e2"), "e1", False), (("e1", "e2"), "m1", True), (("e1",), "x9", False)],
+    ids=["pair, the mentee", "pair, the mentor", "group, a mentee", "group, the mentor", "not a member"],
+)
+def test_a_withdrawal_after_completion_cancels_the_sessions_still_to_come(mentees, who, cancelled):
+    rel = relationship(*mentees, target=1)
+    hold(rel, "s1", NOW + DAY)
+    schedule(rel, "s2", NOW + 5 * DAY)
+    assert rel.status == COMPLETED
+    assert rel.note_withdrawal(who, "moved on", NOW + 2 * DAY, CONTEXT) == (["s2"] if cancelled else [])
+    assert rel.sessions["s2"]["status"] == (CANCELLED if cancelled else SCHEDULED)
+    assert (rel.sessions["s1"]["status"], rel.status) == (HELD, COMPLETED)
+
+
+def test_a_withdrawal_leaves_an_active_relationship_to_matching():
+    rel = relationship()
+    schedule(rel, "s1", NOW + DAY)
+    assert rel.note_withdrawal("e1", "moved on", NOW, CONTEXT) == []  # its MatchEnded closes it
+    assert rel.sessions["s1"]["status"] == SCHEDULED
