@@ -14,7 +14,7 @@ def invitation(session: dict[str, Any], subsidiary: dict[str, Any], now: datetim
     """One VEVENT for the session, every participant an attendee, times in the subsidiary's
     time zone (with its VTIMEZONE). A rescheduled session keeps its UID and raises its
     SEQUENCE, so calendars update the meeting instead of adding another."""
-    zone = _zone(subsidiary.get("timezone"))
+    zone = zone_of(subsidiary.get("timezone"))
     start = session["starts_at"].astimezone(zone)
     # The end is computed on the instant, then shown in the zone: adding minutes to a zoned
     # time is wall-clock arithmetic, off by an hour across a daylight-saving change.
@@ -59,7 +59,8 @@ def _address(person: dict[str, Any], role: str | None, organiser: bool = False) 
     return vCalAddress.new(email, cn=person["name"] or None, role=role, partstat=partstat)
 
 
-def _zone(name: str | None) -> Any:
+def zone_of(name: str | None) -> Any:
+    """The subsidiary's time zone; UTC for one this machine does not know."""
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from services.common.view import LogFollowingView
+from services.sessions.calendar import zone_of
 from services.sessions.domain import ACTIVE, CANCELLED, CLOSED, COMPLETED, HELD, MENTEE, MENTOR, SCHEDULED, STALLED_AFTER, Relationship, Roster
 
 
@@ -408,6 +409,7 @@ class SessionsView(LogFollowingView):
         return {
             **{k: v for k, v in row.items() if k not in ("participant_ids", "attendance", "feedback")},
             "subsidiary_id": sub.id,
+            "local_starts_at": row["starts_at"].astimezone(zone_of(sub.timezone)),
             "participants": [
                 {
                     **self._person(sub, pid),

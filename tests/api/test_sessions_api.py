@@ -1027,3 +1027,10 @@ def test_an_unknown_subsidiary_is_not_found(client, world):
     before = head(client)
     assert schedule(client, sub=NOWHERE, relationship=world.p1).status_code == 404
     assert head(client) == before
+
+
+def test_a_session_shows_its_start_in_the_subsidiary_s_time_zone_too(client, world):
+    paris = book(client, world.p1)
+    assert at(paris["starts_at"]) == S and at(paris["local_starts_at"]).utcoffset() == timedelta(hours=1)  # CET in March
+    brussels = client.post(f"/subsidiaries/{SUB_B}/sessions", json=body(world.pb, start=S + 30 * DAY), headers=ADMIN).json()
+    assert at(brussels["local_starts_at"]) == S + 30 * DAY and at(brussels["local_starts_at"]).utcoffset() == timedelta(hours=2)  # CEST

@@ -128,6 +128,7 @@ class SessionOut(BaseModel):
     format: Format
     theme: str
     starts_at: datetime
+    local_starts_at: datetime = Field(description="The same instant in the subsidiary's time zone")
     duration_minutes: int
     location: str | None
     video_link: str | None
