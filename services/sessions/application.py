@@ -17,6 +17,7 @@ from services.sessions.domain import (
     ACTIVE,
     Agenda,
     Context,
+    ProgrammeRules,
     Relationship,
     Roster,
     SessionsError,
@@ -70,19 +71,19 @@ class SessionsApplication(ServiceApplication):
         session_id = str(uuid4())
 
         def schedule() -> str:
-            roster = self.roster(subsidiary_id)
+            rules = self.rules(subsidiary_id)
             rel = self.relationship(subsidiary_id, relationship)
             if rel.format != format:
                 kind = "group" if format == "mini-session" else "relationship"
                 raise NotFound(f"{kind} {relationship} not found (it is a {rel.format})")
-            canonical = roster.canonical_theme(theme)
+            canonical = rules.canonical_theme(theme)
             duration = duration_minutes or rel.session_minutes
             start, end = starts_at, ends_at(starts_at, duration)
             agendas = [self._agenda(subsidiary_id, member, context) for member in rel.members]
-            problems = rel.scheduling_problems(roster.mini_session_max)
+            problems = rel.scheduling_problems(rules.mini_session_max)
             if canonical is None:
-                problems.append(f"theme {theme!r} is not one of the programme's themes: {', '.join(roster.themes)}")
-            problems += self._clashes(roster, agendas, start, end)
+                problems.append(f"theme {theme!r} is not one of the programme's themes: {', '.join(rules.themes)}")
+            problems += self._clashes(subsidiary_id, agendas, start, end)
             if problems:
                 raise Conflict("the session cannot be scheduled", problems)
             rel.schedule(session_id, str(canonical), start, duration, location, video_link, context)
@@ -109,14 +110,13 @@ class SessionsApplication(ServiceApplication):
         context = self._in(subsidiary_id, context)
 
         def reschedule() -> None:
-            roster = self.roster(subsidiary_id)
             rel = self._relationship_of_session(subsidiary_id, session_id)
             session = rel.sessions[session_id]
             duration = duration_minutes or session["duration_minutes"]
             place = (session["location"], session["video_link"]) if keep_place else (location, video_link)
             start, end = starts_at, ends_at(starts_at, duration)
             agendas = [self._agenda(subsidiary_id, member, context) for member in session["participant_ids"]]
-            clashes = self._clashes(roster, agendas, start, end, ignoring=session_id)
+            clashes = self._clashes(subsidiary_id, agendas, start, end, ignoring=session_id)
             if clashes:
                 raise Conflict("the session cannot be moved there", clashes)
             self._refusing(rel.reschedule, session_id, start, duration, *place, now, context)
@@ -181,11 +181,11 @@ class SessionsApplication(ServiceApplication):
 
     # -- loading --------------------------------------------------------------------------
 
-    def roster(self, subsidiary_id: str) -> Roster:
-        roster = self.get_or_none(roster_id(subsidiary_id))
-        if not isinstance(roster, Roster):
+    def rules(self, subsidiary_id: str) -> ProgrammeRules:
+        rules = self.view.rules(subsidiary_id)
+        if rules is None:
             raise NotFound(f"subsidiary {subsidiary_id!r} not found")
-        return roster
+        return rules
 
     def relationship(self, subsidiary_id: str, relationship: UUID) -> Relationship:
         rel = self.get_or_none(relationship)
@@ -247,14 +247,13 @@ class SessionsApplication(ServiceApplication):
         except SessionsError as exc:
             raise Conflict(str(exc), exc.problems) from None
 
-    @staticmethod
-    def _clashes(roster: Roster, agendas: list[Agenda], start: datetime, end: datetime, ignoring: str | None = None) -> list[str]:
+    def _clashes(self, subsidiary_id: str, agendas: list[Agenda], start: datetime, end: datetime, ignoring: str | None = None) -> list[str]:
         problems = []
         for agenda in agendas:
             clash = agenda.clash(start, end, ignoring)
             if clash is not None:
                 booked_start, booked_end = agenda.bookings[clash]
-                who = roster.participants.get(agenda.participant_id, {}).get("name") or agenda.participant_id
+                who = self.view.name_of(subsidiary_id, agenda.participant_id) or agenda.participant_id
                 problems.append(
                     f"{who} is already booked in session {clash} from {booked_start.isoformat()} to {booked_end.isoformat()}"
                 )

@@ -10,6 +10,7 @@
   in different relationships conflict in the event store instead of overlapping.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
@@ -123,12 +124,34 @@ class Roster(Aggregate):
     # -- the programme's rules ------------------------------------------------------------
 
     @property
+    def rules(self) -> "ProgrammeRules":
+        return ProgrammeRules(self.programme or {})
+
+    @property
     def themes(self) -> list[str]:
-        return list((self.programme or {}).get("themes", []))
+        return self.rules.themes
 
     @property
     def mini_session_max(self) -> int:
-        return int((self.programme or {}).get("mini_session_max", 10))
+        return self.rules.mini_session_max
+
+    def canonical_theme(self, name: str) -> str | None:
+        return self.rules.canonical_theme(name)
+
+
+@dataclass(frozen=True)
+class ProgrammeRules:
+    """What a programme's settings say about sessions."""
+
+    settings: dict[str, Any]
+
+    @property
+    def themes(self) -> list[str]:
+        return list(self.settings.get("themes", []))
+
+    @property
+    def mini_session_max(self) -> int:
+        return int(self.settings.get("mini_session_max", 10))
 
     def canonical_theme(self, name: str) -> str | None:
         """The programme's spelling of a theme, matched without regard to case or spacing."""

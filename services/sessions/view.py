@@ -14,9 +14,27 @@ from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
+from sortedcontainers import SortedList
+
 from services.common.view import LogFollowingView
 from services.sessions.calendar import zone_of
-from services.sessions.domain import ACTIVE, CANCELLED, CLOSED, COMPLETED, HELD, MENTEE, MENTOR, SCHEDULED, STALLED_AFTER, Relationship, Roster
+from services.sessions.domain import (
+    ACTIVE,
+    CANCELLED,
+    CLOSED,
+    COMPLETED,
+    HELD,
+    MENTEE,
+    MENTOR,
+    SCHEDULED,
+    STALLED_AFTER,
+    ProgrammeRules,
+    Relationship,
+    Roster,
+)
+
+
+STALLED_SHOWN = 20  # a dashboard names the longest-stalled; /relationships?stalled=true lists them all
 
 
 @dataclass
@@ -79,11 +97,12 @@ class Subsidiary:
     id: str
     name: str | None = None
     timezone: str = "UTC"
+    programme: dict[str, Any] = field(default_factory=dict)
     participants: dict[str, dict[str, Any]] = field(default_factory=dict)
     relationships: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     open_relationships: Counter[str] = field(default_factory=Counter)  # participant -> active or completed ones
-    awaiting: dict[str, datetime] = field(default_factory=dict)  # active, nothing booked -> matched at
+    awaiting: "Awaiting" = field(default_factory=lambda: Awaiting())
     figures: Figures = field(default_factory=Figures)
 
 
@@ -98,6 +117,19 @@ class SessionsView(LogFollowingView):
     def known(self, subsidiary_id: str) -> bool:
         self.catch_up()
         return subsidiary_id in self.subsidiaries
+
+    def rules(self, subsidiary_id: str) -> ProgrammeRules | None:
+        """The programme's rules for sessions; None for a subsidiary sessions does not know.
+        Read here rather than from the roster: loading that aggregate costs in proportion
+        to the subsidiary's size, and the programme is no invariant of a session."""
+        self.catch_up()
+        with self.lock:
+            sub = self.subsidiaries.get(subsidiary_id)
+            return ProgrammeRules(dict(sub.programme)) if sub is not None else None
+
+    def name_of(self, subsidiary_id: str, participant_id: str) -> str | None:
+        with self.lock:
+            return self._person(self._subsidiary(subsidiary_id), participant_id)["name"]
 
     def relationship_of_session(self, subsidiary_id: str, session_id: str) -> UUID | None:
         self.catch_up()
@@ -180,15 +212,16 @@ class SessionsView(LogFollowingView):
         self.catch_up()
         with self.lock:
             sub = self._subsidiary(subsidiary_id)
-            stalled = self._stalled(sub, now)
-            return {"subsidiary_id": subsidiary_id, **sub.figures.report(len(stalled)), "stalled": sorted(stalled)}
+            cutoff = now - STALLED_AFTER
+            stalled = sub.awaiting.since_before(cutoff, limit=STALLED_SHOWN)
+            return {"subsidiary_id": subsidiary_id, **sub.figures.report(sub.awaiting.count_since_before(cutoff)), "stalled": stalled}
 
     def group_dashboard(self, now: datetime) -> dict[str, Any]:
         self.catch_up()
         with self.lock:
             total, stalled_total, per = Figures(), 0, []
             for slug, sub in sorted(self.subsidiaries.items()):
-                stalled = len(self._stalled(sub, now))
+                stalled = sub.awaiting.count_since_before(now - STALLED_AFTER)
                 total, stalled_total = total + sub.figures, stalled_total + stalled
                 per.append({"subsidiary_id": slug, "name": sub.name, **sub.figures.report(stalled)})
             return {"subsidiaries_count": len(per), **total.report(stalled_total), "subsidiaries": per}
@@ -207,6 +240,10 @@ class SessionsView(LogFollowingView):
     def _(self, e: Roster.SubsidiaryNoted) -> None:
         sub = self._subsidiary(e.context["subsidiary_id"])
         sub.name, sub.timezone = e.name, e.timezone
+
+    @apply.register
+    def _(self, e: Roster.ProgrammeNoted) -> None:
+        self._subsidiary(e.context["subsidiary_id"]).programme = e.settings
 
     @apply.register
     def _(self, e: Roster.ParticipantNoted) -> None:
@@ -253,7 +290,7 @@ class SessionsView(LogFollowingView):
             "notes": [],
         }
         sub.figures.relationships[ACTIVE] += 1
-        sub.awaiting[rel_id] = e.matched_at
+        sub.awaiting.add(rel_id, e.matched_at)
         for member in (e.mentor_id, *e.mentee_ids):
             with self._counting(sub, member):
                 sub.open_relationships[member] += 1
@@ -281,7 +318,7 @@ class SessionsView(LogFollowingView):
         }
         rel["session_ids"].append(e.session_id)
         rel["live_sessions"] += 1
-        sub.awaiting.pop(rel["id"], None)
+        sub.awaiting.discard(rel["id"])
         sub.figures.sessions[SCHEDULED] += 1
 
     @apply.register
@@ -300,7 +337,7 @@ class SessionsView(LogFollowingView):
         sub.figures.sessions[CANCELLED] += 1
         rel["live_sessions"] -= 1
         if rel["live_sessions"] == 0 and rel["status"] == ACTIVE:
-            sub.awaiting[rel["id"]] = rel["matched_at"]
+            sub.awaiting.add(rel["id"], rel["matched_at"])
 
     @apply.register
     def _(self, e: Relationship.AttendanceRecorded) -> None:
@@ -371,7 +408,7 @@ class SessionsView(LogFollowingView):
         sub.figures.relationships[rel["status"]] -= 1
         sub.figures.relationships[status] += 1
         rel.update(status=status, reason=reason, ended_at=at)
-        sub.awaiting.pop(rel["id"], None)
+        sub.awaiting.discard(rel["id"])
         if not still_open:
             for member in (rel["mentor_id"], *rel["mentee_ids"]):
                 with self._counting(sub, member):
@@ -384,10 +421,6 @@ class SessionsView(LogFollowingView):
         )
         return _Recount(sub, person)
 
-    @staticmethod
-    def _stalled(sub: Subsidiary, now: datetime) -> list[str]:
-        return [rel_id for rel_id, matched_at in sub.awaiting.items() if now - matched_at >= STALLED_AFTER]
-
     def _relationship_out(self, sub: Subsidiary, row: dict[str, Any], now: datetime) -> dict[str, Any]:
         upcoming = [
             sub.sessions[s]["starts_at"] for s in row["session_ids"] if sub.sessions[s]["status"] == SCHEDULED
@@ -399,7 +432,7 @@ class SessionsView(LogFollowingView):
             "mentees": [self._person(sub, m) for m in row["mentee_ids"]],
             "sessions_scheduled": len(upcoming),
             "next_session_at": min(upcoming, default=None),
-            "stalled": row["id"] in sub.awaiting and now - sub.awaiting[row["id"]] >= STALLED_AFTER,
+            "stalled": sub.awaiting.waiting_since_before(row["id"], now - STALLED_AFTER),
             "no_shows": {pid: n for pid, n in row["no_shows"].items() if n},
             "notes": [dict(n) for n in row["notes"]],
         }
@@ -425,6 +458,40 @@ class SessionsView(LogFollowingView):
     def _person(sub: Subsidiary, participant_id: str) -> dict[str, Any]:
         person = sub.participants.get(participant_id, {})
         return {"id": participant_id, "name": person.get("name"), "email": person.get("email")}
+
+
+_AFTER_ANY_ID = "\U0010ffff"
+
+
+class Awaiting:
+    """The active relationships with nothing booked, in the order of their match: those
+    matched before a given time are found by bisection, not by a scan."""
+
+    def __init__(self) -> None:
+        self.matched_at: dict[str, datetime] = {}
+        self.by_match_time: SortedList = SortedList()  # (matched at, id): ties in id order
+
+    def add(self, relationship_id: str, matched_at: datetime) -> None:
+        if relationship_id not in self.matched_at:
+            self.matched_at[relationship_id] = matched_at
+            self.by_match_time.add((matched_at, relationship_id))
+
+    def discard(self, relationship_id: str) -> None:
+        matched_at = self.matched_at.pop(relationship_id, None)
+        if matched_at is not None:
+            self.by_match_time.remove((matched_at, relationship_id))
+
+    def count_since_before(self, cutoff: datetime) -> int:
+        return self.by_match_time.bisect_right((cutoff, _AFTER_ANY_ID))
+
+    def since_before(self, cutoff: datetime, limit: int | None = None) -> list[str]:
+        """Those matched at or before `cutoff`, the longest waiting first."""
+        count = self.count_since_before(cutoff)
+        return [relationship_id for _, relationship_id in self.by_match_time.islice(0, count if limit is None else min(count, limit))]
+
+    def waiting_since_before(self, relationship_id: str, cutoff: datetime) -> bool:
+        matched_at = self.matched_at.get(relationship_id)
+        return matched_at is not None and matched_at <= cutoff
 
 
 class _Recount:

@@ -853,6 +853,22 @@ def test_an_old_match_arrives_already_stalled(client, world, now):
     assert late["stalled"] is True and stalled_ids(client) == {late["id"]}
 
 
+def test_a_dashboard_names_the_twenty_longest_stalled_and_counts_them_all(client, now):
+    apply(client, onboarded("sub-c", "AXA Suisse"), programme("sub-c"))
+    mentor, events = person("sub-c", "mentor", "Lea Meier", certified=True)
+    matches = []
+    for n in range(25):  # matched one day apart, the oldest first
+        mentee, enrolled = person("sub-c", "mentee", f"Mentee{n} Keller")
+        matches.append(confirmed("sub-c", mentor, mentee, at=T0 + n * DAY)[1])
+        events += enrolled
+    apply(client, *events, *matches)
+    now.now = T0 + 60 * DAY
+    listed = client.get("/subsidiaries/sub-c/relationships", params={"stalled": "true", "limit": 100}, headers=ADMIN).json()
+    oldest_first = [r["id"] for r in sorted(listed, key=lambda r: r["matched_at"])]
+    dashboard = client.get("/subsidiaries/sub-c/dashboard", headers=ADMIN).json()
+    assert dashboard["stalled_relationships"] == 25 and dashboard["stalled"] == oldest_first[:20]
+
+
 # -- dashboards ---------------------------------------------------------------------------
 
 

@@ -187,7 +187,9 @@ class Dashboard(BaseModel):
 
 class SubsidiaryDashboard(Dashboard):
     subsidiary_id: str
-    stalled: list[UUID] = Field(description="The stalled relationships")
+    stalled: list[UUID] = Field(
+        description="The longest-stalled relationships (at most 20), oldest match first; `/relationships?stalled=true` lists them all"
+    )
 
 
 class SubsidiaryFigures(Dashboard):
