@@ -2,7 +2,7 @@
 publishes and declines matches. Load, call the domain, save."""
 
 from collections import defaultdict
-from typing import Any
+from functools import partial
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -32,7 +32,7 @@ class MatchingApplication(ServiceApplication):
         for e in events:
             by_subsidiary[e.subsidiary_id].append(e)
         for subsidiary_id, theirs in by_subsidiary.items():
-            self.retrying(lambda: self._apply_to_book(subsidiary_id, theirs))
+            self.retrying(partial(self._apply_to_book, subsidiary_id, theirs))
 
     def _apply_to_book(self, subsidiary_id: str, events: list[IntegrationEvent]) -> None:
         book = self._book_or_none(subsidiary_id)
