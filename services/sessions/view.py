@@ -3,8 +3,8 @@
 Every figure is kept up to date as events are applied (counters adjusted on each change),
 so a dashboard is read in time proportional to the number of subsidiaries, never by
 scanning relationships or sessions. Only `stalled` depends on the clock: the view keeps the
-active relationships with no session booked, with their match time, and counts those
-older than 21 days when asked.
+active relationships with no session booked sorted by match time, and counts those matched
+more than 21 days ago by bisection when asked.
 """
 
 from collections import Counter
