@@ -43,6 +43,16 @@ class MatchEndedPayload(_Payload):
     reason: Annotated[str, Field(max_length=600)]
 
 
+class MatchMemberLeftPayload(_Payload):
+    """A mentee left a mini-session group that goes on without them."""
+
+    match_id: UUID
+    mentor_id: UUID
+    participant_id: UUID = Field(description="The mentee who left")
+    mentee_ids: Annotated[list[UUID], Field(min_length=1, max_length=10, description="The mentees who remain")]
+    reason: Annotated[str, Field(max_length=600)]
+
+
 class _MatchingEvent(IntegrationEvent):
     PRODUCER: ClassVar[str] = PRODUCER
 
@@ -65,4 +75,10 @@ class MatchEnded(_MatchingEvent):
     payload: MatchEndedPayload
 
 
-EVENTS: tuple[type[IntegrationEvent], ...] = (MatchConfirmed, MatchDeclined, MatchEnded)
+class MatchMemberLeft(_MatchingEvent):
+    type: Literal["MatchMemberLeft"] = "MatchMemberLeft"
+    schema_version: Literal[1] = 1
+    payload: MatchMemberLeftPayload
+
+
+EVENTS: tuple[type[IntegrationEvent], ...] = (MatchConfirmed, MatchDeclined, MatchEnded, MatchMemberLeft)

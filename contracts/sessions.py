@@ -52,6 +52,14 @@ class RelationshipClosedPayload(_Payload):
     sessions_held: int
 
 
+class RelationshipMemberLeftPayload(_Payload):
+    """A mentee left a mini-session group: they are no longer invited to its sessions."""
+
+    relationship_id: UUID
+    participant_id: UUID
+    reason: Reason
+
+
 class FollowUpNoteAddedPayload(_Payload):
     relationship_id: UUID
     author_id: UUID = Field(description="The member who wrote the note")
@@ -142,6 +150,12 @@ class RelationshipClosed(_SessionsEvent):
     payload: RelationshipClosedPayload
 
 
+class RelationshipMemberLeft(_SessionsEvent):
+    type: Literal["RelationshipMemberLeft"] = "RelationshipMemberLeft"
+    schema_version: Literal[1] = 1
+    payload: RelationshipMemberLeftPayload
+
+
 class FollowUpNoteAdded(_SessionsEvent):
     type: Literal["FollowUpNoteAdded"] = "FollowUpNoteAdded"
     schema_version: Literal[1] = 1
@@ -188,6 +202,7 @@ EVENTS: tuple[type[IntegrationEvent], ...] = (
     RelationshipOpened,
     RelationshipCompleted,
     RelationshipClosed,
+    RelationshipMemberLeft,
     FollowUpNoteAdded,
     SessionScheduled,
     SessionRescheduled,

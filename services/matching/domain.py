@@ -77,9 +77,17 @@ class MatchBook(Aggregate):
         self.processed[source_event_id] = True
 
     def note_withdrawn(self, participant_id: str, reason: str, source_event_id: str, context: Context) -> None:
-        """The participant leaves: their active matches end, and the others are freed."""
+        """The participant leaves: their active matches end, and the others are freed; a
+        mini-session group that still has mentees goes on without the mentee who left."""
         for match in self.active_matches_of(participant_id):
-            self.end_match(match["id"], f"{self._who(match, participant_id)} withdrew: {reason}", context)
+            why = f"{self._who(match, participant_id)} withdrew: {reason}"
+            if match["mentor_id"] != participant_id and len(match["mentee_ids"]) > 1:
+                remaining = [m for m in match["mentee_ids"] if m != participant_id]
+                self._member_left(
+                    match_id=match["id"], mentor_id=match["mentor_id"], participant_id=participant_id, mentee_ids=remaining, reason=why, context=context
+                )
+            else:
+                self.end_match(match["id"], why, context)
         self._withdrawn(participant_id=participant_id, reason=reason, source_event_id=source_event_id, context=context)
 
     @event("ParticipantWithdrawn")
@@ -246,6 +254,11 @@ class MatchBook(Aggregate):
     def _ended(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:
         self.matches[match_id].update(status=ENDED, reason=reason)
         self._release(self.matches[match_id])
+
+    @event("MatchMemberLeft")
+    def _member_left(self, match_id: str, mentor_id: str, participant_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:
+        self.matches[match_id]["mentee_ids"] = list(mentee_ids)
+        self.mentee_match.pop(participant_id, None)
 
     @event("MatchCompleted")
     def _completed(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:

@@ -9,7 +9,9 @@ from services.matching.domain import NAMESPACE, MatchBook
 
 
 def to_integration_event(e: Any) -> IntegrationEvent | None:
-    if not isinstance(e, (MatchBook.MatchConfirmed, MatchBook.MatchDeclined, MatchBook.MatchEnded, MatchBook.MatchCompleted)):
+    if not isinstance(
+        e, (MatchBook.MatchConfirmed, MatchBook.MatchDeclined, MatchBook.MatchEnded, MatchBook.MatchCompleted, MatchBook.MatchMemberLeft)
+    ):
         return None  # what matching learnt from enrolment, drafts, weights: not republished
     envelope = envelope_of(e, published.PRODUCER, NAMESPACE)
     if isinstance(e, MatchBook.MatchConfirmed):
@@ -29,6 +31,8 @@ def to_integration_event(e: Any) -> IntegrationEvent | None:
             },
         )
     common = {"match_id": e.match_id, "mentor_id": e.mentor_id, "mentee_ids": e.mentee_ids}
+    if isinstance(e, MatchBook.MatchMemberLeft):
+        return published.MatchMemberLeft(**envelope, payload={**common, "participant_id": e.participant_id, "reason": e.reason})
     if isinstance(e, MatchBook.MatchDeclined):
         return published.MatchDeclined(**envelope, payload={**common, "by": e.by, "reason": e.reason})
     # Ended, or completed: either way the match is over, and the reason says which.

@@ -334,6 +334,11 @@ class Batch:
                     roster.hold_match(match=match, source_event_id=source, context=context)
                 else:
                     self._open(roster, match, context)
+            case "MatchMemberLeft":
+                self._member_left(payload["match_id"], payload["participant_id"], payload["reason"], e.occurred_at, context)
+                roster.note_member_left(
+                    match_id=payload["match_id"], mentee_ids=payload["mentee_ids"], source_event_id=source, context=context
+                )
             case "MatchDeclined" | "MatchEnded":
                 reason = payload["reason"] if e.type == "MatchEnded" else f"the match was declined ({_who(payload)}): {payload['reason']}"
                 self._close(payload["match_id"], reason, context)
@@ -357,6 +362,23 @@ class Batch:
             context=context,
         )
 
+    def _member_left(self, match_id: str, participant_id: str, reason: str, at: datetime, context: Context) -> None:
+        rel_id = relationship_id(match_id)
+        rel = self.changed.get(rel_id) or self.app.get_or_none(rel_id)
+        if isinstance(rel, Relationship):
+            left = rel.remove_member(participant_id, reason, at, context)
+            self.changed[rel_id] = rel
+            self._free(participant_id, left, context)
+
+    def _free(self, participant_id: str, session_ids: list[str], context: Context) -> None:
+        """One member's bookings of these sessions released (the others keep theirs)."""
+        agenda = self.changed.get(agenda_id(participant_id)) or self.app.get_or_none(agenda_id(participant_id))
+        if isinstance(agenda, Agenda) and any(s in agenda.bookings for s in session_ids):
+            for session_id in session_ids:
+                if session_id in agenda.bookings:
+                    agenda.release(session_id=session_id, context=context)
+            self.changed[agenda.id] = agenda
+
     def _withdrawn(self, participant_id: str, reason: str, at: datetime, context: Context) -> None:
         """Sessions still to come of a withdrawn member's completed relationships are cancelled
         (found through the sessions booked in their agenda)."""
@@ -367,10 +389,11 @@ class Batch:
         for rel_id in sorted(r for r in theirs if r is not None):
             rel = self.changed.get(rel_id) or self.app.get_or_none(rel_id)
             if isinstance(rel, Relationship):
-                cancelled = rel.note_withdrawal(participant_id, reason, at, context)
-                if cancelled:
+                cancelled, left = rel.note_withdrawal(participant_id, reason, at, context)
+                if cancelled or left:
                     self.changed[rel_id] = rel
                     self.app.released(rel, cancelled, context, loaded=self.changed)
+                    self._free(participant_id, left, context)
 
     def _close(self, match_id: str, reason: str, context: Context) -> None:
         rel_id = relationship_id(match_id)

@@ -109,6 +109,13 @@ class Roster(Aggregate):
         for match_id in match_ids:
             self.waiting_matches.pop(match_id, None)
 
+    @event("MatchMemberLeftNoted")
+    def note_member_left(self, match_id: str, mentee_ids: list[str], source_event_id: str, context: Context) -> None:
+        """A mentee left a group: a match still waiting for the programme opens without them."""
+        if match_id in self.waiting_matches:
+            self.waiting_matches[match_id]["mentee_ids"] = list(mentee_ids)
+        self.processed[source_event_id] = True
+
     @event("MatchEndNoted")
     def note_match_end(self, match_id: str, source_event_id: str, context: Context) -> None:
         """A match that ended before its relationship could open never opens."""
@@ -383,18 +390,37 @@ class Relationship(Aggregate):
     def _note_added(self, author_id: str, note: str, written_at: datetime, context: Context) -> None:
         self.notes.append({"author_id": author_id, "note": note, "written_at": written_at})
 
-    def note_withdrawal(self, participant_id: str, reason: str, at: datetime, context: Context) -> list[str]:
-        """A member withdrew. An active relationship closes when matching ends its match; a
-        completed one has no match left, so its sessions still to come are cancelled here
-        (a group's only when its mentor left: the group meets without one of its mentees).
-        Returns the sessions cancelled."""
-        if self.status != COMPLETED or (participant_id != self.mentor_id and (self.format != "pair" or participant_id not in self.mentee_ids)):
-            return []
+    def note_withdrawal(self, participant_id: str, reason: str, at: datetime, context: Context) -> tuple[list[str], list[str]]:
+        """A member withdrew. An active relationship closes (or its group loses a mentee)
+        when matching says so; a completed one has no match left, so it is done here: its
+        sessions still to come are cancelled, or, when a mentee leaves a group that still
+        has others, they are taken off them. Returns (sessions cancelled, sessions left)."""
+        if self.status != COMPLETED or (participant_id != self.mentor_id and participant_id not in self.mentee_ids):
+            return [], []
+        if self.format == "mini-session" and participant_id != self.mentor_id and len(self.mentee_ids) > 1:
+            return [], self.remove_member(participant_id, f"a mentee withdrew: {reason}", at, context)
         who = "the mentor" if participant_id == self.mentor_id else "the mentee"
         upcoming = [s["id"] for s in self.sessions.values() if s["status"] == SCHEDULED and s["starts_at"] > at]
         for session_id in upcoming:
             self._cancelled(session_id=session_id, reason=f"{who} withdrew: {reason}", context=context)
+        return upcoming, []
+
+    def remove_member(self, participant_id: str, reason: str, at: datetime, context: Context) -> list[str]:
+        """A mentee left the group, which goes on without them: they are taken off its
+        sessions still to come (returned, so their agenda can be freed)."""
+        if self.format != "mini-session" or participant_id not in self.mentee_ids or len(self.mentee_ids) < 2 or self.status == CLOSED:
+            return []
+        upcoming = [
+            s["id"] for s in self.sessions.values() if s["status"] == SCHEDULED and s["starts_at"] > at and participant_id in s["participant_ids"]
+        ]
+        self._member_left(participant_id=participant_id, reason=reason, session_ids=upcoming, context=context)
         return upcoming
+
+    @event("MemberLeft")
+    def _member_left(self, participant_id: str, reason: str, session_ids: list[str], context: Context) -> None:
+        self.mentee_ids.remove(participant_id)
+        for session_id in session_ids:
+            self.sessions[session_id]["participant_ids"].remove(participant_id)
 
     def close(self, reason: str, context: Context) -> list[str]:
         """Ends an active relationship early: sessions still to come are cancelled (returned,

@@ -84,6 +84,8 @@ def to_integration_event(e: Any) -> IntegrationEvent | None:
             return published.RelationshipCompleted(**envelope, payload={**rel, "match_id": e.match_id, "sessions_held": e.sessions_held})
         case Relationship.Closed():
             return published.RelationshipClosed(**envelope, payload={**rel, "match_id": e.match_id, "reason": e.reason, "sessions_held": e.sessions_held})
+        case Relationship.MemberLeft():
+            return published.RelationshipMemberLeft(**envelope, payload={**rel, "participant_id": e.participant_id, "reason": e.reason})
         case Relationship.NoteAdded():
             return published.FollowUpNoteAdded(**envelope, payload={**rel, "author_id": e.author_id, "note": e.note})
     return None

@@ -390,6 +390,16 @@ class SessionsView(LogFollowingView):
         self._end(sub, rel, CLOSED, e.reason, e.timestamp, still_open=False)
 
     @apply.register
+    def _(self, e: Relationship.MemberLeft) -> None:
+        sub, rel = self._relationship(e)
+        rel["mentee_ids"].remove(e.participant_id)
+        for session_id in e.session_ids:
+            sub.sessions[session_id]["participant_ids"].remove(e.participant_id)
+        if rel["status"] != CLOSED:
+            with self._counting(sub, e.participant_id):
+                sub.open_relationships[e.participant_id] -= 1
+
+    @apply.register
     def _(self, e: Relationship.NoteAdded) -> None:
         _, rel = self._relationship(e)
         rel["notes"].append({"author_id": e.author_id, "note": e.note, "written_at": e.written_at})

@@ -94,6 +94,11 @@ def ended(subsidiary: str, match_id: str, mentor: str, *mentees: str, reason: st
     return upstream(matching.MatchEnded, subsidiary, {"match_id": match_id, "mentor_id": mentor, "mentee_ids": list(mentees), "reason": reason})
 
 
+def member_left(subsidiary: str, match_id: str, mentor: str, who: str, *remaining: str, reason: str = "a mentee withdrew: retired") -> Any:
+    payload = {"match_id": match_id, "mentor_id": mentor, "participant_id": who, "mentee_ids": list(remaining), "reason": reason}
+    return upstream(matching.MatchMemberLeft, subsidiary, payload)
+
+
 def declined(subsidiary: str, match_id: str, mentor: str, *mentees: str, by: str = "admin", reason: str = "same team") -> Any:
     payload = {"match_id": match_id, "mentor_id": mentor, "mentee_ids": list(mentees), "by": by, "reason": reason}
     return upstream(matching.MatchDeclined, subsidiary, payload)
@@ -305,6 +310,28 @@ def test_a_dashboard_with_nothing_to_divide_shows_no_rates(client, now):
     assert (dashboard["mentees"], dashboard["match_rate"], dashboard["attendance"]["rate"]) == (0, None, None)
     assert dashboard["average_rating"] == {"mentor": {"count": 0, "average": None}, "mentee": {"count": 0, "average": None}}
     assert dashboard["stalled"] == [] and dashboard["sessions_held_by_theme"] == {}
+
+
+def test_a_mentee_leaving_a_group_is_taken_off_its_sessions_to_come_and_the_group_goes_on(client, world, now):
+    session = book(client, relationship=None, group=world.g, theme="online learning")
+    before = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    leaving = member_left(SUB_A, world.g_match, world.m1, world.e3, world.e4, world.e5)
+    apply(client, leaving)
+    recorded = head(client)
+    apply(client, leaving)  # delivered again
+    assert head(client) == recorded
+
+    group = relationship_of(client, world.g)
+    assert group["status"] == "active" and [m["id"] for m in group["mentees"]] == [world.e4, world.e5]
+    assert [p["id"] for p in session_of(client, session["id"])["participants"]] == [world.m1, world.e4, world.e5]
+    after = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    assert after["matched_mentees"] == before["matched_mentees"] - 1 and after["relationships"] == before["relationships"]
+    # The mentee's time is free; the others' is not.
+    mentee, events = person(SUB_A, "mentor", "Other Mentor", certified=True)
+    _, pair = confirmed(SUB_A, mentee, world.e3)
+    apply(client, *events, pair)
+    [theirs] = client.get(f"/subsidiaries/{SUB_A}/relationships", params={"participant_id": world.e3, "status": "active"}, headers=ADMIN).json()
+    assert schedule(client, relationship=theirs["id"]).status_code == 201
 
 
 @pytest.mark.parametrize(

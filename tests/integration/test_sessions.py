@@ -165,13 +165,23 @@ def test_reading_every_topic_again_from_the_start_changes_nothing(platform, serv
         json={"group_id": group["id"], "theme": group["theme"], "starts_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(), "location": "Lab"},
     )
     assert booked.status_code == 201, booked.text
+    # One mentee withdraws: matching keeps the group with the other, and sessions takes them
+    # off the group's session to come.
+    leaving, staying = (m["id"] for m in group["mentees"])
+    assert enrolment.post(f"/subsidiaries/{SLUG}/participants/{leaving}/withdraw", json={"reason": "retired"}).status_code == 200
+    [smaller] = wait_for(lambda: (r := relationships(sessions)) and len(r[0]["mentees"]) == 1 and r)
+    assert smaller["status"] == "active" and [m["id"] for m in smaller["mentees"]] == [staying]
+    session = sessions.get(f"/subsidiaries/{SLUG}/sessions/{booked.json()['id']}").json()
+    assert leaving not in {p["id"] for p in session["participants"]} and session["status"] == "scheduled"
+    [match] = matching.get(f"/subsidiaries/{SLUG}/matches").json()
+    assert match["status"] == "active" and match["mentee_ids"] == [staying]
     before = (head(sessions), relationships(sessions), sessions.get(f"/subsidiaries/{SLUG}/dashboard").json())
 
     sessions_process = platform.processes[2]
     sessions_process.stop()
     again = platform.start("sessions", SESSIONS_CONSUMER_GROUP="sessions-rereads-everything")
     client = platform.client(again)
-    wait_for(lambda: (h := client.get("/healthz").json()["consumer"])["applied"] >= 8 and h["ok"], timeout=60)
+    wait_for(lambda: (h := client.get("/healthz").json()["consumer"])["applied"] >= 10 and h["ok"], timeout=60)
     time.sleep(1.0)  # anything still in flight would show now
     assert head(client) == before[0]
     assert relationships(client) == before[1]

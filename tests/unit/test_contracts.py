@@ -83,6 +83,10 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     },
     "MatchDeclined": {"match_id": str(uuid4()), "mentor_id": str(uuid4()), "mentee_ids": [str(uuid4())], "by": "admin", "reason": "same team"},
     "MatchEnded": {"match_id": str(uuid4()), "mentor_id": str(uuid4()), "mentee_ids": [str(uuid4())], "reason": "the mentee withdrew"},
+    "MatchMemberLeft": {
+        "match_id": str(uuid4()), "mentor_id": str(uuid4()), "participant_id": str(uuid4()), "mentee_ids": [str(uuid4())], "reason": "a mentee withdrew: retired",
+    },
+    "RelationshipMemberLeft": {"relationship_id": str(uuid4()), "participant_id": str(uuid4()), "reason": "a mentee withdrew: retired"},
     "RelationshipOpened": {
         "relationship_id": str(uuid4()),
         "match_id": str(uuid4()),

@@ -191,3 +191,28 @@ def test_a_completed_match_is_published_as_ended_with_the_reason():
     [ended] = [p for p in map(to_integration_event, book.collect_events()) if p is not None]
     assert ended.type == "MatchEnded" and str(ended.payload.match_id) == match_id
     assert ended.payload.reason == "the relationship completed: 5 sessions held" and [str(i) for i in ended.payload.mentee_ids] == [e1]
+
+
+def group_of(book: MatchBook, mentor: str, *mentees: str) -> MatchingRun:
+    proposals = [{"mentor_id": mentor, "mentee_ids": list(mentees), "score": 5, "theme": "networking", "shared_themes": ["networking"], "language": "fr"}]
+    return MatchingRun(subsidiary_id="axa-fr", format="mini-session", proposals=proposals, unmatched=[], summary={}, context=CONTEXT)
+
+
+def test_a_mentee_leaving_a_group_leaves_it_and_the_group_goes_on_until_its_last_mentee():
+    book = new_book()
+    m1, e1, e2 = (str(uuid.uuid4()) for _ in range(3))
+    add(book, m1, "mentor", certified=True)
+    add(book, e1, "mentee")
+    add(book, e2, "mentee")
+    [match_id] = book.confirm(group_of(book, m1, e1, e2), CONTEXT, no_violation)
+    book.collect_events()
+
+    book.note_withdrawn(participant_id=e1, reason="retired", source_event_id="w1", context=CONTEXT)
+    match = book.matches[match_id]
+    assert (match["status"], match["mentee_ids"]) == (ACTIVE, [e2]) and book.capacity_left(m1) == 1
+    [left] = [p for p in map(to_integration_event, book.collect_events()) if p is not None]
+    assert left.type == "MatchMemberLeft" and str(left.payload.participant_id) == e1
+    assert [str(i) for i in left.payload.mentee_ids] == [e2] and left.payload.reason == "a mentee withdrew: retired"
+
+    book.note_withdrawn(participant_id=e2, reason="moved", source_event_id="w2", context=CONTEXT)
+    assert book.matches[match_id]["status"] == ENDED and book.capacity_left(m1) == 2

@@ -444,13 +444,19 @@ def test_a_withdrawal_after_completion_cancels_the_sessions_still_to_come(mentee
     hold(rel, "s1", NOW + DAY)
     schedule(rel, "s2", NOW + 5 * DAY)
     assert rel.status == COMPLETED
-    assert rel.note_withdrawal(who, "moved on", NOW + 2 * DAY, CONTEXT) == (["s2"] if cancelled else [])
+    gone, left = rel.note_withdrawal(who, "moved on", NOW + 2 * DAY, CONTEXT)
+    assert gone == (["s2"] if cancelled else [])
     assert rel.sessions["s2"]["status"] == (CANCELLED if cancelled else SCHEDULED)
     assert (rel.sessions["s1"]["status"], rel.status) == (HELD, COMPLETED)
+    if who == "e1" and len(mentees) > 1:  # the group goes on without them
+        assert left == ["s2"] and rel.sessions["s2"]["participant_ids"] == ["m1", "e2"] and rel.mentee_ids == ["e2"]
+        assert rel.sessions["s1"]["participant_ids"] == ["m1", "e1", "e2"]  # what was held stays as it was
+    else:
+        assert left == []
 
 
 def test_a_withdrawal_leaves_an_active_relationship_to_matching():
     rel = relationship()
     schedule(rel, "s1", NOW + DAY)
-    assert rel.note_withdrawal("e1", "moved on", NOW, CONTEXT) == []  # its MatchEnded closes it
+    assert rel.note_withdrawal("e1", "moved on", NOW, CONTEXT) == ([], [])  # its MatchEnded closes it
     assert rel.sessions["s1"]["status"] == SCHEDULED
