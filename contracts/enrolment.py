@@ -35,6 +35,13 @@ class ProgrammeSettings(_Payload):
     )
 
 
+def canonical_theme(themes: list[str], name: str) -> str | None:
+    """The programme's spelling of a theme, matched without regard to case or spacing:
+    every service reads the themes a person types the same way."""
+    wanted = " ".join(name.split()).casefold()
+    return next((theme for theme in themes if theme.casefold() == wanted), None)
+
+
 # --- participants ------------------------------------------------------------------------
 
 

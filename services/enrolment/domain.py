@@ -10,6 +10,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from contracts.enrolment import canonical_theme
+
 # Fixes the ids derived from names (a subsidiary's slug, a claimed email): the same name
 # always gives the same aggregate id, so the event store itself refuses duplicates.
 NAMESPACE = UUID("7d6f0c1e-3b0a-4f43-9d35-5a8e2f4f7c11")
@@ -66,9 +68,7 @@ class Subsidiary(Aggregate):
         return list(self.programme.get("themes", []))
 
     def canonical_theme(self, name: str) -> str | None:
-        """The programme's spelling of a theme, matched without regard to case."""
-        wanted = " ".join(name.split()).casefold()
-        return next((theme for theme in self.themes if theme.casefold() == wanted), None)
+        return canonical_theme(self.themes, name)
 
 
 class Participant(Aggregate):

@@ -17,6 +17,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from contracts.enrolment import canonical_theme
+
 NAMESPACE = UUID("b1f4c2d0-6a2e-4e0b-9a57-2f61d7c9e3a8")
 
 ACTIVE, COMPLETED, CLOSED = "active", "completed", "closed"
@@ -134,17 +136,6 @@ class Roster(Aggregate):
     def rules(self) -> "ProgrammeRules":
         return ProgrammeRules(self.programme or {})
 
-    @property
-    def themes(self) -> list[str]:
-        return self.rules.themes
-
-    @property
-    def mini_session_max(self) -> int:
-        return self.rules.mini_session_max
-
-    def canonical_theme(self, name: str) -> str | None:
-        return self.rules.canonical_theme(name)
-
 
 @dataclass(frozen=True)
 class ProgrammeRules:
@@ -161,9 +152,7 @@ class ProgrammeRules:
         return int(self.settings.get("mini_session_max", 10))
 
     def canonical_theme(self, name: str) -> str | None:
-        """The programme's spelling of a theme, matched without regard to case or spacing."""
-        wanted = " ".join(name.split()).casefold()
-        return next((theme for theme in self.themes if theme.casefold() == wanted), None)
+        return canonical_theme(self.themes, name)
 
 
 class Relationship(Aggregate):

@@ -413,15 +413,15 @@ def test_a_certification_or_withdrawal_before_the_enrolment_is_kept():
     ],
 )
 def test_a_theme_is_the_programme_s_spelling_of_it(asked, canonical):
-    assert roster().canonical_theme(asked) == canonical
+    assert roster().rules.canonical_theme(asked) == canonical
 
 
 def test_the_programme_s_rules_before_and_after_it_is_known():
     r = Roster(subsidiary_id="axa-fr", context=CONTEXT)
-    assert (r.themes, r.mini_session_max, r.canonical_theme("networking")) == ([], 10, None)
+    assert (r.rules.themes, r.rules.mini_session_max, r.rules.canonical_theme("networking")) == ([], 10, None)
     r.note_programme(settings={"themes": ["networking"], "mini_session_max": 3}, source_event_id="p1", context=CONTEXT)
     r.note_programme(settings={"themes": ["online learning"], "mini_session_max": 2}, source_event_id="p2", context=CONTEXT)
-    assert (r.themes, r.mini_session_max) == (["online learning"], 2)  # the latest programme counts
+    assert (r.rules.themes, r.rules.mini_session_max) == (["online learning"], 2)  # the latest programme counts
 
 
 def test_a_match_waits_for_the_programme_and_is_forgotten_if_it_ends_first():
