@@ -2,19 +2,16 @@
 
 from fastapi import APIRouter
 
-from services.common.auth import GroupAdmin, SubsidiaryReader
-from services.common.errors import NotFound
+from services.common.auth import GroupAdmin
 from services.common.http import ERROR_RESPONSES
-from services.sessions.api.deps import Now, Sessions
+from services.sessions.api.deps import KnownSubsidiary, Now, Sessions
 from services.sessions.api.schemas import GroupDashboard, SubsidiaryDashboard
 
 router = APIRouter(tags=["dashboards"], responses=ERROR_RESPONSES)
 
 
-@router.get("/subsidiaries/{subsidiary_id}/dashboard", summary="The subsidiary's programme in figures")
-def subsidiary_dashboard(subsidiary_id: str, _: SubsidiaryReader, sessions: Sessions, now: Now) -> SubsidiaryDashboard:
-    if not sessions.view.known(subsidiary_id):
-        raise NotFound(f"subsidiary {subsidiary_id!r} not found")
+@router.get("/subsidiaries/{subsidiary_id}/dashboard", dependencies=[KnownSubsidiary], summary="The subsidiary's programme in figures")
+def subsidiary_dashboard(subsidiary_id: str, sessions: Sessions, now: Now) -> SubsidiaryDashboard:
     return SubsidiaryDashboard(**sessions.view.dashboard(subsidiary_id, now))
 
 

@@ -8,16 +8,15 @@ from fastapi import APIRouter, Response, status
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
 from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
-from services.sessions.api.deps import JSON_BODY, Now, Sessions
+from services.sessions.api.deps import JSON_BODY, KnownSubsidiary, Now, Sessions
 from services.sessions.api.schemas import CloseIn, NoteIn, RelationshipOut
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/relationships", tags=["relationships"], responses=ERROR_RESPONSES)
 
 
-@router.get("", summary="The subsidiary's relationships (pairs and mini-session groups), with filters")
+@router.get("", dependencies=[KnownSubsidiary], summary="The subsidiary's relationships (pairs and mini-session groups), with filters")
 def list_relationships(
     subsidiary_id: str,
-    _: SubsidiaryReader,
     sessions: Sessions,
     now: Now,
     response: Response,
@@ -28,8 +27,6 @@ def list_relationships(
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> list[RelationshipOut]:
-    if not sessions.view.known(subsidiary_id):
-        raise NotFound(f"subsidiary {subsidiary_id!r} not found")
     rows = sessions.view.relationships(
         subsidiary_id, now, status=status, format=format, participant_id=str(participant_id) if participant_id else None, stalled=stalled
     )

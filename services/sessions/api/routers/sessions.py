@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound, Problem
 from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
-from services.sessions.api.deps import JSON_BODY, Now, Sessions
+from services.sessions.api.deps import JSON_BODY, KnownSubsidiary, Now, Sessions
 from services.sessions.api.schemas import AttendanceIn, CancelIn, FeedbackIn, RescheduleIn, SessionIn, SessionOut
 from services.sessions.calendar import invitation
 
@@ -68,10 +68,9 @@ def schedule(
     return _session(sessions, subsidiary_id, session_id)
 
 
-@router.get("", summary="The subsidiary's sessions, soonest first, with filters")
+@router.get("", dependencies=[KnownSubsidiary], summary="The subsidiary's sessions, soonest first, with filters")
 def list_sessions(
     subsidiary_id: str,
-    _: SubsidiaryReader,
     sessions: Sessions,
     response: Response,
     status: Literal["scheduled", "held", "cancelled"] | None = None,
@@ -83,7 +82,6 @@ def list_sessions(
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> list[SessionOut]:
-    _known(sessions, subsidiary_id)
     rows = sessions.view.sessions(
         subsidiary_id,
         status=status,
@@ -190,8 +188,4 @@ def _session(sessions: Sessions, subsidiary_id: str, session_id: str) -> Session
         raise NotFound(f"session {session_id} not found")
     return SessionOut(**found)
 
-
-def _known(sessions: Sessions, subsidiary_id: str) -> None:
-    if not sessions.view.known(subsidiary_id):
-        raise NotFound(f"subsidiary {subsidiary_id!r} not found")
 
