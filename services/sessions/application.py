@@ -212,13 +212,18 @@ class SessionsApplication(ServiceApplication):
         return Agenda(participant_id=participant_id, subsidiary_id=subsidiary_id, context=self._in(subsidiary_id, context))
 
     def released(
-        self, rel: Relationship, session_ids: list[str], context: Context, loaded: dict[UUID, Aggregate] | None = None
+        self,
+        rel: Relationship,
+        session_ids: list[str],
+        context: Context,
+        loaded: dict[UUID, Aggregate] | None = None,
+        members: list[str] | None = None,
     ) -> list[Agenda]:
-        """The members' agendas with these sessions' bookings released (`loaded`: agendas
-        already loaded for the same transaction, kept up to date)."""
+        """The agendas of these sessions' members (or of `members` only) with their bookings
+        released (`loaded`: agendas already loaded for the same transaction, kept up to date)."""
         loaded = {} if loaded is None else loaded
         agendas = []
-        for member in sorted({m for s in session_ids for m in rel.sessions[s]["participant_ids"]}):
+        for member in members or sorted({m for s in session_ids for m in rel.sessions[s]["participant_ids"]}):
             agenda = loaded.get(agenda_id(member)) or self.get_or_none(agenda_id(member))
             if not isinstance(agenda, Agenda):
                 continue
@@ -368,16 +373,7 @@ class Batch:
         if isinstance(rel, Relationship):
             left = rel.remove_member(participant_id, reason, at, context)
             self.changed[rel_id] = rel
-            self._free(participant_id, left, context)
-
-    def _free(self, participant_id: str, session_ids: list[str], context: Context) -> None:
-        """One member's bookings of these sessions released (the others keep theirs)."""
-        agenda = self.changed.get(agenda_id(participant_id)) or self.app.get_or_none(agenda_id(participant_id))
-        if isinstance(agenda, Agenda) and any(s in agenda.bookings for s in session_ids):
-            for session_id in session_ids:
-                if session_id in agenda.bookings:
-                    agenda.release(session_id=session_id, context=context)
-            self.changed[agenda.id] = agenda
+            self.app.released(rel, left, context, loaded=self.changed, members=[participant_id])
 
     def _withdrawn(self, participant_id: str, reason: str, at: datetime, context: Context) -> None:
         """Sessions still to come of a withdrawn member's completed relationships are cancelled
@@ -393,7 +389,7 @@ class Batch:
                 if cancelled or left:
                     self.changed[rel_id] = rel
                     self.app.released(rel, cancelled, context, loaded=self.changed)
-                    self._free(participant_id, left, context)
+                    self.app.released(rel, left, context, loaded=self.changed, members=[participant_id])
 
     def _close(self, match_id: str, reason: str, context: Context) -> None:
         rel_id = relationship_id(match_id)
