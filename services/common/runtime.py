@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
+from services.common.audit import AuditRead
 from services.common.consumer import EventConsumer
 from services.common.relay import Relay, start_relay
 from services.common.settings import ServiceSettings
@@ -41,7 +42,7 @@ class ServiceRuntime:
                 handle = application.apply_events  # type: ignore[attr-defined]
                 self.consumer = EventConsumer(self.settings.kafka_bootstrap_servers, self.consumes, self.consumer_group, handle)
                 self.consumer.start()
-            self.relay = start_relay(application, self.translate, self.settings.topics.of(self.name), self.settings)
+            self.relay = start_relay(application, self.publishable, self.settings.topics.of(self.name), self.settings)
             self.application = application
             try:
                 yield
@@ -53,6 +54,12 @@ class ServiceRuntime:
                 application.close()
 
         return lifespan
+
+    def publishable(self, domain_event: Any) -> IntegrationEvent | None:
+        """What the relay publishes for a stored event: audit reads stay inside the service."""
+        if isinstance(domain_event, AuditRead.Event):
+            return None
+        return self.translate(domain_event)
 
     def health(self) -> dict[str, Any]:
         if self.application is None:  # still starting

@@ -169,7 +169,7 @@ class EnrolmentApplication(ServiceApplication):
     def _claim_email(self, slug: str, email: str, participant_id: UUID) -> EmailClaim:
         claim_id = email_claim_id(slug, email)
         if not self.view.ever_claimed(claim_id):
-            return EmailClaim(participant_id=participant_id, id=claim_id)
+            return EmailClaim(participant_id=participant_id, subsidiary_id=slug, id=claim_id)
         claim: EmailClaim = self.repository.get(claim_id)
         try:
             claim.claim(participant_id)

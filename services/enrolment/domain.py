@@ -144,8 +144,9 @@ class EmailClaim(Aggregate):
     only in the participant's events)."""
 
     @event("Claimed")
-    def __init__(self, participant_id: UUID, id: UUID | None = None) -> None:  # noqa: A002 - the library's name
+    def __init__(self, participant_id: UUID, subsidiary_id: str | None = None, id: UUID | None = None) -> None:  # noqa: A002 - the library's name
         self.participant_id: UUID | None = participant_id
+        self.subsidiary_id = subsidiary_id  # the audit chain its events join (None in claims made before it was kept)
 
     @property
     def is_held(self) -> bool:

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.common.audit import audit_router, replay_router
 from services.common.http import create_service_app, health_router
 from services.common.runtime import ServiceRuntime
 from services.enrolment.api.routers import participants, subsidiaries
@@ -28,6 +29,6 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
         version="1.0.0",
         token_secret=settings.token_secret(),
         max_body_bytes=settings.max_body_bytes,
-        routers=[subsidiaries.router, participants.router, health_router(runtime.health)],
+        routers=[subsidiaries.router, participants.router, audit_router(runtime), replay_router(runtime), health_router(runtime.health)],
         lifespan=runtime.lifespan(),
     )

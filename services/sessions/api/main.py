@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.common.audit import audit_router, replay_router
 from services.common.http import create_service_app, health_router
 from services.common.runtime import ServiceRuntime
 from services.sessions.api.routers import dashboards, relationships, sessions
@@ -33,6 +34,6 @@ def create_app(settings: SessionsSettings | None = None) -> FastAPI:
         version="1.0.0",
         token_secret=settings.token_secret(),
         max_body_bytes=settings.max_body_bytes,
-        routers=[relationships.router, sessions.router, dashboards.router, health_router(runtime.health)],
+        routers=[relationships.router, sessions.router, dashboards.router, audit_router(runtime), replay_router(runtime), health_router(runtime.health)],
         lifespan=runtime.lifespan(),
     )

@@ -1,0 +1,170 @@
+"""The audit API every service serves: its events per subsidiary, in order, with their hash
+chain and stored bytes so auditors can verify them; and the record of who read them.
+
+Routes (all read-only):
+- GET /subsidiaries/{sid}/audit/events?after=&limit=&since=&until= : the subsidiary's events
+  in this service, each with position, time, actor, type, payload (personal data as it reads
+  now: sealed values of an erased participant read as erased), what was published for it,
+  hash, previous hash and the stored bytes. X-Audit-Head gives the log's last position.
+- GET /subsidiaries/{sid}/audit/head : the log's head (position, hash) and any stored event
+  no link covers.
+- GET /audit/replay (group admins, group-wide auditors): rebuild the service's read models
+  from its event store into fresh ones and report any difference with the live ones.
+Every read of events is itself recorded, as an AuditRead event in the same log.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from eventsourcing.domain import Aggregate, event
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi.encoders import jsonable_encoder
+from pydantic import AwareDatetime, BaseModel, Field
+
+from services.common.auth import CurrentPrincipal, Principal, SubsidiaryReader
+from services.common.chain import Link, iso, stored_as_json
+from services.common.errors import ServiceError
+from services.common.http import ERROR_RESPONSES, CommandContext
+
+# Shown elsewhere in the answer (position, time, actor) or the library's own bookkeeping.
+ENVELOPE_FIELDS = {"originator_id", "originator_version", "originator_topic", "timestamp", "context"}
+
+
+class AuditRead(Aggregate):
+    """Somebody read a subsidiary's history: who (the context's actor), what, and how much."""
+
+    @event("Recorded")
+    def __init__(self, subsidiary_id: str, what: str, query: dict[str, Any], count: int, context: dict[str, Any]) -> None:
+        self.subsidiary_id = subsidiary_id
+
+
+class NoChain(ServiceError):
+    status_code = 503
+
+
+class AuditEvent(BaseModel):
+    service: str
+    subsidiary_id: str
+    position: int = Field(description="1, 2, ... within this subsidiary's log in this service")
+    notification_id: int = Field(description="Where the event sits in the service's whole notification log")
+    recorded_at: str = Field(description="When the event was recorded (UTC), as chained")
+    time: str | None = Field(description="The event's own timestamp")
+    actor: dict[str, Any] | None
+    type: str | None = Field(description="The stored domain event, e.g. Participant.Enrolled; null if it cannot be read")
+    payload: dict[str, Any] | None
+    published: dict[str, Any] | None = Field(description="The integration event published for it, if any")
+    hash: str
+    prev_hash: str
+    stored: dict[str, Any] | None = Field(description="The stored bytes the hash covers (state in base64); null if the row is gone")
+    problem: str | None = None
+
+
+class AuditHead(BaseModel):
+    service: str
+    subsidiary_id: str
+    position: int
+    hash: str
+    unchained: list[int] = Field(description="Notification ids of stored events no link covers (should be empty)")
+
+
+def audit_router(runtime: Any) -> APIRouter:
+    """`runtime` is the service's ServiceRuntime: its application and what it publishes."""
+    router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/audit", tags=["audit"], responses=ERROR_RESPONSES)
+
+    def recorder() -> Any:
+        found = runtime.application.recorder
+        if not hasattr(found, "select_links"):
+            raise NoChain("this event store keeps no hash chain (use the sqlite or postgres persistence module)")
+        return found
+
+    @router.get("/events", summary="The subsidiary's events in this service, with their hash chain", response_model=list[AuditEvent])
+    def events(
+        subsidiary_id: str,
+        principal: SubsidiaryReader,
+        context: CommandContext,
+        response: Response,
+        after: Annotated[int, Query(ge=0, description="Only events after this position")] = 0,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+        since: Annotated[AwareDatetime | None, Query(description="Only events recorded at or after this time")] = None,
+        until: Annotated[AwareDatetime | None, Query(description="Only events recorded at or before this time")] = None,
+    ) -> list[dict[str, Any]]:
+        chain = recorder()
+        head, head_hash = chain.head(subsidiary_id)
+        rows = chain.select_links(subsidiary_id, after, limit, _iso(since), _iso(until))
+        found = [_audit_event(runtime, link, stored) for link, stored in rows]
+        query = {"after": after, "limit": limit, "since": _iso(since), "until": _iso(until)}
+        # Recorded after the read, so a reader paging up to X-Audit-Head never chases its own records.
+        runtime.application.save(
+            AuditRead(subsidiary_id=subsidiary_id, what="events", query=query, count=len(found), context={**context, "subsidiary_id": subsidiary_id})
+        )
+        response.headers["X-Audit-Head"] = str(head)
+        response.headers["X-Audit-Head-Hash"] = head_hash
+        return found
+
+    @router.get("/head", summary="The last link of the subsidiary's log, and stored events no link covers", response_model=AuditHead)
+    def head(subsidiary_id: str, principal: SubsidiaryReader) -> dict[str, Any]:
+        chain = recorder()
+        position, hash_ = chain.head(subsidiary_id)
+        return {"service": runtime.name, "subsidiary_id": subsidiary_id, "position": position, "hash": hash_, "unchained": chain.unchained()}
+
+    return router
+
+
+def group_reader(principal: CurrentPrincipal) -> Principal:
+    """Group admins and group-wide auditors: those who may see every subsidiary."""
+    if principal.subsidiary is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a group admin or a group-wide auditor can do this")
+    return principal
+
+
+def replay_router(runtime: Any) -> APIRouter:
+    router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
+
+    @router.get("/replay", summary="Rebuild this service's read models from its event store and compare them with the live ones")
+    def replay(principal: Annotated[Principal, Depends(group_reader)]) -> dict[str, Any]:
+        from services.common.replay import replay_read_models
+
+        return replay_read_models(runtime.application)
+
+    return router
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return iso(moment) if moment is not None else None
+
+
+def _audit_event(runtime: Any, link: Link, stored: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "service": runtime.name,
+        "subsidiary_id": link.log,
+        "position": link.position,
+        "notification_id": link.notification_id,
+        "recorded_at": link.recorded_at,
+        "time": None,
+        "actor": None,
+        "type": None,
+        "payload": None,
+        "published": None,
+        "hash": link.hash,
+        "prev_hash": link.prev_hash,
+        "stored": None,
+    }
+    if stored is None:
+        item["problem"] = "the stored event is missing"
+        return item
+    item["stored"] = stored_as_json(stored)
+    try:
+        domain_event = runtime.application.mapper.to_domain_event(stored)
+    except Exception as exc:  # a damaged row must still be listed, so the chain shows where
+        item["problem"] = f"the stored event cannot be read: {type(exc).__name__}"
+        return item
+    context = getattr(domain_event, "context", None) or {}
+    published = runtime.publishable(domain_event)
+    item.update(
+        time=iso(domain_event.timestamp),
+        actor=context.get("actor"),
+        type=type(domain_event).__qualname__,
+        payload=jsonable_encoder({k: v for k, v in domain_event.__dict__.items() if k not in ENVELOPE_FIELDS}),
+        published=published.model_dump(mode="json") if published is not None else None,
+    )
+    return item

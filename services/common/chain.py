@@ -1,0 +1,378 @@
+"""Tamper evidence: every stored event is a link in a hash chain.
+
+Each service's events are chained per subsidiary (a "log"): the link of an event holds its
+position in that log, when it was recorded, the hash of the previous link and its own hash,
+computed over those and the event's stored bytes (originator id, version, topic, state).
+Links are written by the event store's recorder in the same transaction as the events (the
+recorders below), so an event is never stored without its link. Personal data is sealed
+before it is stored and erasure only destroys keys, so the chain still verifies afterwards.
+
+What a check detects: a changed row (its hash no longer matches), a deleted event (its link
+points at nothing, or the next link's previous hash does not match), an event inserted
+behind the service's back (stored without a link: `unchained`), links reordered (positions
+and previous hashes no longer follow). Truncating the tail of a log leaves a shorter valid
+chain: auditors keep the head hash (`/audit/head`) they last saw, to compare.
+"""
+
+import base64
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+from psycopg.sql import SQL, Identifier
+
+GENESIS = "0" * 64  # the previous hash of a log's first link
+UNPLACED = "-"  # the log of an event saved without saying its subsidiary (none do today)
+CHAIN_TABLE = "audit_chain"
+
+
+@dataclass(frozen=True)
+class Link:
+    log: str  # the subsidiary
+    position: int  # 1, 2, ... within the log
+    notification_id: int  # where the event sits in the service's notification log
+    recorded_at: str  # ISO 8601 UTC, as the event's own timestamp
+    hash: str
+    prev_hash: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What the application tells the recorder about an event it saves."""
+
+    log: str
+    recorded_at: datetime
+
+
+def link_hash(
+    prev_hash: str, log: str, position: int, recorded_at: str, originator_id: str, originator_version: int, topic: str, state: bytes
+) -> str:
+    """SHA-256 over the link and the stored event, each part length-prefixed so no two
+    different inputs can run together into the same bytes."""
+    digest = hashlib.sha256()
+    for part in (prev_hash, log, str(position), recorded_at, originator_id, str(originator_version), topic):
+        encoded = part.encode()
+        digest.update(len(encoded).to_bytes(8, "big") + encoded)
+    digest.update(len(state).to_bytes(8, "big") + state)
+    return digest.hexdigest()
+
+
+def stored_hash(link: Link, stored: StoredEvent) -> str:
+    return link_hash(
+        link.prev_hash,
+        link.log,
+        link.position,
+        link.recorded_at,
+        str(stored.originator_id),
+        stored.originator_version,
+        stored.topic,
+        stored.state,
+    )
+
+
+def stored_as_json(stored: StoredEvent) -> dict[str, Any]:
+    """The stored bytes as an export carries them, so anyone can recompute the hash."""
+    return {
+        "originator_id": str(stored.originator_id),
+        "originator_version": stored.originator_version,
+        "topic": stored.topic,
+        "state": base64.b64encode(stored.state).decode(),
+    }
+
+
+def stored_from_json(data: dict[str, Any]) -> StoredEvent:
+    return StoredEvent(
+        originator_id=str(data["originator_id"]),
+        originator_version=int(data["originator_version"]),
+        topic=str(data["topic"]),
+        state=base64.b64decode(data["state"]),
+    )
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_links(
+    stored_events: Sequence[StoredEvent],
+    notification_ids: Sequence[int],
+    placements: Sequence[Placement] | None,
+    head_of: Callable[[str], tuple[int, str]],
+) -> list[Link]:
+    """The links of events being inserted, after the heads of their logs (position, hash)."""
+    heads: dict[str, tuple[int, str]] = {}
+    links = []
+    for index, (stored, notification_id) in enumerate(zip(stored_events, notification_ids, strict=True)):
+        placement = placements[index] if placements else Placement(UNPLACED, datetime.now(UTC))
+        if placement.log not in heads:
+            heads[placement.log] = head_of(placement.log)
+        position, prev_hash = heads[placement.log]
+        link = Link(placement.log, position + 1, notification_id, iso(placement.recorded_at), "", prev_hash)
+        link = Link(**{**link.__dict__, "hash": stored_hash(link, stored)})
+        heads[placement.log] = (link.position, link.hash)
+        links.append(link)
+    return links
+
+
+def _rows(links: Iterable[Link]) -> list[tuple[Any, ...]]:
+    return [(k.log, k.position, k.notification_id, k.recorded_at, k.hash, k.prev_hash) for k in links]
+
+
+_COLUMNS = "log, position, notification_id, recorded_at, hash, prev_hash"
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """Stores each event's link with it, in the same transaction."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} ("
+            "log TEXT NOT NULL, position INTEGER NOT NULL, notification_id INTEGER NOT NULL UNIQUE, "
+            "recorded_at TEXT NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL, "
+            "PRIMARY KEY (log, position)) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {CHAIN_TABLE}_time ON {CHAIN_TABLE} (log, recorded_at)",
+        ]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        # The inserts above took SQLite's write lock: no other writer can move a log's head
+        # between reading it here and committing.
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        assert notification_ids is not None
+
+        def head_of(log: str) -> tuple[int, str]:
+            c.execute(f"SELECT position, hash FROM {CHAIN_TABLE} WHERE log=? ORDER BY position DESC LIMIT 1", (log,))
+            row = c.fetchone()
+            return (row[0], row[1]) if row else (0, GENESIS)
+
+        links = new_links(stored_events, notification_ids, kwargs.get("placements"), head_of)
+        c.executemany(f"INSERT INTO {CHAIN_TABLE} ({_COLUMNS}) VALUES (?,?,?,?,?,?)", _rows(links))
+        return notification_ids
+
+    # -- reading, for the audit API ---------------------------------------------------------
+
+    def select_links(
+        self, log: str, after: int, limit: int, since: str | None = None, until: str | None = None
+    ) -> list[tuple[Link, StoredEvent | None]]:
+        """A log's links after a position, each with its stored event (None: deleted)."""
+        statement = (
+            f"SELECT k.*, e.originator_id AS e_id, e.originator_version AS e_version, e.topic AS e_topic, e.state AS e_state "
+            f"FROM {CHAIN_TABLE} k LEFT JOIN {self.events_table_name} e ON e.rowid = k.notification_id "
+            "WHERE k.log=? AND k.position>? "
+        )
+        params: list[Any] = [log, after]
+        if since is not None:
+            statement += "AND k.recorded_at>=? "
+            params.append(since)
+        if until is not None:
+            statement += "AND k.recorded_at<=? "
+            params.append(until)
+        statement += "ORDER BY k.position LIMIT ?"
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [_link_and_event(row, self.convert_originator_id) for row in c.fetchall()]
+
+    def head(self, log: str) -> tuple[int, str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT position, hash FROM {CHAIN_TABLE} WHERE log=? ORDER BY position DESC LIMIT 1", (log,))
+            row = c.fetchone()
+            return (row[0], row[1]) if row else (0, GENESIS)
+
+    def unchained(self, limit: int = 1000) -> list[int]:
+        """Notification ids of stored events no link covers: written behind the service's back."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT e.rowid FROM {self.events_table_name} e LEFT JOIN {CHAIN_TABLE} k ON k.notification_id = e.rowid "
+                "WHERE k.notification_id IS NULL ORDER BY e.rowid LIMIT ?",
+                (limit,),
+            )
+            return [row[0] for row in c.fetchall()]
+
+
+class ChainedSQLiteFactory(SQLiteFactory):
+    application_recorder_class = ChainedSQLiteApplicationRecorder
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """Stores each event's link with it, in the same transaction. The library locks the
+    events table (EXCLUSIVE) for every insert, so heads cannot move meanwhile."""
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.chain_table = Identifier(self.datastore.schema, f"{events_table_name}_chain")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (log text NOT NULL, position bigint NOT NULL, "
+                "notification_id bigint NOT NULL UNIQUE, recorded_at text NOT NULL, hash text NOT NULL, "
+                "prev_hash text NOT NULL, PRIMARY KEY (log, position))"
+            ).format(self.chain_table)
+        )
+        self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (log, recorded_at)").format(
+                Identifier(f"{events_table_name}_chain_time"), self.chain_table
+            )
+        )
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert notification_ids is not None
+
+        def head_of(log: str) -> tuple[int, str]:
+            curs.execute(
+                SQL("SELECT position, hash FROM {0} WHERE log=%s ORDER BY position DESC LIMIT 1").format(self.chain_table), (log,)
+            )
+            row = curs.fetchone()
+            return (row["position"], row["hash"]) if row else (0, GENESIS)
+
+        links = new_links(stored_events, notification_ids, kwargs.get("placements"), head_of)
+        curs.executemany(
+            SQL("INSERT INTO {0} (" + _COLUMNS + ") VALUES (%s,%s,%s,%s,%s,%s)").format(self.chain_table), _rows(links)
+        )
+        return notification_ids
+
+    def select_links(
+        self, log: str, after: int, limit: int, since: str | None = None, until: str | None = None
+    ) -> list[tuple[Link, StoredEvent | None]]:
+        statement = SQL(
+            "SELECT k.*, e.originator_id AS e_id, e.originator_version AS e_version, e.topic AS e_topic, e.state AS e_state "
+            "FROM {0} k LEFT JOIN {1} e ON e.notification_id = k.notification_id WHERE k.log=%s AND k.position>%s "
+        ).format(self.chain_table, Identifier(self.datastore.schema, self.events_table_name))
+        params: list[Any] = [log, after]
+        if since is not None:
+            statement += SQL("AND k.recorded_at>=%s ")
+            params.append(since)
+        if until is not None:
+            statement += SQL("AND k.recorded_at<=%s ")
+            params.append(until)
+        statement += SQL("ORDER BY k.position LIMIT %s")
+        params.append(limit)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params)
+            return [_link_and_event(row, lambda value: value) for row in curs.fetchall()]
+
+    def head(self, log: str) -> tuple[int, str]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT position, hash FROM {0} WHERE log=%s ORDER BY position DESC LIMIT 1").format(self.chain_table), (log,))
+            row = curs.fetchone()
+            return (row["position"], row["hash"]) if row else (0, GENESIS)
+
+    def unchained(self, limit: int = 1000) -> list[int]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT e.notification_id FROM {0} e LEFT JOIN {1} k ON k.notification_id = e.notification_id "
+                    "WHERE k.notification_id IS NULL ORDER BY e.notification_id LIMIT %s"
+                ).format(Identifier(self.datastore.schema, self.events_table_name), self.chain_table),
+                (limit,),
+            )
+            return [row["notification_id"] for row in curs.fetchall()]
+
+
+class ChainedPostgresFactory(PostgresFactory):
+    application_recorder_class = ChainedPostgresApplicationRecorder
+
+
+FACTORIES = {"eventsourcing.sqlite": ChainedSQLiteFactory, "eventsourcing.postgres": ChainedPostgresFactory}
+
+
+def _link_and_event(row: Any, convert_id: Callable[[Any], UUID | str]) -> tuple[Link, StoredEvent | None]:
+    link = Link(row["log"], row["position"], row["notification_id"], row["recorded_at"], row["hash"], row["prev_hash"])
+    if row["e_version"] is None:
+        return link, None
+    state = row["e_state"]
+    # Whoever altered a row may have stored text where bytes belong: still show what is there.
+    state = state.encode() if isinstance(state, str) else bytes(state)
+    stored = StoredEvent(originator_id=convert_id(row["e_id"]), originator_version=row["e_version"], topic=row["e_topic"], state=state)
+    return link, stored
+
+
+# -- checking a history ---------------------------------------------------------------------
+
+
+@dataclass
+class LogCheck:
+    """One log's verdict: the positions checked, and the first break if any."""
+
+    service: str
+    log: str
+    first: int = 0
+    last: int = 0
+    count: int = 0
+    head_hash: str = GENESIS
+    broken_at: int | None = None
+    reason: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+    def describe(self) -> str:
+        where = f"{self.service}/{self.log}"
+        if not self.intact:
+            return f"{where}: BROKEN at position {self.broken_at}: {self.reason}"
+        if self.count == 0:
+            return f"{where}: no events"
+        return f"{where}: intact, positions {self.first}..{self.last} ({self.count} events), head {self.head_hash[:16]}"
+
+
+def check_logs(entries: Iterable[dict[str, Any]]) -> list[LogCheck]:
+    """Check audit events (as the audit API lists and `tandem audit export` writes them):
+    each log's positions follow each other, each link names the previous hash, and each hash
+    is recomputed from the stored bytes. A log that does not start at position 1 (an export
+    with --since) is checked from its first position on."""
+    logs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for entry in entries:
+        logs.setdefault((str(entry["service"]), str(entry["subsidiary_id"])), []).append(entry)
+    return [_check_log(service, log, sorted(found, key=lambda e: int(e["position"]))) for (service, log), found in sorted(logs.items())]
+
+
+def _check_log(service: str, log: str, entries: list[dict[str, Any]]) -> LogCheck:
+    check = LogCheck(service, log)
+    previous: dict[str, Any] | None = None
+    for entry in entries:
+        position = int(entry["position"])
+        reason = _break(log, entry, previous)
+        if reason is not None:
+            check.broken_at, check.reason = position, reason
+            return check
+        check.first = check.first or position
+        check.last, check.count, check.head_hash = position, check.count + 1, str(entry["hash"])
+        previous = entry
+    return check
+
+
+def _break(log: str, entry: dict[str, Any], previous: dict[str, Any] | None) -> str | None:
+    position = int(entry["position"])
+    if previous is None:
+        if position == 1 and entry["prev_hash"] != GENESIS:
+            return "the log's first event does not start the chain"
+    else:
+        expected = int(previous["position"]) + 1
+        if position != expected:
+            what = "appears twice" if position == expected - 1 else f"follows position {expected - 1}: events are missing"
+            return f"position {position} {what}"
+        if entry["prev_hash"] != previous["hash"]:
+            return "its previous hash is not the hash of the event before it (events changed, removed or reordered)"
+    if entry.get("stored") is None:
+        return "the stored event is missing (deleted)"
+    link = Link(log, position, int(entry.get("notification_id") or 0), str(entry["recorded_at"]), "", str(entry["prev_hash"]))
+    try:
+        recomputed = stored_hash(link, stored_from_json(entry["stored"]))
+    except (KeyError, ValueError, TypeError):
+        return "its stored bytes are malformed"
+    if recomputed != entry["hash"]:
+        return "its stored bytes do not match its hash (the event was changed)"
+    return None
