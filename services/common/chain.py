@@ -212,6 +212,9 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        if datastore.enable_db_functions:
+            # That path inserts through a database function and would store events unlinked.
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS cannot be used: events must be stored with their audit links")
         self.chain_table = Identifier(self.datastore.schema, f"{events_table_name}_chain")
         self.sql_create_statements.append(
             SQL(
