@@ -57,6 +57,7 @@ from infra.broker import EmbeddedBroker, wait_until_ready  # noqa: E402
 from infra.services import SERVICES, ServiceProcess  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
 from services.common.auth import Role, issue_token  # noqa: E402
+from services.common.personal_data import MemoryKeyStore, PersonalDataKeys  # noqa: E402
 
 TARGET_RATIO = 0.5
 DEFAULT_THEMES = [
@@ -216,6 +217,7 @@ def enrolled_messages(profiles: list[dict[str, Any]], subsidiary: str) -> list[t
     """Real ParticipantEnrolled messages (key, value, headers), encoded by the contracts."""
     context = bench_context(subsidiary)
     now = datetime.now(timezone.utc)
+    keys = PersonalDataKeys(MemoryKeyStore())  # sealed like the service's: same sizes
     messages = []
     for profile in profiles:
         participant_id = uuid.uuid4()
@@ -229,7 +231,7 @@ def enrolled_messages(profiles: list[dict[str, Any]], subsidiary: str) -> list[t
             causation_id=context["causation_id"],
             payload={**profile, "participant_id": participant_id},
         )
-        messages.append(encode(message))
+        messages.append(encode(message, keys))
     return messages
 
 

@@ -1,11 +1,12 @@
 """Events published by the enrolment service on the enrolment topic."""
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import IntegrationEvent, personal
+from contracts.personal import Sealed
 from contracts.types import Email, LanguageCode, Role, ShortText, Slot, ThemeName
 
 PRODUCER = "enrolment"
@@ -46,14 +47,15 @@ def canonical_theme(themes: list[str], name: str) -> str | None:
 
 
 class PersonalData(_Payload):
-    """Everything in here is personal data; a later schema version encrypts it per participant."""
+    """Everything in here is personal data. Since schema version 2 each value travels sealed
+    with the participant's own key (contracts/personal.py); null once they are erased."""
 
     model_config = ConfigDict(frozen=True, json_schema_extra={"x-personal-data": True})
 
-    name: ShortText = personal("Full name")
-    email: Email = personal("Work email; unique among a subsidiary's active participants")
-    birth_year: int = personal("Year of birth, for the reverse-mentoring age rule", ge=1900, le=2100)
-    manager_email: Email | None = personal("The participant's manager, so nobody is matched with their manager")
+    name: Sealed[ShortText] = personal("Full name")
+    email: Sealed[Email] = personal("Work email; unique among a subsidiary's active participants")
+    birth_year: Sealed[Annotated[int, Field(ge=1900, le=2100)]] = personal("Year of birth, for the reverse-mentoring age rule")
+    manager_email: Sealed[Email] = personal("The participant's manager, so nobody is matched with their manager")
 
 
 class Profile(_Payload):
@@ -89,6 +91,22 @@ class ParticipantWithdrawnPayload(_Payload):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+class ParticipantErasedPayload(_Payload):
+    """The participant's personal data is erased everywhere: their key is destroyed."""
+
+    participant_id: UUID
+
+
+# Whose the personal data of a participant event is: the participant's.
+PARTICIPANT_DATA = {f"payload.personal_data.{field}": "payload.participant_id" for field in PersonalData.model_fields}
+
+
+def personal_data_sealed(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2: the same fields; v2 seals the personal ones. Decoding opens either (a v1
+    message's plaintext reads as erased once its participant is)."""
+    return {**data, "schema_version": 2}
+
+
 # --- the events --------------------------------------------------------------------------
 
 
@@ -109,8 +127,10 @@ class ProgrammeConfigured(_EnrolmentEvent):
 
 
 class ParticipantEnrolled(_EnrolmentEvent):
+    PERSONAL: ClassVar[dict[str, str]] = PARTICIPANT_DATA
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["ParticipantEnrolled"] = "ParticipantEnrolled"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: ParticipantEnrolledPayload
 
 
@@ -121,8 +141,10 @@ class MentorCertified(_EnrolmentEvent):
 
 
 class ParticipantProfileUpdated(_EnrolmentEvent):
+    PERSONAL: ClassVar[dict[str, str]] = PARTICIPANT_DATA
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["ParticipantProfileUpdated"] = "ParticipantProfileUpdated"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: ParticipantProfileUpdatedPayload
 
 
@@ -132,6 +154,12 @@ class ParticipantWithdrawn(_EnrolmentEvent):
     payload: ParticipantWithdrawnPayload
 
 
+class ParticipantErased(_EnrolmentEvent):
+    type: Literal["ParticipantErased"] = "ParticipantErased"
+    schema_version: Literal[1] = 1
+    payload: ParticipantErasedPayload
+
+
 EVENTS: tuple[type[IntegrationEvent], ...] = (
     SubsidiaryOnboarded,
     ProgrammeConfigured,
@@ -139,4 +167,5 @@ EVENTS: tuple[type[IntegrationEvent], ...] = (
     MentorCertified,
     ParticipantProfileUpdated,
     ParticipantWithdrawn,
+    ParticipantErased,
 )

@@ -1,5 +1,6 @@
 """The envelope every integration event travels in, and how personal data is marked."""
 
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
@@ -7,8 +8,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.types import SubsidiaryId
 
-# Every field holding personal data carries this mark in its JSON Schema, so that tools
-# (and the later per-participant encryption) can find it without a hand-kept list.
+# Every field holding personal data carries this mark in its JSON Schema, so that tools can
+# find it; events also declare whose it is (PERSONAL), to seal it with that person's key.
 PERSONAL_DATA_MARK = "x-personal-data"
 
 
@@ -33,6 +34,11 @@ class IntegrationEvent(BaseModel):
 
     # The name of the service that publishes events of this type.
     PRODUCER: ClassVar[str] = ""
+    # Personal values and whose they are: {dotted path: dotted path of the participant id}
+    # (contracts/personal.py). On the wire they are sealed with that participant's key.
+    PERSONAL: ClassVar[dict[str, str]] = {}
+    # How a message of an earlier schema_version becomes one of the next: {version: function}.
+    UPCASTERS: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
 
     event_id: UUID = Field(description="Stable identity of the event: consumers deduplicate by it")
     type: str

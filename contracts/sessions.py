@@ -6,13 +6,14 @@ their attendance and give feedback both ways. A relationship completes when its 
 number of sessions has been held, or is closed early with a reason.
 """
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.envelope import IntegrationEvent, personal
 from contracts.matching import Format
+from contracts.personal import Sealed
 from contracts.types import Role, ThemeName
 
 PRODUCER = "sessions"
@@ -63,7 +64,9 @@ class RelationshipMemberLeftPayload(_Payload):
 class FollowUpNoteAddedPayload(_Payload):
     relationship_id: UUID
     author_id: UUID = Field(description="The member who wrote the note")
-    note: str = personal("Free text written by a member", min_length=1, max_length=2000)
+    note: Sealed[Annotated[str, Field(min_length=1, max_length=2000)]] = personal(
+        "Free text written by a member, sealed with their key; null once they are erased"
+    )
 
 
 # --- sessions ------------------------------------------------------------------------------
@@ -114,7 +117,9 @@ class FeedbackGivenPayload(_Payload):
     participant_id: UUID
     role: Role = Field(description="The giver's role: feedback goes both ways")
     rating: int = Field(ge=1, le=5)
-    comment: str | None = personal("Free text from the participant", max_length=2000)
+    comment: Sealed[Annotated[str, Field(max_length=2000)]] = personal(
+        "Free text from the participant, sealed with their key; null when none was given or once they are erased"
+    )
 
 
 class SessionHeldPayload(_Payload):
@@ -123,6 +128,12 @@ class SessionHeldPayload(_Payload):
     format: Format
     theme: ThemeName
     sessions_held: int = Field(description="Sessions the relationship has held, this one included")
+
+
+def personal_data_sealed(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2: the same fields; v2 seals the free text with its writer's key. Decoding
+    opens either (a v1 message's plaintext reads as erased once its writer is)."""
+    return {**data, "schema_version": 2}
 
 
 # --- the events ----------------------------------------------------------------------------
@@ -157,8 +168,10 @@ class RelationshipMemberLeft(_SessionsEvent):
 
 
 class FollowUpNoteAdded(_SessionsEvent):
+    PERSONAL: ClassVar[dict[str, str]] = {"payload.note": "payload.author_id"}
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["FollowUpNoteAdded"] = "FollowUpNoteAdded"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: FollowUpNoteAddedPayload
 
 
@@ -187,8 +200,10 @@ class AttendanceRecorded(_SessionsEvent):
 
 
 class FeedbackGiven(_SessionsEvent):
+    PERSONAL: ClassVar[dict[str, str]] = {"payload.comment": "payload.participant_id"}
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["FeedbackGiven"] = "FeedbackGiven"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: FeedbackGivenPayload
 
 

@@ -2,30 +2,54 @@
 
 Key: the subsidiary id (keeps each subsidiary's events in order on one partition).
 Headers: type, schema_version, event_id, subsidiary_id; never personal data.
-Value: the event as UTF-8 JSON.
+Value: the event as UTF-8 JSON, its personal values sealed with their participant's key
+(contracts/personal.py): only whoever reaches the key store reads them, and nobody once the
+participant is erased.
 """
 
 import json
 
 from contracts.envelope import IntegrationEvent
+from contracts.personal import Keys, has_personal_values, open_fields, seal_fields
 from contracts.registry import event_type
 
 Headers = list[tuple[str, bytes]]
 
 
-def encode(event: IntegrationEvent) -> tuple[bytes, bytes, Headers]:
+def encode(event: IntegrationEvent, keys: Keys | None = None) -> tuple[bytes, bytes, Headers]:
+    """The message for an event. An event with personal values needs the keys to seal them:
+    personal data never goes out in plaintext."""
     headers = [
         ("type", event.type.encode()),
         ("schema_version", str(event.schema_version).encode()),
         ("event_id", str(event.event_id).encode()),
         ("subsidiary_id", event.subsidiary_id.encode()),
     ]
-    return event.subsidiary_id.encode(), event.model_dump_json().encode(), headers
+    fields = type(event).PERSONAL
+    if not fields:
+        return event.subsidiary_id.encode(), event.model_dump_json().encode(), headers
+    data = event.model_dump(mode="json")
+    if keys is None:
+        if has_personal_values(data, fields):
+            raise ValueError(f"{event.type} carries personal data: encode it with the participants' keys")
+    else:
+        seal_fields(data, fields, keys)
+    value = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return event.subsidiary_id.encode(), value, headers
 
 
-def decode(value: bytes) -> IntegrationEvent:
-    """Parse a message value into its event model; raises ValueError on anything malformed."""
+def decode(value: bytes, keys: Keys | None = None) -> IntegrationEvent:
+    """Parse a message value into its event model, upcasting an earlier schema version;
+    raises ValueError on anything malformed. Personal values read as they are now: the
+    plaintext, or None once erased (and None without keys)."""
     data = json.loads(value)
     if not isinstance(data, dict):
         raise ValueError("an event must be a JSON object")
-    return event_type(str(data.get("type"))).model_validate(data)
+    cls = event_type(str(data.get("type")))
+    if cls.PERSONAL:
+        open_fields(data, cls.PERSONAL, keys)
+    version = data.get("schema_version")
+    while isinstance(version, int) and version in cls.UPCASTERS and version < cls.version():
+        data = cls.UPCASTERS[version](data)
+        version = data.get("schema_version")
+    return cls.model_validate(data)

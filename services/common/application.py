@@ -1,15 +1,16 @@
 """What every service's eventsourcing Application has in common."""
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import Application, Cache, LRUCache, ProcessingEvent
+from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.utils import Environment, EnvType
 
 from services.common.chain import UNPLACED, Placement
 from services.common.errors import Conflict
+from services.common.personal_data import PersonalDataKeys, SealingMapper
 
 RETRIES = 5
 
@@ -18,9 +19,37 @@ class ServiceApplication(Application[UUID]):
     """An Application that tells whoever listens (its relay) when new events are stored, so
     they are published at once rather than at the relay's next poll."""
 
+    # The personal fields of each stored event class, and whose they are: {event class:
+    # {dotted path in the event: dotted path of the participant id}} (personal_data.py).
+    personal_data: ClassVar[Mapping[type, Mapping[str, str]]] = {}
+
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.on_saved: Callable[[], None] = lambda: None
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        # Personal data is sealed with its participant's own key in the stored events; the
+        # relay and the consumer use the same keys on Kafka.
+        self.keys = PersonalDataKeys.from_env(self.env)
+        return SealingMapper(
+            self.construct_transcoder(),
+            compressor=self.factory.compressor(),
+            cipher=self.factory.cipher(),
+            keys=self.keys,
+            personal=self.personal_data,
+        )
+
+    def forget_participant(self, participant_id: str | UUID) -> None:
+        """This process learnt that the participant is erased: their key is never used here
+        again, and no aggregate kept in memory holds their data in plaintext any more."""
+        self.keys.forget(participant_id)
+        cache = self.repository.cache
+        if cache is not None:  # a fresh one: aggregates are loaded again, as they read now
+            self.repository.cache = LRUCache(cache.maxsize) if isinstance(cache, LRUCache) else Cache()
+
+    def close(self) -> None:
+        super().close()
+        self.keys.close()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         environment = super().construct_env(name, env)

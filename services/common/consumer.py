@@ -15,6 +15,7 @@ from typing import Any
 from kafka import TopicPartition
 
 from contracts import IntegrationEvent, decode
+from contracts.personal import Keys
 from services.common.kafka import create_consumer
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,9 @@ class EventConsumer:
         handle: Callable[[list[IntegrationEvent]], None],
         *,
         max_records: int = 1000,
+        keys: Keys | None = None,
     ) -> None:
+        self.keys = keys  # to open personal values; without them they read as None
         self.bootstrap_servers = bootstrap_servers
         self.topics = topics
         self.group_id = group_id
@@ -94,7 +97,7 @@ class EventConsumer:
         for records in batches.values():
             for record in records:
                 try:
-                    events.append(decode(record.value))
+                    events.append(decode(record.value, self.keys))
                 except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
                     self.skipped += 1
                     log.error("skipping malformed message %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)

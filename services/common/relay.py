@@ -66,6 +66,7 @@ class Relay:
         self.reset_check_seconds = reset_check_seconds
         # The position lives in the service's own store, beside the events it points into.
         self.tracking = app.factory.tracking_recorder()
+        self.keys = getattr(app, "keys", None)  # the participants' keys (services/common/personal_data.py)
         self.epoch_name = f"relay-epoch:{topic}"
         self._producer: Any = None
         self._offsets_reader: Any = None
@@ -136,7 +137,7 @@ class Relay:
             event = self.translate(self.app.mapper.to_domain_event(notification))
             if event is None:  # internal bookkeeping (e.g. email claims) is not published
                 continue
-            key, value, headers = encode(event)
+            key, value, headers = encode(event, self.keys)  # personal values sealed with their participant's key
             futures.append(self._producer.send(self.topic, key=key, value=value, headers=headers))
         self._producer.flush()
         for future in futures:

@@ -40,7 +40,9 @@ class ServiceRuntime:
             if self.consumes and self.settings.consumer_enabled:
                 assert self.consumer_group is not None
                 handle = application.apply_events  # type: ignore[attr-defined]
-                self.consumer = EventConsumer(self.settings.kafka_bootstrap_servers, self.consumes, self.consumer_group, handle)
+                self.consumer = EventConsumer(
+                    self.settings.kafka_bootstrap_servers, self.consumes, self.consumer_group, handle, keys=application.keys
+                )
                 self.consumer.start()
             self.relay = start_relay(application, self.publishable, self.settings.topics.of(self.name), self.settings)
             self.application = application

@@ -11,6 +11,8 @@ from services.common.application import ServiceApplication
 from services.common.errors import Conflict, Invalid, NotFound, Problem
 from services.enrolment.domain import (
     DEFAULT_PROGRAMME,
+    PERSONAL_DATA,
+    WITHDRAWN,
     Context,
     EmailClaim,
     EnrolmentError,
@@ -24,6 +26,7 @@ from services.enrolment.view import EnrolmentView
 
 class EnrolmentApplication(ServiceApplication):
     name = "enrolment"  # also the prefix of its eventsourcing settings, e.g. ENROLMENT_SQLITE_DBNAME
+    personal_data = PERSONAL_DATA
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -71,7 +74,8 @@ class EnrolmentApplication(ServiceApplication):
             )
             for p in profiles
         ]
-        claims = [self._claim_email(slug, p.email, p.id) for p in participants]
+        claims = [self._claim_email(slug, str(p.email), p.id) for p in participants]
+        self.keys.provide(p.id for p in participants)  # each a key of their own, made in one go
         try:
             # One transaction: all the participants with their email claims, or nothing.
             self.save(*participants, *claims)
@@ -98,10 +102,10 @@ class EnrolmentApplication(ServiceApplication):
         if "themes" in changes:
             changes = {**changes, "themes": self._canonical_themes(self.get_subsidiary(slug), changes["themes"], ["themes"])}
         aggregates: list[Any] = [participant]
-        if "email" in changes and changes["email"].casefold() != participant.email.casefold():
+        if "email" in changes and changes["email"].casefold() != str(participant.email).casefold():
             # The new email must be free; the old one is released in the same transaction.
             aggregates.append(self._claim_email(slug, changes["email"], participant.id))
-            aggregates.append(self._released_claim(slug, participant.email))
+            aggregates.append(self._released_claim(slug, str(participant.email)))
         try:
             changed = participant.update_profile(changes, context={**context, "subsidiary_id": slug})
         except EnrolmentError as exc:
@@ -117,7 +121,25 @@ class EnrolmentApplication(ServiceApplication):
         except EnrolmentError as exc:
             raise Conflict(str(exc)) from None
         # A withdrawn participant's email is free again: they may enrol anew later.
-        self._save_or_conflict(participant, self._released_claim(slug, participant.email))
+        self._save_or_conflict(participant, self._released_claim(slug, str(participant.email)))
+
+    def erase_personal_data(self, slug: str, participant_id: UUID, context: Context) -> None:
+        """The right to erasure: recorded (withdrawing the participant first if need be), then
+        their key is destroyed, which erases every sealed copy of their data, in every
+        service, store and topic. Repeating it records nothing more and destroys the key again
+        (in case a crash came between the two)."""
+
+        def record() -> None:
+            participant = self.get_participant(slug, participant_id)
+            aggregates: list[Any] = [participant]
+            if participant.status != WITHDRAWN and participant.email is not None:
+                aggregates.append(self._released_claim(slug, participant.email))  # their email is free again
+            if participant.erase_personal_data(context={**context, "subsidiary_id": slug}):
+                self.save(*aggregates)
+
+        self.retrying(record)
+        self.keys.erase(participant_id)
+        self.forget_participant(participant_id)
 
     def get_participant(self, slug: str, participant_id: UUID) -> Participant:
         try:

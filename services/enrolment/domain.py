@@ -33,6 +33,7 @@ DEFAULT_PROGRAMME: dict[str, Any] = {
 MENTOR, MENTEE = "mentor", "mentee"
 ENROLLED, CERTIFIED, WITHDRAWN = "enrolled", "certified", "withdrawn"
 PERSONAL_FIELDS = ("name", "email", "birth_year", "manager_email")
+ERASURE_REASON = "personal data erased"
 
 Context = dict[str, Any]
 
@@ -76,6 +77,7 @@ class Participant(Aggregate):
 
     `profile` has the shape of the published profile: role, personal_data (name, email,
     birth_year, manager_email), department, site, languages, themes (ranked), availability.
+    Once the participant's personal data is erased, those four read as None.
     """
 
     @event("Enrolled")
@@ -83,14 +85,16 @@ class Participant(Aggregate):
         self.subsidiary_id = subsidiary_id
         self.profile = profile
         self.status = ENROLLED
+        self.erased = False
 
     @property
     def role(self) -> str:
         return str(self.profile["role"])
 
     @property
-    def email(self) -> str:
-        return str(self.profile["personal_data"]["email"])
+    def email(self) -> str | None:
+        email = self.profile["personal_data"]["email"]
+        return None if email is None else str(email)  # None once erased
 
     def certify(self, context: Context) -> bool:
         """The mentor finished the pedagogy training. Returns False when already certified."""
@@ -135,6 +139,22 @@ class Participant(Aggregate):
     def _withdrawn(self, reason: str, role: str, context: Context) -> None:
         self.status = WITHDRAWN
 
+    def erase_personal_data(self, context: Context) -> bool:
+        """The right to erasure. A participant still taking part withdraws first, so that no
+        rule ever needs their data again. Returns False when already erased."""
+        if self.erased:
+            return False
+        if self.status != WITHDRAWN:
+            self._withdrawn(reason=ERASURE_REASON, role=self.role, context=context)
+        self._erased(context=context)
+        return True
+
+    @event("Erased")
+    def _erased(self, context: Context) -> None:
+        # Their key is destroyed next: every stored copy of these reads as None from then on.
+        self.profile = {**self.profile, "personal_data": dict.fromkeys(PERSONAL_FIELDS)}
+        self.erased = True
+
 
 class EmailClaim(Aggregate):
     """Keeps a work email unique among a subsidiary's active participants.
@@ -164,6 +184,15 @@ class EmailClaim(Aggregate):
     @event("Released")
     def release(self) -> None:
         self.participant_id = None
+
+
+# Where each stored event holds personal data, and whose: sealed with that participant's key
+# when stored (services/common/personal_data.py). {event class: {path: path of the participant id}}
+_PROFILE = {f"profile.personal_data.{field}": "originator_id" for field in PERSONAL_FIELDS}
+PERSONAL_DATA: dict[type, dict[str, str]] = {
+    Participant.Enrolled: _PROFILE,
+    Participant.ProfileUpdated: _PROFILE,
+}
 
 
 def subsidiary_id(slug: str) -> UUID:

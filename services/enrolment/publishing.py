@@ -31,4 +31,6 @@ def to_integration_event(e: Any) -> IntegrationEvent | None:
             return published.ParticipantWithdrawn(
                 **envelope, payload={"participant_id": e.originator_id, "role": e.role, "reason": e.reason}
             )
+        case Participant.Erased():
+            return published.ParticipantErased(**envelope, payload={"participant_id": e.originator_id})
     raise TypeError(f"no integration event for {type(e).__qualname__}")

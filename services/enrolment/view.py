@@ -1,11 +1,12 @@
 """Enrolment's read model: subsidiaries and participants as listed by the API."""
 
+from copy import deepcopy
 from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
 from services.common.view import LogFollowingView
-from services.enrolment.domain import CERTIFIED, WITHDRAWN, EmailClaim, Participant, Subsidiary
+from services.enrolment.domain import CERTIFIED, PERSONAL_FIELDS, WITHDRAWN, EmailClaim, Participant, Subsidiary
 
 
 class EnrolmentView(LogFollowingView):
@@ -89,6 +90,7 @@ class EnrolmentView(LogFollowingView):
             "certified_at": None,
             "withdrawn_at": None,
             "withdrawal_reason": None,
+            "personal_data_erased": False,
             "version": e.originator_version,
         }
 
@@ -105,6 +107,10 @@ class EnrolmentView(LogFollowingView):
         self._update(e, status=WITHDRAWN, withdrawn_at=e.timestamp, withdrawal_reason=e.reason)
 
     @apply.register
+    def _(self, e: Participant.Erased) -> None:
+        self._update(e, **dict.fromkeys(PERSONAL_FIELDS), personal_data_erased=True)
+
+    @apply.register
     def _(self, e: EmailClaim.Claimed) -> None:
         self.claims[e.originator_id] = True
 
@@ -119,6 +125,14 @@ class EnrolmentView(LogFollowingView):
     def _update(self, e: Any, **changes: Any) -> None:
         row = self.participants[self.subsidiary_of[e.originator_id]][e.originator_id]
         row.update(changes, version=e.originator_version)
+
+    # -- for replay ---------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the projection keeps (all but the app, the lock and the position), as
+        a copy: replay compares a view rebuilt from the store with this one."""
+        with self.lock:
+            return deepcopy({name: value for name, value in vars(self).items() if name not in ("app", "lock", "position")})
 
 
 def _flat(profile: dict[str, Any]) -> dict[str, Any]:

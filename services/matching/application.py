@@ -10,7 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
 from services.common.errors import Conflict, NotFound
-from services.matching.domain import Context, MatchBook, MatchingError, MatchingRun, book_id
+from services.matching.domain import PERSONAL_DATA, Context, MatchBook, MatchingError, MatchingRun, book_id
 from services.matching.proposals import person, rules_of, run_matching
 from services.matching.scoring import violations
 
@@ -20,6 +20,7 @@ class MatchingApplication(ServiceApplication):
     # A subsidiary's book is read by every command: keep recent ones in memory, brought up
     # to date with any newer events on each read.
     env = {"AGGREGATE_CACHE_MAXSIZE": "500", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+    personal_data = PERSONAL_DATA
 
 
     # -- what enrolment and sessions publish ----------------------------------------------
@@ -31,6 +32,8 @@ class MatchingApplication(ServiceApplication):
         by_subsidiary: dict[str, list[IntegrationEvent]] = defaultdict(list)
         for e in events:
             by_subsidiary[e.subsidiary_id].append(e)
+            if e.type == "ParticipantErased":
+                self.forget_participant(e.payload.participant_id)  # before anything is loaded or sealed
         for subsidiary_id, theirs in by_subsidiary.items():
             self.retrying(partial(self._apply_to_book, subsidiary_id, theirs))
 
@@ -74,6 +77,8 @@ class MatchingApplication(ServiceApplication):
                 book.note_certified(participant_id=payload["participant_id"], source_event_id=source, context=context)
             case "ParticipantWithdrawn":
                 book.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source, context=context)
+            case "ParticipantErased":
+                book.note_erased(participant_id=payload["participant_id"], source_event_id=source, context=context)
             case "RelationshipCompleted":
                 book.note_relationship_completed(
                     match_id=payload["match_id"], sessions_held=payload["sessions_held"], source_event_id=source, context=context

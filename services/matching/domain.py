@@ -68,7 +68,19 @@ class MatchBook(Aggregate):
         """An enrolment or a profile update; the newest profile wins whatever the order."""
         record = self._participant(participant_id)
         if record["as_of"] is None or as_of >= record["as_of"]:
+            if record["erased"]:  # a late or replayed profile brings nothing personal back
+                profile = {**profile, "personal_data": dict.fromkeys(profile["personal_data"])}
             record.update(role=profile["role"], profile=profile, as_of=as_of)
+        self.processed[source_event_id] = True
+
+    @event("ParticipantErased")
+    def note_erased(self, participant_id: str, source_event_id: str, context: Context) -> None:
+        """Their personal data is erased: none of it is kept (their matches stay, and they
+        withdrew first, so no rule needs it)."""
+        record = self._participant(participant_id)
+        if record["profile"] is not None:
+            record["profile"] = {**record["profile"], "personal_data": dict.fromkeys(record["profile"]["personal_data"])}
+        record["erased"] = True
         self.processed[source_event_id] = True
 
     @event("MentorCertified")
@@ -98,7 +110,10 @@ class MatchBook(Aggregate):
     def _participant(self, participant_id: str) -> dict[str, Any]:
         return self.participants.setdefault(
             participant_id,
-            {"id": participant_id, "role": None, "profile": None, "as_of": None, "certified": False, "withdrawn": False, "withdrawal_reason": None},
+            {
+                "id": participant_id, "role": None, "profile": None, "as_of": None, "certified": False, "withdrawn": False,
+                "withdrawal_reason": None, "erased": False,
+            },
         )
 
     # -- what sessions tells us -------------------------------------------------------------
@@ -155,7 +170,7 @@ class MatchBook(Aggregate):
         """Certified mentors, not withdrawn, whose profile is known."""
         return [
             p for p in self.participants.values()
-            if p["role"] == "mentor" and p["certified"] and not p["withdrawn"] and p["profile"] is not None
+            if p["role"] == "mentor" and p["certified"] and not p["withdrawn"] and p["profile"] is not None and not p.get("erased")
         ]
 
     def waiting_mentees(self) -> list[dict[str, Any]]:
@@ -164,7 +179,7 @@ class MatchBook(Aggregate):
         return [
             p for p in self.participants.values()
             if p["role"] == "mentee" and not p["withdrawn"] and p["profile"] is not None and p["id"] not in self.mentee_match
-            and not p.get("completed")
+            and not p.get("completed") and not p.get("erased")
         ]
 
     def is_forbidden(self, mentor_id: str, mentee_id: str) -> bool:
@@ -316,3 +331,24 @@ class MatchingRun(Aggregate):
     def _published(self, match_ids: list[str], context: Context) -> None:
         self.status = "published"
         self.match_ids = match_ids
+
+
+# Where each stored event holds personal data, and whose: sealed with that participant's key
+# when stored (services/common/personal_data.py). {event class: {path: path of the participant id}}
+_PROPOSAL_NAMES = {
+    "mentor_name": "mentor_id",
+    "mentee_names[]": "mentee_ids[]",
+    "explanation.members[].name": "explanation.members[].mentee_id",
+}
+PERSONAL_DATA: dict[type, dict[str, str]] = {
+    MatchBook.ParticipantNoted: {
+        f"profile.personal_data.{field}": "participant_id" for field in ("name", "email", "birth_year", "manager_email")
+    },
+    # A proposal shows names beside the ids (and nothing else personal): in its run, and in
+    # the match it becomes.
+    MatchingRun.Created: {
+        **{f"proposals[].{path}": f"proposals[].{subject}" for path, subject in _PROPOSAL_NAMES.items()},
+        "unmatched[].name": "unmatched[].participant_id",
+    },
+    MatchBook.MatchConfirmed: {f"proposal.{path}": f"proposal.{subject}" for path, subject in _PROPOSAL_NAMES.items()},
+}

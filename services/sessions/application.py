@@ -15,6 +15,7 @@ from services.common.application import ServiceApplication
 from services.common.errors import Conflict, Invalid, NotFound, Problem
 from services.sessions.domain import (
     ACTIVE,
+    PERSONAL_DATA,
     Agenda,
     Context,
     ProgrammeRules,
@@ -34,6 +35,7 @@ ENROLMENT_FIRST = {"enrolment": 0, "matching": 1}
 class SessionsApplication(ServiceApplication):
     name = "sessions"  # also the prefix of its eventsourcing settings, e.g. SESSIONS_SQLITE_DBNAME
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+    personal_data = PERSONAL_DATA
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -48,6 +50,8 @@ class SessionsApplication(ServiceApplication):
         by_subsidiary: dict[str, list[IntegrationEvent]] = defaultdict(list)
         for e in sorted(events, key=lambda e: ENROLMENT_FIRST.get(e.producer, 2)):  # stable: each topic keeps its order
             by_subsidiary[e.subsidiary_id].append(e)
+            if e.type == "ParticipantErased":
+                self.forget_participant(e.payload.participant_id)  # before anything is loaded or sealed
         for subsidiary_id, theirs in by_subsidiary.items():
             self.retrying(Batch(self, subsidiary_id, theirs).apply)
 
@@ -329,6 +333,8 @@ class Batch:
                 )
             case "MentorCertified":
                 roster.note_certified(participant_id=payload["participant_id"], source_event_id=source, context=context)
+            case "ParticipantErased":
+                roster.note_erased(participant_id=payload["participant_id"], source_event_id=source, context=context)
             case "ParticipantWithdrawn":
                 # Matching ends the withdrawn participant's matches: their active relationships close then.
                 roster.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source, context=context)

@@ -88,7 +88,15 @@ class Roster(Aggregate):
         """An enrolment or a profile update; the newest wins whatever the order."""
         record = self._participant(participant_id)
         if record["as_of"] is None or as_of >= record["as_of"]:
-            record.update(role=role, name=name, email=email, as_of=as_of)
+            record.update(role=role, as_of=as_of)
+            if not record["erased"]:  # a late or replayed profile brings nothing personal back
+                record.update(name=name, email=email)
+        self.processed[source_event_id] = True
+
+    @event("ParticipantErased")
+    def note_erased(self, participant_id: str, source_event_id: str, context: Context) -> None:
+        """Their personal data is erased: none of it is kept; their relationships and sessions stay."""
+        self._participant(participant_id).update(name=None, email=None, erased=True)
         self.processed[source_event_id] = True
 
     @event("MentorCertified")
@@ -127,7 +135,10 @@ class Roster(Aggregate):
     def _participant(self, participant_id: str) -> dict[str, Any]:
         return self.participants.setdefault(
             participant_id,
-            {"id": participant_id, "role": None, "name": None, "email": None, "as_of": None, "certified": False, "withdrawn": False},
+            {
+                "id": participant_id, "role": None, "name": None, "email": None, "as_of": None, "certified": False,
+                "withdrawn": False, "erased": False,
+            },
         )
 
     # -- the programme's rules ------------------------------------------------------------
@@ -482,6 +493,15 @@ class Agenda(Aggregate):
     @event("Released")
     def release(self, session_id: str, context: Context) -> None:
         self.bookings.pop(session_id, None)
+
+
+# Where each stored event holds personal data, and whose: sealed with that participant's key
+# when stored (services/common/personal_data.py). {event class: {path: path of the participant id}}
+PERSONAL_DATA: dict[type, dict[str, str]] = {
+    Roster.ParticipantNoted: {"name": "participant_id", "email": "participant_id"},
+    Relationship.NoteAdded: {"note": "author_id"},
+    Relationship.FeedbackGiven: {"comment": "participant_id"},
+}
 
 
 def ends_at(starts_at: datetime, duration_minutes: int) -> datetime:

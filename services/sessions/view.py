@@ -8,6 +8,7 @@ more than 21 days ago by bisection when asked.
 """
 
 from collections import Counter
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import singledispatchmethod
@@ -250,7 +251,9 @@ class SessionsView(LogFollowingView):
         sub = self._subsidiary(e.context["subsidiary_id"])
         with self._counting(sub, e.participant_id) as person:
             if person["as_of"] is None or e.as_of >= person["as_of"]:
-                person.update(role=e.role, name=e.name, email=e.email, as_of=e.as_of)
+                person.update(role=e.role, as_of=e.as_of)
+                if not person["erased"]:
+                    person.update(name=e.name, email=e.email)
 
     @apply.register
     def _(self, e: Roster.MentorCertified) -> None:
@@ -263,6 +266,22 @@ class SessionsView(LogFollowingView):
         sub = self._subsidiary(e.context["subsidiary_id"])
         with self._counting(sub, e.participant_id) as person:
             person["withdrawn"] = True
+
+    @apply.register
+    def _(self, e: Roster.ParticipantErased) -> None:
+        """Nothing personal of theirs is shown any more: name, email, their notes and feedback
+        comments; counts, relationships and sessions stay. (Rare: a scan of the subsidiary.)"""
+        sub = self._subsidiary(e.context["subsidiary_id"])
+        with self._counting(sub, e.participant_id) as person:
+            person.update(name=None, email=None, erased=True)
+        for rel in sub.relationships.values():
+            for note in rel["notes"]:
+                if note["author_id"] == e.participant_id:
+                    note["note"] = None
+            for session_id in rel["session_ids"]:
+                feedback = sub.sessions[session_id]["feedback"].get(e.participant_id)
+                if feedback is not None:
+                    feedback["comment"] = None
 
     @apply.register
     def _(self, e: Relationship.Opened) -> None:
@@ -427,7 +446,10 @@ class SessionsView(LogFollowingView):
     def _counting(self, sub: Subsidiary, participant_id: str) -> "_Recount":
         person = sub.participants.setdefault(
             participant_id,
-            {"id": participant_id, "role": None, "name": None, "email": None, "as_of": None, "certified": False, "withdrawn": False},
+            {
+                "id": participant_id, "role": None, "name": None, "email": None, "as_of": None, "certified": False,
+                "withdrawn": False, "erased": False,
+            },
         )
         return _Recount(sub, person)
 
@@ -467,7 +489,38 @@ class SessionsView(LogFollowingView):
     @staticmethod
     def _person(sub: Subsidiary, participant_id: str) -> dict[str, Any]:
         person = sub.participants.get(participant_id, {})
-        return {"id": participant_id, "name": person.get("name"), "email": person.get("email")}
+        return {
+            "id": participant_id,
+            "name": person.get("name"),
+            "email": person.get("email"),
+            "personal_data_erased": person.get("erased", False),
+        }
+
+    # -- for replay -----------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the view holds as plain, comparable data (a copy): replay compares a
+        view rebuilt from the store with this one. The awaiting index becomes its sorted
+        list, and counters lose their zeros (a count back to 0 is no count)."""
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, Counter):
+                return {key: n for key, n in value.items() if n}
+            if isinstance(value, Awaiting):
+                return list(value.by_match_time)
+            if isinstance(value, Figures):
+                return {name: plain(item) for name, item in vars(value).items()}
+            if isinstance(value, dict):
+                return {key: plain(item) for key, item in value.items()}
+            return value
+
+        with self.lock:
+            return deepcopy(
+                {
+                    "subsidiaries": {slug: plain(vars(sub)) for slug, sub in self.subsidiaries.items()},
+                    **{name: plain(value) for name, value in vars(self).items() if name not in ("app", "lock", "position", "subsidiaries")},
+                }
+            )
 
 
 _AFTER_ANY_ID = "\U0010ffff"

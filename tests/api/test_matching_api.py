@@ -151,3 +151,35 @@ def test_unknown_subsidiaries_runs_and_formats_are_refused(client, world):
     bad = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "trio"}, headers=ADMIN)
     assert bad.status_code == 422
     assert client.post("/subsidiaries/sub-a/matching-runs", content="format=pair", headers={**ADMIN, "Content-Type": "text/plain"}).status_code == 415
+
+
+def test_an_erased_participant_keeps_their_matches_and_shows_no_name_anywhere(client, world):
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN)
+    gone = world["a-mentees"][0]
+    matching = client.app.state.matching
+    erasure = event(published.ParticipantErased, "sub-a", {"participant_id": gone})
+    matching.apply_events([erasure])
+    head = matching.recorder.max_notification_id()
+    matching.apply_events([erasure])  # delivered again: applied once
+    assert matching.recorder.max_notification_id() == head
+
+    shown = client.get(f"/subsidiaries/sub-a/matching-runs/{run['id']}", headers=ADMIN).json()
+    names = {mentee: name for p in shown["proposals"] for mentee, name in zip(p["mentee_ids"], p["mentee_names"])}
+    assert names[gone] is None and sorted(n for m, n in names.items() if m != gone) == ["mentee 1", "mentee 2"]
+    assert len(client.get("/subsidiaries/sub-a/matches", params={"status": "active"}, headers=ADMIN).json()) == 3
+    record = matching.book("sub-a").participants[gone]
+    assert record["erased"] and record["profile"]["personal_data"] == dict.fromkeys(["name", "email", "birth_year", "manager_email"])
+    assert record["profile"]["site"] == "Paris"
+
+    raw = b"".join(n.state for n in matching.recorder.select_notifications(start=0, limit=10_000))
+    assert b"mentee 0" not in raw and b"mentee0@sub-a.com" not in raw and b"mentor 0" not in raw
+    assert f"sealed:1:{gone}:".encode() in raw
+    matching.keys.store.destroy(gone)  # as enrolment does, in the key store every service shares
+    fresh = type(matching)(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": matching.env.get("SQLITE_DBNAME")})
+    try:  # another process reading the same stores: nothing personal of theirs either
+        assert fresh.book("sub-a").participants[gone]["profile"]["personal_data"]["name"] is None
+        proposals = fresh.run("sub-a", uuid.UUID(run["id"])).proposals
+        assert [p["mentee_names"] for p in proposals if gone in p["mentee_ids"]] == [[None]]
+    finally:
+        fresh.close()

@@ -17,7 +17,11 @@ EXPECTED = {
     ("PATCH", "/subsidiaries/{subsidiary_id}/participants/{participant_id}"): "application/json",
     ("POST", "/subsidiaries/{subsidiary_id}/participants/{participant_id}/certify"): None,
     ("POST", "/subsidiaries/{subsidiary_id}/participants/{participant_id}/withdraw"): "application/json",
+    ("DELETE", "/subsidiaries/{subsidiary_id}/participants/{participant_id}/personal-data"): None,
     ("GET", "/healthz"): None,
+    ("GET", "/subsidiaries/{subsidiary_id}/audit/events"): None,
+    ("GET", "/subsidiaries/{subsidiary_id}/audit/head"): None,
+    ("GET", "/audit/replay"): None,
 }
 
 

@@ -9,7 +9,7 @@ from apitools import ADMIN_A, AUDITOR_A, GROUP_ADMIN, SUB_A, SUB_B, participant,
 
 PARTICIPANT_FIELDS = {
     "id", "subsidiary_id", "role", "status", "name", "email", "birth_year", "manager_email", "department", "site",
-    "languages", "themes", "availability", "enrolled_at", "certified_at", "withdrawn_at", "withdrawal_reason", "version",
+    "languages", "themes", "availability", "enrolled_at", "certified_at", "withdrawn_at", "withdrawal_reason", "personal_data_erased", "version",
 }
 
 

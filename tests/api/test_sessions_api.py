@@ -11,6 +11,7 @@ programme asks for 2 sessions of 60 minutes and mini-sessions of at most 3 mente
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -226,7 +227,7 @@ def test_a_confirmed_match_opens_a_pair_or_a_group_with_the_programme_s_targets(
     assert set(rels) == {world.p1, world.p2, world.g}
     pair, group = rels[world.p1], rels[world.g]
     assert (pair["format"], pair["status"], pair["target_sessions"], pair["session_minutes"]) == ("pair", "active", 2, 60)
-    assert pair["mentor"] == {"id": world.m1, "name": "Zoé Leroy", "email": f"zoé@{SUB_A}.com"}
+    assert pair["mentor"] == {"id": world.m1, "name": "Zoé Leroy", "email": f"zoé@{SUB_A}.com", "personal_data_erased": False}
     assert [m["id"] for m in pair["mentees"]] == [world.e1] and pair["mentees"][0]["name"] == "Mentee1 Martin"
     assert (group["format"], group["theme"], group["target_sessions"]) == ("mini-session", "online learning", 2)
     assert [m["id"] for m in group["mentees"]] == [world.e3, world.e4, world.e5]
@@ -1077,3 +1078,55 @@ def test_a_session_shows_its_start_in_the_subsidiary_s_time_zone_too(client, wor
     assert at(paris["starts_at"]) == S and at(paris["local_starts_at"]).utcoffset() == timedelta(hours=1)  # CET in March
     brussels = client.post(f"/subsidiaries/{SUB_B}/sessions", json=body(world.pb, start=S + 30 * DAY), headers=ADMIN).json()
     assert at(brussels["local_starts_at"]) == S + 30 * DAY and at(brussels["local_starts_at"]).utcoffset() == timedelta(hours=2)  # CEST
+
+
+# -- erasure of a participant's personal data -----------------------------------------------
+
+
+def erased(subsidiary: str, pid: str) -> Any:
+    return upstream(enrolment.ParticipantErased, subsidiary, {"participant_id": pid})
+
+
+def test_an_erased_participant_shows_nothing_personal_and_everything_else_stays(client, world, now):
+    session = book(client, world.p1, start=S)
+    now.now = S + HOUR
+    act(client, session["id"], "feedback", {"participant_id": world.m1, "rating": 4, "comment": "Curious and keen"})
+    act(client, session["id"], "feedback", {"participant_id": world.e1, "rating": 5, "comment": "Zoé explained LinkedIn to me"})
+    for author, note in ((world.e1, "Mentee1's own words"), (world.m1, "The mentor's words")):
+        client.post(f"/subsidiaries/{SUB_A}/relationships/{world.p1}/notes", json={"author_id": author, "note": note}, headers=ADMIN)
+    dashboard = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+
+    apply(client, erased(SUB_A, world.e1))
+    rel = relationship_of(client, world.p1)
+    assert rel["mentees"] == [{"id": world.e1, "name": None, "email": None, "personal_data_erased": True}]
+    assert rel["mentor"]["name"] == "Zoé Leroy" and rel["mentor"]["personal_data_erased"] is False
+    assert [(n["author_id"], n["note"]) for n in rel["notes"]] == [(world.e1, None), (world.m1, "The mentor's words")]
+    shown = session_of(client, session["id"])
+    assert {f["participant_id"]: f["comment"] for f in shown["feedback"]} == {world.m1: "Curious and keen", world.e1: None}
+    assert {f["participant_id"]: f["rating"] for f in shown["feedback"]} == {world.m1: 4, world.e1: 5}
+    assert client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json() == dashboard  # counts stay
+    ics = client.get(f"/subsidiaries/{SUB_A}/sessions/{session['id']}.ics", headers=ADMIN).content
+    assert b"Mentee1" not in ics and f"mentee1@{SUB_A}".encode() not in ics and b"Zo" in ics
+
+    # The stored events hold it sealed (with the participant's key, now destroyed): nothing in plaintext.
+    app = client.app.state.sessions
+    raw = b"".join(n.state for n in app.recorder.select_notifications(start=0, limit=100_000))
+    for plaintext in ("Mentee1", f"mentee1@{SUB_A}.com", "Zoé explained", "Mentee1's own words", "Curious and keen"):
+        assert plaintext.encode() not in raw and json.dumps(plaintext).encode() not in raw
+    assert app.keys.is_erased(world.e1)
+
+    # Told again, or a late profile: nothing personal comes back; a rebuilt view agrees.
+    apply(client, erased(SUB_A, world.e1))
+    late = upstream(enrolment.ParticipantProfileUpdated, SUB_A, {
+        "participant_id": world.e1, "role": "mentee", "changed": ["site"],
+        "personal_data": {"name": "Back Again", "email": "back@axa.fr", "birth_year": 1962, "manager_email": None},
+        "department": "Digital", "site": "Lyon", "languages": ["fr"], "themes": THEMES[:2], "availability": [],
+    }, at=T0 + 40 * DAY)
+    apply(client, late)
+    assert relationship_of(client, world.p1)["mentees"][0]["name"] is None
+    rebuilt = type(app.view)(app)
+    rebuilt.catch_up()
+    assert rebuilt.relationship(SUB_A, world.p1, now.now)["mentees"][0] == {
+        "id": world.e1, "name": None, "email": None, "personal_data_erased": True,
+    }
+    assert [n["note"] for n in rebuilt.relationship(SUB_A, world.p1, now.now)["notes"]] == [None, "The mentor's words"]

@@ -23,6 +23,9 @@ EXPECTED = {
     ("GET", "/subsidiaries/{subsidiary_id}/dashboard"): None,
     ("GET", "/dashboard"): None,
     ("GET", "/healthz"): None,
+    ("GET", "/subsidiaries/{subsidiary_id}/audit/events"): None,
+    ("GET", "/subsidiaries/{subsidiary_id}/audit/head"): None,
+    ("GET", "/audit/replay"): None,
 }
 COMMANDS = [(m, p) for m, p in EXPECTED if m == "POST"]
 

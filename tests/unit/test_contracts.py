@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from pydantic import BaseModel, Field, create_model
 
+from contracts import encode
 from contracts.enrolment import ParticipantWithdrawn, ParticipantWithdrawnPayload
 from contracts.envelope import PERSONAL_DATA_MARK, IntegrationEvent
 from contracts.registry import EVENT_TYPES
@@ -24,6 +25,7 @@ from contracts.schemas import (
     schema_path,
     write,
 )
+from services.common.personal_data import MemoryKeyStore, PersonalDataKeys
 
 ALL_EVENTS = pytest.mark.parametrize("event_cls", EVENT_TYPES.values(), ids=EVENT_TYPES.keys())
 
@@ -70,6 +72,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "MentorCertified": {"participant_id": str(uuid4())},
     "ParticipantProfileUpdated": {**PARTICIPANT, "participant_id": str(uuid4()), "changed": ["site"]},
     "ParticipantWithdrawn": {"participant_id": str(uuid4()), "role": "mentee", "reason": "moved to another role"},
+    "ParticipantErased": {"participant_id": str(uuid4())},
     "MatchConfirmed": {
         "match_id": str(uuid4()),
         "run_id": str(uuid4()),
@@ -152,7 +155,7 @@ def sample(event_cls: type[IntegrationEvent]) -> IntegrationEvent:
 @ALL_EVENTS
 def test_an_event_on_the_wire_validates_against_its_committed_schema(event_cls: type[IntegrationEvent]) -> None:
     validator = Draft202012Validator(committed(event_cls), format_checker=Draft202012Validator.FORMAT_CHECKER)
-    wire = json.loads(sample(event_cls).model_dump_json())
+    wire = json.loads(encode(sample(event_cls), PersonalDataKeys(MemoryKeyStore()))[1])
     validator.validate(wire)
 
     with pytest.raises(ValidationError):  # and the schema does constrain
@@ -189,6 +192,8 @@ def test_personal_data_and_only_it_is_marked(event_cls: type[IntegrationEvent]) 
         else FREE_TEXT.get(event_cls.type_name(), set())
     )
     assert marked_paths(schema, schema) == expected
+    # Every marked value is declared with whose it is, so that it is sealed with their key.
+    assert set(event_cls.PERSONAL) == {path for path in expected if path != "payload.personal_data"}
     for name, field in schema["properties"].items():
         resolved = schema["$defs"][field["$ref"].rsplit("/", 1)[1]] if "$ref" in field else field
         assert PERSONAL_DATA_MARK not in resolved, f"envelope field {name} is marked as personal data"

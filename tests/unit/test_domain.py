@@ -17,6 +17,7 @@ from services.enrolment.domain import (
     email_claim_id,
     subsidiary_id,
 )
+from services.common.personal_data import MemoryKeyStore, PersonalDataKeys
 from services.enrolment.publishing import to_integration_event
 
 CONTEXT = {
@@ -102,6 +103,7 @@ def test_every_published_domain_event_becomes_its_integration_event():
     mentor.certify(CONTEXT)
     mentor.update_profile({"site": "Lyon"}, CONTEXT)
     mentor.withdraw("moved", CONTEXT)
+    mentor.erase_personal_data(CONTEXT)
     events = [to_integration_event(e) for e in [*subsidiary.collect_events(), *mentor.collect_events()]]
     assert [type(e) for e in events] == [
         published.SubsidiaryOnboarded,
@@ -110,25 +112,49 @@ def test_every_published_domain_event_becomes_its_integration_event():
         published.MentorCertified,
         published.ParticipantProfileUpdated,
         published.ParticipantWithdrawn,
+        published.ParticipantErased,
     ]
     enrolled = events[2]
     assert enrolled.payload.participant_id == mentor.id
     assert enrolled.payload.personal_data.email == "zoe@example.com"
     assert events[4].payload.changed == ["site"] and events[4].payload.site == "Lyon"
     assert events[5].payload.role == "mentor"
+    assert events[6].payload.participant_id == mentor.id
+    keys = PersonalDataKeys(MemoryKeyStore())
     for event in events:
         assert event.subsidiary_id == "axa-fr"
         assert event.actor.subject == "alice" and event.correlation_id == "corr-1" and event.causation_id == "req-1"
         assert event.occurred_at.tzinfo is not None and event.occurred_at.utcoffset() == timezone.utc.utcoffset(None)
-        key, value, headers = encode(event)
+        key, value, headers = encode(event, keys)
         assert key == b"axa-fr"
         assert dict(headers) == {
             "type": event.type.encode(),
-            "schema_version": b"1",
+            "schema_version": str(event.schema_version).encode(),
             "event_id": str(event.event_id).encode(),
             "subsidiary_id": b"axa-fr",
         }
-        assert decode(value) == event
+        assert b"zoe@example.com" not in value
+        assert decode(value, keys) == event
+
+
+def test_erasing_withdraws_a_participant_still_taking_part_and_keeps_nothing_personal():
+    mentor = Participant(subsidiary_id="axa-fr", profile=profile(), context=CONTEXT)
+    assert mentor.erase_personal_data(CONTEXT) is True
+    assert mentor.status == WITHDRAWN and mentor.erased
+    assert mentor.profile["personal_data"] == {"name": None, "email": None, "birth_year": None, "manager_email": None}
+    assert mentor.profile["site"] == "Paris" and mentor.email is None
+    assert mentor.erase_personal_data(CONTEXT) is False  # once is enough
+    assert [type(e).__name__ for e in mentor.collect_events()] == ["Enrolled", "Withdrawn", "Erased"]
+    with pytest.raises(EnrolmentError):
+        mentor.update_profile({"site": "Lyon"}, CONTEXT)
+
+
+def test_erasing_a_withdrawn_participant_records_the_erasure_only():
+    mentee = Participant(subsidiary_id="axa-fr", profile=profile("mentee"), context=CONTEXT)
+    mentee.withdraw("moved", CONTEXT)
+    mentee.erase_personal_data(CONTEXT)
+    withdrawn = [e for e in mentee.collect_events() if type(e).__name__ == "Withdrawn"]
+    assert [e.reason for e in withdrawn] == ["moved"]
 
 
 def test_email_claims_are_not_published():
@@ -143,10 +169,14 @@ def test_an_events_id_is_the_same_every_time_it_is_published():
     assert to_integration_event(enrolled).event_id == to_integration_event(again).event_id
 
 
-def test_personal_data_never_reaches_keys_or_headers():
+def test_personal_data_never_reaches_keys_or_headers_and_travels_sealed():
     mentor = Participant(subsidiary_id="axa-fr", profile=profile(email="secret.person@example.com"), context=CONTEXT)
-    key, value, headers = encode(to_integration_event(mentor.collect_events()[0]))
+    enrolled = to_integration_event(mentor.collect_events()[0])
+    key, value, headers = encode(enrolled, PersonalDataKeys(MemoryKeyStore()))
     exposed = key + b"".join(v for _, v in headers) + b"".join(k.encode() for k, _ in headers)
     for personal in (b"secret.person", b"Zo", b"1999"):
         assert personal not in exposed
-    assert b"secret.person@example.com" in value
+        assert personal not in value
+    assert f"sealed:1:{mentor.id}:".encode() in value
+    with pytest.raises(ValueError, match="personal data"):
+        encode(enrolled)  # never in plaintext

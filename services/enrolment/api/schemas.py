@@ -140,9 +140,9 @@ class ParticipantOut(BaseModel):
     subsidiary_id: str
     role: Role
     status: ParticipantStatus
-    name: str
-    email: str
-    birth_year: int
+    name: str | None = Field(description="Null once the participant's personal data is erased (so are email, birth_year, manager_email)")
+    email: str | None
+    birth_year: int | None
     manager_email: str | None
     department: str
     site: str
@@ -153,6 +153,7 @@ class ParticipantOut(BaseModel):
     certified_at: datetime | None
     withdrawn_at: datetime | None
     withdrawal_reason: str | None
+    personal_data_erased: bool = Field(description="The participant's personal data is erased, everywhere (right to erasure)")
     version: int
 
 

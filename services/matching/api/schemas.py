@@ -88,7 +88,7 @@ class Weights(_Strict):
 class PoolMember(BaseModel):
     id: UUID
     role: Literal["mentor", "mentee"]
-    name: str
+    name: str | None
     site: str
     department: str
     languages: list[str]

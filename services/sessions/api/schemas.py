@@ -104,8 +104,9 @@ class NoteIn(_Strict):
 
 class Person(BaseModel):
     id: UUID
-    name: str | None = Field(description="Null until enrolment's event about them has arrived")
+    name: str | None = Field(description="Null until enrolment's event about them has arrived, and once their personal data is erased")
     email: str | None
+    personal_data_erased: bool = Field(description="Their personal data is erased (right to erasure): nothing personal is shown")
 
 
 class Participant(Person):
@@ -117,7 +118,7 @@ class Feedback(BaseModel):
     participant_id: UUID
     role: Literal["mentor", "mentee"]
     rating: int
-    comment: str | None
+    comment: str | None = Field(description="Null when none was given, and once the giver's personal data is erased")
     given_at: datetime
 
 
@@ -143,7 +144,7 @@ class SessionOut(BaseModel):
 
 class Note(BaseModel):
     author_id: UUID
-    note: str
+    note: str | None = Field(description="Null once the author's personal data is erased")
     written_at: datetime
 
 

@@ -1,4 +1,5 @@
-"""Mentors and mentees: enrolment (one by one or by CSV), certification, profile, withdrawal."""
+"""Mentors and mentees: enrolment (one by one or by CSV), certification, profile, withdrawal,
+erasure of their personal data."""
 
 from typing import Annotated
 from uuid import UUID
@@ -182,6 +183,21 @@ def withdraw(
 ) -> ParticipantOut:
     enrolment.withdraw(subsidiary_id, participant_id, body.reason, context)
     return _participant(enrolment, subsidiary_id, participant_id)
+
+
+@router.delete(
+    "/{participant_id}/personal-data",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Erase a participant's personal data (right to erasure)",
+    description="Withdraws the participant if they still take part, then destroys their key: their name, email, birth "
+    "year, manager email and free-text comments read as erased (null) from then on, in every service's stores, read "
+    "models and exports and on Kafka. Counts, matches, relationships and sessions stay. Repeating it changes nothing.",
+)
+def erase_personal_data(
+    subsidiary_id: str, participant_id: UUID, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
+) -> Response:
+    enrolment.erase_personal_data(subsidiary_id, participant_id, context)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def _require_subsidiary(enrolment: Enrolment, slug: str) -> None:

@@ -1,0 +1,175 @@
+"""Personal data, sealed per participant: the token format and where the fields are.
+
+A personal value travels (and is stored) as a token naming its data subject,
+``sealed:1:<participant id>:<ciphertext, base64url>``, encrypted with that participant's own
+key. Whoever can reach the shared key store reads it; once the key is destroyed (the right to
+erasure) nobody can, and the value reads as null.
+
+Which values are personal, and whose they are, is declared as paths: ``{field: subject}``,
+both dotted paths from the same root, e.g. ``{"payload.personal_data.email":
+"payload.participant_id"}``. A segment ending in ``[]`` goes through every item of a list;
+the subject is looked up in the same item (``proposals[].mentor_name`` belongs to
+``proposals[].mentor_id``); two lists ending both paths pair up item by item
+(``mentee_names[]`` with ``mentee_ids[]``).
+
+The cryptography and the key store are the services' (services/common/personal_data.py);
+here are only the format and pure functions taking a `Keys`.
+"""
+
+import re
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Annotated, Any, Protocol, TypeVar
+
+from pydantic import WithJsonSchema
+
+TOKEN_PREFIX = "sealed:1:"
+TOKEN_PATTERN = r"^sealed:1:[^:\s]+:[A-Za-z0-9_-]+={0,2}$"
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+# {dotted path of a personal value: dotted path of its data subject's participant id}
+PersonalFields = Mapping[str, str]
+
+T = TypeVar("T")
+
+# A personal field of an event at rest in memory: the plaintext, or None once erased. On the
+# wire it is a token (or null), which is what its JSON Schema says.
+Sealed = Annotated[
+    T | None,
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": TOKEN_PATTERN}, {"type": "null"}]}),
+]
+
+
+class Keys(Protocol):
+    """The participants' keys, as the functions below use them."""
+
+    def seal(self, subject: str, value: Any) -> str | None:
+        """A token of `value` under the subject's key; None if the subject is erased."""
+
+    def unseal(self, token: str) -> Any:
+        """The value a token holds; None once its subject's key is destroyed."""
+
+    def is_erased(self, subject: str) -> bool:
+        """Whether the subject's key was destroyed."""
+
+
+def token(subject: str, ciphertext: str) -> str:
+    if ":" in subject:
+        raise ValueError(f"a data subject id has no ':' ({subject!r})")
+    return f"{TOKEN_PREFIX}{subject}:{ciphertext}"
+
+
+def is_token(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(TOKEN_PREFIX) and _TOKEN.match(value) is not None
+
+
+def parse_token(value: str) -> tuple[str, str]:
+    """(subject, ciphertext) of a token."""
+    if not is_token(value):
+        raise ValueError("not a sealed value")
+    subject, ciphertext = value[len(TOKEN_PREFIX) :].split(":", 1)
+    return subject, ciphertext
+
+
+def seal_fields(root: dict[str, Any], fields: PersonalFields, keys: Keys) -> None:
+    """Replace every personal value under `root` by its token (in place). None stays None;
+    a value already sealed stays as it is."""
+    for container, key, subject in personal_values(root, fields):
+        value = container[key]
+        if value is not None and not is_token(value):
+            container[key] = keys.seal(subject, value)
+
+
+def open_fields(root: dict[str, Any], fields: PersonalFields, keys: Keys | None) -> None:
+    """Replace every personal value under `root` by what it reads as now (in place): the
+    plaintext, or None once erased. A value in plaintext (stored or published before sealing
+    began) reads as None too when its subject is erased. Without keys, nothing personal reads."""
+    for container, key, subject in personal_values(root, fields):
+        value = container[key]
+        if value is None:
+            continue
+        if keys is None:
+            container[key] = None
+        elif is_token(value):
+            container[key] = keys.unseal(value)
+        elif keys.is_erased(subject):
+            container[key] = None
+
+
+def has_personal_values(root: dict[str, Any], fields: PersonalFields) -> bool:
+    return any(container[key] is not None for container, key, _ in personal_values(root, fields))
+
+
+def personal_values(root: Any, fields: PersonalFields) -> Iterator[tuple[Any, Any, str]]:
+    """(container, key, subject) of every personal value present under `root`."""
+    for field, subject in fields.items():
+        yield from _walk(root, *_split(field, subject))
+
+
+@lru_cache(maxsize=1024)
+def _split(field: str, subject: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(field.split(".")), tuple(subject.split("."))
+
+
+def _walk(node: Any, field: tuple[str, ...], subject: tuple[str, ...]) -> Iterator[tuple[Any, Any, str]]:
+    # Down the paths' common part together: the subject lives in the same item as its value.
+    while len(field) > 1 and len(subject) > 1 and field[0] == subject[0]:
+        name, many = _segment(field[0])
+        child = _child(node, name)
+        if child is None:
+            return
+        if many:
+            for item in child:
+                yield from _walk(item, field[1:], subject[1:])
+            return
+        node, field, subject = child, field[1:], subject[1:]
+    if len(field) == len(subject) == 1 and field[0].endswith("[]") and subject[0].endswith("[]"):
+        values, owners = _child(node, field[0][:-2]), _child(node, subject[0][:-2])
+        for index, owner in enumerate(owners or []):
+            if values is not None and index < len(values) and owner is not None:
+                yield values, index, str(owner)
+        return
+    if not any(segment.endswith("[]") for segment in field):  # the usual case: no list on the way
+        container = _at(node, field[:-1])
+        if isinstance(container, dict) and field[-1] in container:
+            yield container, field[-1], str(_owner(node, subject, field))
+        return
+    owner = None
+    for container, key in _places(node, field):
+        owner = _owner(node, subject, field) if owner is None else owner
+        yield container, key, str(owner)
+
+
+def _owner(node: Any, subject: tuple[str, ...], field: tuple[str, ...]) -> Any:
+    owner = _at(node, subject)
+    if owner is None:
+        raise ValueError(f"no data subject at {'.'.join(subject)} for the personal value at {'.'.join(field)}")
+    return owner
+
+
+def _places(node: Any, field: tuple[str, ...]) -> Iterator[tuple[Any, Any]]:
+    name, many = _segment(field[0])
+    if len(field) == 1:
+        if many:
+            items = _child(node, name)
+            yield from ((items, index) for index in range(len(items or [])))
+        elif isinstance(node, dict) and name in node:
+            yield node, name
+        return
+    child = _child(node, name)
+    for item in (child or []) if many else ([child] if child is not None else []):
+        yield from _places(item, field[1:])
+
+
+def _at(node: Any, path: tuple[str, ...]) -> Any:
+    for segment in path:
+        node = _child(node, segment)
+    return node
+
+
+def _child(node: Any, name: str) -> Any:
+    return node.get(name) if isinstance(node, dict) else None
+
+
+def _segment(segment: str) -> tuple[str, bool]:
+    return (segment[:-2], True) if segment.endswith("[]") else (segment, False)

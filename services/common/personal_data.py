@@ -1,0 +1,353 @@
+"""Personal data sealed per participant (crypto-shredding), shared by every service.
+
+Each participant has a key of their own, in a key store the three services share: an SQLite
+file (``TANDEM_HOME/keys.db``) in the embedded set-up, a PostgreSQL table in production. Their
+personal values are sealed with it wherever they are kept or sent: in every service's stored
+events (`SealingMapper`) and on Kafka (contracts/wire.py). Erasing a participant destroys their
+key and leaves a tombstone in its place, so that no key is ever made for them again (a late or
+replayed event must not bring one back): every sealed copy then reads as erased (None), and
+the stored bytes never change, so the audit hash chain still verifies.
+
+Events stored before sealing began hold plaintext; they are read as they are, except that a
+value whose participant is erased reads as erased too. Those rows still physically hold the
+plaintext (they are never rewritten).
+
+Settings (read from the application's environment, with or without its prefix):
+- ``TANDEM_KEY_STORE``: ``sqlite``, ``postgres`` or ``memory``; by default the event store's
+  kind (PERSISTENCE_MODULE eventsourcing.postgres: postgres; eventsourcing.sqlite: sqlite;
+  anything else, e.g. eventsourcing.popo in tests: memory, shared within the process).
+- ``TANDEM_KEYS_DBNAME``: the SQLite file; default ``$TANDEM_HOME/keys.db``.
+- ``TANDEM_KEYS_POSTGRES_{HOST,PORT,DBNAME,USER,PASSWORD,SCHEMA}``: where the PostgreSQL table
+  is, each defaulting to the POSTGRES_* setting of the same name. The three services must name
+  the same database: each has its own event store database, so set TANDEM_KEYS_POSTGRES_DBNAME.
+"""
+
+import base64
+import copy
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.cryptography import AESCipher
+from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import Environment
+
+from contracts.personal import PersonalFields, open_fields, parse_token, seal_fields, token
+
+TABLE = "tandem_personal_data_keys"
+KEY_BYTES = 32  # AES-256-GCM
+
+
+class KeyStore:
+    """One key per participant id; destroying one leaves a tombstone (the key set to null)."""
+
+    def fetch(self, subject: str) -> tuple[bool, str | None]:
+        """(found, key): (False, None) when the store has no row, (True, None) for a tombstone."""
+        raise NotImplementedError
+
+    def create(self, keys: Mapping[str, str]) -> None:
+        """Store these new keys, in one transaction, leaving any existing row (key or tombstone) as it is."""
+        raise NotImplementedError
+
+    def destroy(self, subject: str) -> None:
+        """Replace the subject's key, if any, by a tombstone (kept if already there)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryKeyStore(KeyStore):
+    """For tests and in-memory event stores: one per process, shared by its applications."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, str | None] = {}
+        self.lock = threading.Lock()
+
+    def fetch(self, subject: str) -> tuple[bool, str | None]:
+        with self.lock:
+            return (subject in self.rows, self.rows.get(subject))
+
+    def create(self, keys: Mapping[str, str]) -> None:
+        with self.lock:
+            for subject, key in keys.items():
+                self.rows.setdefault(subject, key)
+
+    def destroy(self, subject: str) -> None:
+        with self.lock:
+            self.rows[subject] = None
+
+
+class SQLiteKeyStore(KeyStore):
+    """A file every service process of one TANDEM_HOME opens."""
+
+    def __init__(self, path: str | Path, lock_timeout: float = 10.0) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+        self.connection = sqlite3.connect(self.path, timeout=lock_timeout, check_same_thread=False, isolation_level=None)
+        with self.lock:
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            # A destroyed key is overwritten on disk, not merely unlinked from the b-tree.
+            self.connection.execute("PRAGMA secure_delete=ON")
+            self.connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                "participant_id TEXT PRIMARY KEY, key TEXT, created_at TEXT NOT NULL, erased_at TEXT)"
+            )
+
+    def fetch(self, subject: str) -> tuple[bool, str | None]:
+        with self.lock:
+            row = self.connection.execute(f"SELECT key FROM {TABLE} WHERE participant_id = ?", (subject,)).fetchone()
+        return (row is not None, row[0] if row else None)
+
+    def create(self, keys: Mapping[str, str]) -> None:
+        now = _now()
+        with self.lock:
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                self.connection.executemany(
+                    f"INSERT INTO {TABLE} (participant_id, key, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(subject, key, now) for subject, key in keys.items()],
+                )
+                self.connection.execute("COMMIT")
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+
+    def destroy(self, subject: str) -> None:
+        now = _now()
+        with self.lock:
+            self.connection.execute(
+                f"INSERT INTO {TABLE} (participant_id, key, created_at, erased_at) VALUES (?, NULL, ?, ?) "
+                "ON CONFLICT (participant_id) DO UPDATE SET key = NULL, erased_at = COALESCE(erased_at, excluded.erased_at)",
+                (subject, now, now),
+            )
+            # Nothing of the key must linger in the write-ahead log either.
+            self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with self.lock:
+            self.connection.close()
+
+
+class PostgresKeyStore(KeyStore):
+    """A table in a database every service reaches (PostgreSQL keeps a destroyed key's old
+    row version until VACUUM: autovacuum, or VACUUM the table after erasures)."""
+
+    def __init__(self, host: str, port: str | int, dbname: str, user: str, password: str, schema: str | None = None) -> None:
+        import psycopg  # the postgres extra
+
+        self._psycopg = psycopg
+        self.conninfo = {"host": host, "port": int(port), "dbname": dbname, "user": user, "password": password}
+        self.table = f"{schema}.{TABLE}" if schema else TABLE
+        self.lock = threading.Lock()
+        self.connection: Any = None
+        self._run(
+            f"CREATE TABLE IF NOT EXISTS {self.table} ("
+            "participant_id text PRIMARY KEY, key text, created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz)"
+        )
+
+    def _run(self, sql: str, params: Any = None, *, many: bool = False, fetch: bool = False) -> Any:
+        with self.lock:
+            for attempt in (1, 2):  # a connection dropped meanwhile is opened again, once
+                try:
+                    if self.connection is None or self.connection.closed:
+                        self.connection = self._psycopg.connect(**self.conninfo, autocommit=True)
+                    with self.connection.transaction(), self.connection.cursor() as cursor:
+                        if many:
+                            cursor.executemany(sql, params)
+                        else:
+                            cursor.execute(sql, params)
+                        return cursor.fetchone() if fetch else None
+                except self._psycopg.OperationalError:
+                    self.connection = None
+                    if attempt == 2:
+                        raise
+        return None
+
+    def fetch(self, subject: str) -> tuple[bool, str | None]:
+        row = self._run(f"SELECT key FROM {self.table} WHERE participant_id = %s", (subject,), fetch=True)
+        return (row is not None, row[0] if row else None)
+
+    def create(self, keys: Mapping[str, str]) -> None:
+        self._run(
+            f"INSERT INTO {self.table} (participant_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            list(keys.items()),
+            many=True,
+        )
+
+    def destroy(self, subject: str) -> None:
+        self._run(
+            f"INSERT INTO {self.table} AS kept (participant_id, key, erased_at) VALUES (%s, NULL, now()) "
+            "ON CONFLICT (participant_id) DO UPDATE SET key = NULL, erased_at = COALESCE(kept.erased_at, now())",
+            (subject,),
+        )
+
+    def close(self) -> None:
+        with self.lock:
+            if self.connection is not None:
+                self.connection.close()
+
+
+_ERASED = object()  # in the cache: the key is destroyed
+_PROCESS_MEMORY_STORE = MemoryKeyStore()
+
+
+class PersonalDataKeys:
+    """Seals and opens personal values with their participant's key (contracts.personal.Keys).
+
+    Keys are cached in memory. A process drops a participant's key as soon as it learns of
+    their erasure: `erase` (enrolment, which destroys it) or `forget` (the others, when they
+    consume ParticipantErased)."""
+
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+        self._cache: dict[str, Any] = {}  # subject -> AESCipher, _ERASED, or None (no key yet)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_env(cls, env: Environment | Mapping[str, str]) -> "PersonalDataKeys":
+        return cls(key_store_from(env))
+
+    # -- contracts.personal.Keys ----------------------------------------------------------
+
+    def seal(self, subject: str, value: Any) -> str | None:
+        cipher = self._cipher(subject, create=True)
+        if cipher is None:
+            return None  # erased: nothing of theirs is kept any more
+        ciphertext = cipher.encrypt(json.dumps(value, ensure_ascii=False).encode())
+        return token(subject, base64.urlsafe_b64encode(ciphertext).decode())
+
+    def unseal(self, sealed: str) -> Any:
+        subject, ciphertext = parse_token(sealed)
+        cipher = self._cipher(subject, create=False)
+        if cipher is None:
+            return None
+        return json.loads(cipher.decrypt(base64.urlsafe_b64decode(ciphertext)))
+
+    def is_erased(self, subject: str) -> bool:
+        with self._lock:
+            if subject not in self._cache:
+                self._load(subject)
+            return self._cache[subject] is _ERASED
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def provide(self, subjects: Iterable[str | UUID]) -> None:
+        """Make sure these participants have a key, in one transaction (a bulk enrolment
+        would otherwise make them one by one as it stores each event)."""
+        with self._lock:
+            missing = [str(s) for s in subjects if self._cache.get(str(s)) is None]
+            if missing:
+                self.store.create({subject: AESCipher.create_key(KEY_BYTES) for subject in missing})
+                for subject in missing:
+                    self._load(subject)
+
+    def erase(self, subject: str | UUID) -> None:
+        """Destroy the participant's key for good (again, if already destroyed)."""
+        with self._lock:
+            self.store.destroy(str(subject))
+            self._cache[str(subject)] = _ERASED
+
+    def forget(self, subject: str | UUID) -> None:
+        """This process learnt of the participant's erasure: their key is never used again here."""
+        with self._lock:
+            self._cache[str(subject)] = _ERASED
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _cipher(self, subject: str, create: bool) -> AESCipher | None:
+        with self._lock:
+            cached = self._cache.get(subject)
+            if cached is None:  # not cached, or no key when last looked: look again
+                cached = self._load(subject)
+                if cached is None and create:
+                    self.store.create({subject: AESCipher.create_key(KEY_BYTES)})
+                    cached = self._load(subject)  # ours, or the one another process made first
+            return cached if isinstance(cached, AESCipher) else None
+
+    def _load(self, subject: str) -> Any:
+        found, key = self.store.fetch(subject)
+        entry = _cipher_of(key) if key is not None else _ERASED if found else None
+        self._cache[subject] = entry
+        return entry
+
+
+def _cipher_of(key: str) -> AESCipher:
+    return AESCipher(Environment(env={AESCipher.CIPHER_KEY: key}))
+
+
+def key_store_from(env: Environment | Mapping[str, str]) -> KeyStore:
+    """The key store the settings name (see the module's docstring)."""
+
+    def get(name: str, default: str | None = None) -> str | None:
+        return env.get(name) or default
+
+    kind = get("TANDEM_KEY_STORE") or {
+        "eventsourcing.postgres": "postgres",
+        "eventsourcing.sqlite": "sqlite",
+    }.get(get("PERSISTENCE_MODULE") or "", "memory")
+    if kind == "memory":
+        return _PROCESS_MEMORY_STORE
+    if kind == "sqlite":
+        path = get("TANDEM_KEYS_DBNAME") or str(Path(get("TANDEM_HOME") or ".tandem") / "keys.db")
+        return SQLiteKeyStore(path, float(get("SQLITE_LOCK_TIMEOUT") or 10))
+    if kind == "postgres":
+        def setting(name: str) -> str:
+            value = get(f"TANDEM_KEYS_POSTGRES_{name}") or get(f"POSTGRES_{name}")
+            if not value:
+                raise ValueError(f"the key store needs TANDEM_KEYS_POSTGRES_{name} or POSTGRES_{name}")
+            return value
+
+        schema = get("TANDEM_KEYS_POSTGRES_SCHEMA") or get("POSTGRES_SCHEMA")
+        return PostgresKeyStore(setting("HOST"), setting("PORT"), setting("DBNAME"), setting("USER"), setting("PASSWORD"), schema)
+    raise ValueError(f"TANDEM_KEY_STORE is {kind!r}: use sqlite, postgres or memory")
+
+
+class SealingMapper(Mapper[UUID]):
+    """The library's mapper, with each event's personal fields sealed with their subject's
+    key when the event is first stored, and opened when it is read (so every reader, views,
+    repository, audit, sees the plaintext or None once erased). Which fields: `personal`,
+    by event class, {dotted path in the event: dotted path of its participant id}."""
+
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        compressor: Compressor | None = None,
+        cipher: Cipher | None = None,
+        *,
+        keys: PersonalDataKeys,
+        personal: Mapping[type, PersonalFields],
+    ) -> None:
+        super().__init__(transcoder, compressor, cipher)
+        self.keys = keys
+        self.personal = personal
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        fields = self.personal.get(type(domain_event))
+        if fields:
+            # A sealed copy: the event's own state is shared with its aggregate.
+            state = copy.deepcopy(dict(vars(domain_event)))
+            seal_fields(state, fields, self.keys)
+            sealed = object.__new__(type(domain_event))
+            object.__setattr__(sealed, "__dict__", state)
+            domain_event = sealed
+        return super().to_stored_event(domain_event)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        domain_event = super().to_domain_event(stored_event)
+        fields = self.personal.get(type(domain_event))
+        if fields:
+            open_fields(domain_event.__dict__, fields, self.keys)
+        return domain_event
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

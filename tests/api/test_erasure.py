@@ -1,0 +1,129 @@
+"""The right to erasure in enrolment: DELETE .../participants/{pid}/personal-data, on the real
+app and its real SQLite stores (events and keys): who may, what it records, what is left.
+The conftest's world: in A, the mentor Zoé Leroy (zoe@axa.fr) and the mentee Jeanne Martin
+(jeanne@axa.fr); in B, one mentee."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from apitools import ADMIN_A, AUDITOR_A, AUDITOR_ALL, GROUP_ADMIN, PRINCIPALS, SUB_A, SUB_B, participant
+from services.common.chain import check_logs
+from services.common.personal_data import SQLiteKeyStore
+from services.enrolment.domain import Participant
+
+PERSONAL = ("name", "email", "birth_year", "manager_email")
+
+
+def erase(client, pid: str, slug: str = SUB_A, headers: dict[str, str] = ADMIN_A):
+    return client.delete(f"/subsidiaries/{slug}/participants/{pid}/personal-data", headers=headers)
+
+
+def shown(client, pid: str, slug: str = SUB_A) -> dict:
+    response = client.get(f"/subsidiaries/{slug}/participants/{pid}", headers=GROUP_ADMIN)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def stored_bytes(app) -> bytes:
+    """Every stored event's bytes, as the event store holds them."""
+    rows = app.state.enrolment.recorder.select_notifications(start=0, limit=10_000)
+    return b"".join(row.state for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("group-admin", 204), ("admin-A", 204), ("admin-B", 404), ("auditor-A", 403), ("auditor-all", 403), ("no-token", 401)],
+)
+def test_who_may_erase(client, world, who, expected):
+    assert erase(client, world.mentor, headers=PRINCIPALS[who]).status_code == expected
+    assert shown(client, world.mentor)["personal_data_erased"] is (expected == 204)
+
+
+def test_an_unknown_participant_or_subsidiary_is_not_found(client, world, events):
+    with events.nothing_recorded():
+        assert erase(client, "8d7e1c9a-2f4b-4f7e-9a41-3c2b1d0e5f6a").status_code == 404
+        assert erase(client, world.mentee_b).status_code == 404  # B's participant, asked for in A
+        assert erase(client, world.mentor, slug="axa-zz", headers=GROUP_ADMIN).status_code == 404
+
+
+def test_an_erased_participant_is_withdrawn_and_shows_nothing_personal(client, world, events):
+    with events.recorded(3):  # withdrawn, erased, and their email claim released
+        response = erase(client, world.mentor)
+    assert response.status_code == 204 and response.content == b""
+    p = shown(client, world.mentor)
+    assert {field: p[field] for field in PERSONAL} == dict.fromkeys(PERSONAL)
+    assert p["personal_data_erased"] is True
+    assert (p["status"], p["withdrawal_reason"], p["role"], p["site"]) == ("withdrawn", "personal data erased", "mentor", "Paris")
+    listed = {q["id"]: q for q in client.get(f"/subsidiaries/{SUB_A}/participants", headers=AUDITOR_A).json()}
+    assert listed[world.mentor]["name"] is None and listed[world.mentor]["personal_data_erased"] is True
+    assert listed[world.mentee]["name"] == "Jeanne Martin" and listed[world.mentee]["personal_data_erased"] is False
+    # Their email is free again, and nobody can change what is left of them.
+    assert client.post(f"/subsidiaries/{SUB_A}/participants", json=participant("zoe@axa.fr", "mentor"), headers=ADMIN_A).status_code == 201
+    assert client.patch(f"/subsidiaries/{SUB_A}/participants/{world.mentor}", json={"site": "Lyon"}, headers=ADMIN_A).status_code == 409
+
+
+def test_erasing_a_withdrawn_participant_records_the_erasure_only(client, world, events):
+    assert client.post(f"/subsidiaries/{SUB_A}/participants/{world.mentee}/withdraw", json={"reason": "moved"}, headers=ADMIN_A).status_code == 200
+    with events.recorded(1):
+        assert erase(client, world.mentee).status_code == 204
+    assert shown(client, world.mentee)["withdrawal_reason"] == "moved"
+
+
+def test_erasing_again_records_nothing_and_destroys_the_key_again(client, world, events, tandem_home: Path, monkeypatch):
+    keys = client.app.state.enrolment.keys
+    # A crash between recording the erasure and destroying the key...
+    monkeypatch.setattr(keys, "erase", lambda subject: (_ for _ in ()).throw(RuntimeError("crashed")))
+    with pytest.raises(RuntimeError, match="crashed"):
+        erase(client, world.mentor)
+    monkeypatch.undo()
+    assert SQLiteKeyStore(tandem_home / "keys.db").fetch(world.mentor)[1] is not None  # the key is still there
+    # ... is mended by asking again: nothing more is recorded, the key is destroyed.
+    with events.nothing_recorded():
+        assert erase(client, world.mentor).status_code == 204
+        assert erase(client, world.mentor).status_code == 204
+    assert SQLiteKeyStore(tandem_home / "keys.db").fetch(world.mentor) == (True, None)  # a tombstone
+    assert shown(client, world.mentor)["personal_data_erased"] is True
+
+
+def test_stored_events_hold_personal_data_sealed_and_read_as_erased_once_the_key_is_gone(client, world, tandem_home: Path):
+    raw = stored_bytes(client.app)
+    for plaintext in ("zoe@axa.fr", "Zoé Leroy", "jeanne@axa.fr", "Jeanne Martin"):
+        for encoded in (plaintext.encode(), json.dumps(plaintext).encode()):
+            assert encoded not in raw, plaintext
+    assert f"sealed:1:{world.mentor}:".encode() in raw
+
+    app = client.app.state.enrolment
+    before = {n.id: n.state for n in app.recorder.select_notifications(start=0, limit=10_000)}
+    assert erase(client, world.mentor).status_code == 204
+    after = {n.id: n.state for n in app.recorder.select_notifications(start=0, limit=10_000)}
+    assert {i: after[i] for i in before} == before  # nothing stored is rewritten
+
+    read = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=0, limit=10_000)]
+    [enrolled] = [e for e in read if isinstance(e, Participant.Enrolled) and e.originator_id == UUID(world.mentor)]
+    assert enrolled.profile["personal_data"] == dict.fromkeys(PERSONAL)
+    [other] = [e for e in read if isinstance(e, Participant.Enrolled) and e.originator_id == UUID(world.mentee)]
+    assert other.profile["personal_data"]["email"] == "jeanne@axa.fr"
+
+
+def test_after_erasure_the_audit_history_shows_nothing_personal_and_its_chain_still_verifies(client, world):
+    assert erase(client, world.mentor).status_code == 204
+    history = client.get(f"/subsidiaries/{SUB_A}/audit/events", headers=AUDITOR_ALL).json()
+    assert "zoe@axa.fr" not in json.dumps(history) and "Zoé Leroy" not in json.dumps(history)
+    assert [e["type"] for e in history if e["type"].startswith("Participant.")][-2:] == ["Participant.Withdrawn", "Participant.Erased"]
+    [check] = check_logs(history)
+    assert check.intact
+
+
+def test_a_restarted_service_still_shows_the_participant_erased(start_service, tandem_home: Path):
+    client = start_service()
+    assert client.post("/subsidiaries", json={"id": SUB_B, "name": "AXA BE", "timezone": "Europe/Brussels", "locale": "fr-BE"}, headers=GROUP_ADMIN).status_code == 201
+    pid = client.post(f"/subsidiaries/{SUB_B}/participants", json=participant("kim@axa.be"), headers=GROUP_ADMIN).json()["id"]
+    assert erase(client, pid, slug=SUB_B, headers=GROUP_ADMIN).status_code == 204
+    again = start_service()
+    p = again.get(f"/subsidiaries/{SUB_B}/participants/{pid}", headers=GROUP_ADMIN).json()
+    assert p["personal_data_erased"] is True and p["email"] is None and p["name"] is None
