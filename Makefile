@@ -32,6 +32,7 @@ integration: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/enrolment_import.py
+	$(BIN)/python bench/replay.py
 
 schemas: $(INSTALLED)
 	$(BIN)/python -m contracts.schemas
