@@ -1,19 +1,23 @@
 """The `tandem` command line: run the platform, print tokens, run the embedded broker."""
 
 import argparse
+import json
 import os
 import signal
 import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from contracts.topics import Topics
+from infra import audit
+from infra.audit import AuditClient, AuditError
 from infra.broker import EmbeddedBroker, wait_until_ready
 from infra.demo import DEFAULT_HELD, DEFAULT_SUBSIDIARY, run_demo
 from infra.services import SERVICES, ServiceProcess
 from infra.topics import ensure_topics
 from services.common.auth import Role, issue_token
+from services.common.chain import check_logs
 from services.common.settings import ServiceSettings
 
 
@@ -45,9 +49,32 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--held", type=_count, default=DEFAULT_HELD, help=f"sessions held on the spot (default: {DEFAULT_HELD})")
     demo.set_defaults(run=cmd_demo)
 
+    audit = commands.add_parser("audit", help="export, verify, state as of a time, replay: the auditors' tools")
+    audit.add_argument("--token", help="bearer token (default: a group-wide auditor token signed with this platform's secret)")
+    steps = audit.add_subparsers(dest="audit_command", required=True)
+    export = steps.add_parser("export", help="one subsidiary's history from every service, time-ordered JSON lines on stdout")
+    export.add_argument("--subsidiary", required=True)
+    export.add_argument("--since", type=_moment, help="only events recorded at or after this time (ISO 8601 with zone)")
+    export.add_argument("--until", type=_moment, help="only events recorded at or before this time (ISO 8601 with zone)")
+    export.set_defaults(run=cmd_audit_export)
+    verify = steps.add_parser("verify", help="check the hash chains of an export file, or of the live services")
+    verify.add_argument("file", nargs="?", help="an export (JSON lines); - for stdin")
+    verify.add_argument("--live", action="store_true", help="check the services' stores as they are now")
+    verify.add_argument("--subsidiary", help="with --live: the subsidiary to check")
+    verify.set_defaults(run=cmd_audit_verify)
+    state = steps.add_parser("state", help="the programme as it stood at a time, replayed from the events")
+    state.add_argument("--subsidiary", required=True)
+    state.add_argument("--as-of", required=True, type=_moment, help="ISO 8601 with zone, e.g. 2026-03-01T00:00:00Z")
+    state.set_defaults(run=cmd_audit_state)
+    replay = steps.add_parser("replay", help="every service rebuilds its read models from its event store and compares")
+    replay.set_defaults(run=cmd_audit_replay)
+
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except AuditError as exc:
+        print(f"tandem audit: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         parser.error(str(exc))
         return 2
@@ -62,6 +89,80 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     token = args.token or issue_token(ServiceSettings().token_secret(), Role.GROUP_ADMIN, subject="tandem-demo")
     return run_demo(args.subsidiary, token, held=args.held)
+
+
+def _audit_client(args: argparse.Namespace) -> AuditClient:
+    return AuditClient(args.token or audit.default_token())
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    client = _audit_client(args)
+    try:
+        count = audit.export(client, args.subsidiary, _iso(args.since), _iso(args.until), sys.stdout)
+    finally:
+        client.close()
+    print(f"exported {count} events of {args.subsidiary}", file=sys.stderr)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    if args.live == bool(args.file):
+        raise ValueError("give either an export file or --live --subsidiary SID")
+    problems: list[str] = []
+    if args.live:
+        if not args.subsidiary:
+            raise ValueError("--live needs --subsidiary")
+        client = _audit_client(args)
+        try:
+            checks, problems = audit.verify_live(client, args.subsidiary)
+        finally:
+            client.close()
+    else:
+        with (sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")) as lines:
+            checks = check_logs(audit.read_jsonl(lines))
+    for check in checks:
+        print(check.describe())
+    for problem in problems:
+        print(f"PROBLEM {problem}")
+    broken = [c for c in checks if not c.intact]
+    if broken or problems:
+        first = broken[0] if broken else None
+        where = f" first broken: {first.service}/{first.log} position {first.broken_at}" if first else ""
+        print(f"NOT INTACT:{where}")
+        return 1
+    print(f"INTACT: {sum(c.count for c in checks)} events in {len(checks)} logs")
+    return 0
+
+
+def cmd_audit_state(args: argparse.Namespace) -> int:
+    client = _audit_client(args)
+    try:
+        state = audit.programme_state(client, args.subsidiary, args.as_of)
+    finally:
+        client.close()
+    print(json.dumps(state, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    client = _audit_client(args)
+    try:
+        reports = client.replay()
+    finally:
+        client.close()
+    print(json.dumps(reports, indent=2))
+    return 0 if all(r.get("ok") for r in reports) else 1
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone: add Z or +01:00")
+    return moment
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def cmd_broker(args: argparse.Namespace) -> int:

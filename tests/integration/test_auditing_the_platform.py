@@ -1,0 +1,151 @@
+"""Auditing a running platform with the `tandem audit` command line: the three real
+services, the real broker and real SQLite stores. A subsidiary's programme runs from
+enrolment to a held session; the auditor exports and verifies its history, asks for the
+programme as it stood before the session, has every service replay its read models, and a
+new Kafka consumer folds the topics from their beginning into the same programme. Then a
+stored row is altered behind the sessions service's back, and the live check names it."""
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra.audit_state import ProgrammeState
+from infra.cli import main as tandem
+from services.common.consumer import EventConsumer
+from support import keys_at, pool_of, set_up, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+SLUG = "axa-audit"
+
+
+def relationships(sessions) -> list[dict]:
+    response = sessions.get(f"/subsidiaries/{SLUG}/relationships")
+    return response.json() if response.status_code == 200 else []
+
+
+@pytest.fixture
+def running(platform, monkeypatch):
+    """The platform with one subsidiary's programme run up to a held session; the command
+    line pointed at it (ports and secret, as `tandem up` would give them)."""
+    processes = {name: platform.start(name) for name in ("enrolment", "matching", "sessions")}
+    for name, process in processes.items():
+        monkeypatch.setenv(f"{name.upper()}_PORT", process.url.rsplit(":", 1)[1])
+    monkeypatch.setenv("TANDEM_SECRET", platform.secret)
+    enrolment, matching, sessions = (platform.client(p) for p in processes.values())
+
+    set_up(enrolment, SLUG, mentors=1, mentees=2, capacity=2, target_sessions=1, session_minutes=60)
+    wait_for(lambda: (p := pool_of(matching, SLUG)) and len(p["mentees"]) == 2)
+    run = matching.post(f"/subsidiaries/{SLUG}/matching-runs", json={"format": "pair"}).json()
+    assert matching.post(f"/subsidiaries/{SLUG}/matching-runs/{run['id']}/publish").status_code == 200
+    rels = wait_for(lambda: len(r := relationships(sessions)) == 2 and r)
+    time.sleep(0.05)
+    before_session = datetime.now(UTC)
+    time.sleep(0.05)
+
+    first = rels[0]
+    starts = datetime.now(UTC) + timedelta(seconds=2)
+    body = {"relationship_id": first["id"], "theme": "networking", "starts_at": starts.isoformat(), "location": "Salle Lumière"}
+    session = sessions.post(f"/subsidiaries/{SLUG}/sessions", json=body).json()
+    time.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds()) + 0.3)
+    path = f"/subsidiaries/{SLUG}/sessions/{session['id']}"
+    for member in (first["mentor"]["id"], first["mentees"][0]["id"]):
+        assert sessions.post(f"{path}/attendance", json={"participant_id": member, "present": True}).status_code == 200
+    assert sessions.post(f"{path}/complete").json()["status"] == "held"
+    return {"before_session": before_session, "relationship": first["id"], "session": session["id"], "platform": platform}
+
+
+def run(capsys, *args: str) -> tuple[int, str]:
+    code = tandem(["audit", *args])
+    return code, capsys.readouterr().out
+
+
+def test_an_auditor_exports_verifies_replays_and_sees_the_programme_as_it_stood(running, capsys, tmp_path):
+    code, exported = run(capsys, "export", "--subsidiary", SLUG)
+    assert code == 0
+    history = [json.loads(line) for line in exported.splitlines()]
+    assert {e["service"] for e in history} == {"enrolment", "matching", "sessions"}
+    times = [e["time"] for e in history]
+    assert times == sorted(times)  # one history, in time order
+    types = [e["type"] for e in history]
+    assert types.index("Participant.Enrolled") < types.index("MatchBook.MatchConfirmed") < types.index("Relationship.SessionHeld")
+    (tmp_path / "history.jsonl").write_text(exported)
+
+    code, printed = run(capsys, "verify", str(tmp_path / "history.jsonl"))
+    assert code == 0 and "INTACT" in printed and f"sessions/{SLUG}: intact" in printed
+
+    # As it stood before the session: both relationships open, nothing held.
+    code, printed = run(capsys, "state", "--subsidiary", SLUG, "--as-of", running["before_session"].isoformat())
+    assert code == 0
+    then = json.loads(printed)
+    assert {r["status"] for r in then["relationships"]} == {"open"} and then["sessions_held"] == []
+    assert {p["role"] for p in then["participants"]} == {"mentor", "mentee"} and len(then["participants"]) == 3
+    def state_now() -> dict:
+        code, printed = run(capsys, "state", "--subsidiary", SLUG, "--as-of", datetime.now(UTC).isoformat())
+        assert code == 0
+        return json.loads(printed)
+
+    # Matching learns of the completed relationship from sessions' topic, a moment later.
+    now = wait_for(lambda: (s := state_now()) and "completed" in {m["status"] for m in s["matches"]} and s)
+    assert [s["session_id"] for s in now["sessions_held"]] == [running["session"]]
+    assert {r["relationship_id"]: r["status"] for r in now["relationships"]}[running["relationship"]] == "completed"
+
+    # Every service rebuilds its read models from its store: nothing differs.
+    code, printed = run(capsys, "replay")
+    reports = json.loads(printed)
+    assert code == 0 and {r["service"] for r in reports} == {"enrolment", "matching", "sessions"}
+    assert all(r["ok"] for r in reports)
+
+    # A new consumer reading the topics from the beginning folds the same programme (with
+    # the shared key store, it reads the names sealed on the wire).
+    platform = running["platform"]
+    keys = keys_at(platform.home)
+    rebuilt = ProgrammeState(SLUG)
+    lock = threading.Lock()
+
+    def fold(events):
+        with lock:
+            for event in events:
+                rebuilt.apply(event)
+
+    topics = [platform.topics.enrolment, platform.topics.matching, platform.topics.sessions]
+    consumer = EventConsumer(platform.bootstrap, topics, f"auditor-{uuid.uuid4().hex[:6]}", fold, keys=keys)
+    consumer.start()
+    try:
+        expected = {k: v for k, v in now.items() if k != "as_of"}
+
+        def folded() -> dict:
+            with lock:
+                return {k: v for k, v in rebuilt.as_dict().items() if k != "as_of"}
+
+        try:
+            wait_for(lambda: folded() == expected, timeout=60)
+        finally:
+            assert folded() == expected  # on failure, shows what differs
+    finally:
+        consumer.stop()
+        keys.close()
+
+
+def test_a_row_altered_behind_a_service_is_found_by_the_live_check(running, capsys):
+    code, printed = run(capsys, "verify", "--live", "--subsidiary", SLUG)
+    assert code == 0, printed
+
+    store = running["platform"].home / "sessions.db"
+    with sqlite3.connect(store, isolation_level=None) as db:
+        [(rowid, position, state)] = db.execute(
+            "SELECT k.notification_id, k.position, e.state FROM audit_chain k JOIN stored_events e ON e.rowid = k.notification_id "
+            "WHERE k.log = ? AND e.topic LIKE '%SessionScheduled'",
+            (SLUG,),
+        ).fetchall()
+        assert b"networking" in state
+        db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state.replace(b"networking", b"gardening"), rowid))
+    code, printed = run(capsys, "verify", "--live", "--subsidiary", SLUG)
+    assert code == 1
+    assert f"first broken: sessions/{SLUG} position {position}" in printed
+
