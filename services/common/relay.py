@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import TopicPartition
 
 from contracts import IntegrationEvent, encode
@@ -74,6 +74,7 @@ class Relay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self._marker_checked = False
 
     # -- position ------------------------------------------------------------------------
 
@@ -87,9 +88,41 @@ class Relay:
     def position(self) -> int:
         return self.tracking.max_tracking_id(self.tracking_name) or 0
 
+    @property
+    def published_name(self) -> str:
+        return f"relay-published:{self.topic}:{self.epoch()}"
+
+    def has_published(self) -> bool:
+        """Whether this epoch sent anything: a log of unpublished events only (e.g. audit
+        reads) leaves the topic empty, and that is no loss."""
+        if self.tracking.max_tracking_id(self.published_name):
+            return True
+        if not self._marker_checked:
+            # A store from before the mark existed: look once for a published event behind the position.
+            self._marker_checked = True
+            if self._any_published_up_to(self.position()):
+                self._mark_published()
+                return True
+        return False
+
+    def _any_published_up_to(self, position: int) -> bool:
+        start = 0
+        while start < position:
+            notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size, stop=position, inclusive_of_start=False)
+            if any(self.translate(self.app.mapper.to_domain_event(n)) is not None for n in notifications):
+                return True
+            if len(notifications) < self.batch_size:
+                return False
+            start = notifications[-1].id
+        return False
+
+    def _mark_published(self) -> None:
+        with contextlib.suppress(IntegrityError):  # another relay on the same store marked it first
+            self.tracking.insert_tracking(Tracking(self.published_name, 1))
+
     def topic_lost_its_events(self) -> bool:
         """True when the topic is empty although this relay has published to it."""
-        if self.position() == 0:
+        if not self.has_published():
             return False
         if self._offsets_reader is None:
             self._offsets_reader = create_consumer(self.bootstrap_servers, None)
@@ -142,6 +175,8 @@ class Relay:
         self._producer.flush()
         for future in futures:
             future.get(timeout=30)  # raises if the broker did not acknowledge
+        if futures and not self.tracking.max_tracking_id(self.published_name):
+            self._mark_published()
         self.tracking.insert_tracking(Tracking(self.tracking_name, notifications[-1].id))
         return len(notifications)
 

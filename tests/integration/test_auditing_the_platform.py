@@ -17,7 +17,7 @@ import pytest
 from infra.audit_state import ProgrammeState
 from infra.cli import main as tandem
 from services.common.consumer import EventConsumer
-from support import keys_at, pool_of, set_up, wait_for
+from support import TopicReader, keys_at, pool_of, set_up, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -149,3 +149,17 @@ def test_a_row_altered_behind_a_service_is_found_by_the_live_check(running, caps
     assert code == 1
     assert f"first broken: sessions/{SLUG} position {position}" in printed
 
+
+def test_audit_reads_are_not_published_and_an_empty_topic_is_then_no_loss(platform):
+    """A service whose log holds only audit reads has published nothing: its relay must not
+    take its empty topic for a broker that lost its events and start over and over."""
+    sessions = platform.start("sessions", TANDEM_RELAY_RESET_CHECK_SECONDS="0.2")
+    api = platform.client(sessions, role="auditor")
+    for _ in range(3):
+        assert api.get(f"/subsidiaries/{SLUG}/audit/events").status_code == 200
+    assert len(api.get(f"/subsidiaries/{SLUG}/audit/events").json()) == 3  # the three reads before
+    wait_for(lambda: platform.client(sessions).get("/healthz").json()["relay"]["lag"] == 0)
+    time.sleep(2)  # ten reset checks
+    assert "lost its events" not in (platform.home / "sessions.log").read_text()
+    with TopicReader(platform.bootstrap, platform.topics.sessions) as topic:
+        assert topic.settle() == []
