@@ -10,7 +10,8 @@ Routes (all read-only):
   no link covers.
 - GET /audit/replay (group admins, group-wide auditors): rebuild the service's read models
   from its event store into fresh ones and report any difference with the live ones.
-Every read of events is itself recorded, as an AuditRead event in the same log.
+Every read of events is itself recorded, as an AuditRead event in the same log; a replay in
+the group's log, `-`.
 """
 
 from datetime import datetime
@@ -22,12 +23,13 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.common.auth import CurrentPrincipal, Principal, SubsidiaryReader
-from services.common.chain import Link, iso, stored_as_json
+from services.common.chain import UNPLACED, Link, iso, stored_as_json
 from services.common.errors import ServiceError
 from services.common.http import ERROR_RESPONSES, CommandContext
 
 # Shown elsewhere in the answer (position, time, actor) or the library's own bookkeeping.
 ENVELOPE_FIELDS = {"originator_id", "originator_version", "originator_topic", "timestamp", "context"}
+GROUP_LOG = UNPLACED  # events of no one subsidiary, e.g. a replay of them all
 
 
 class AuditRead(Aggregate):
@@ -121,10 +123,15 @@ def replay_router(runtime: Any) -> APIRouter:
     router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
     @router.get("/replay", summary="Rebuild this service's read models from its event store and compare them with the live ones")
-    def replay(principal: Annotated[Principal, Depends(group_reader)]) -> dict[str, Any]:
+    def replay(principal: Annotated[Principal, Depends(group_reader)], context: CommandContext) -> dict[str, Any]:
         from services.common.replay import replay_read_models
 
-        return replay_read_models(runtime.application)
+        report = replay_read_models(runtime.application)
+        # It read every subsidiary's events: recorded in the group's log ("-"), after the read.
+        runtime.application.save(
+            AuditRead(subsidiary_id=GROUP_LOG, what="replay", query={}, count=report["events"], context={**context, "subsidiary_id": GROUP_LOG})
+        )
+        return report
 
     return router
 

@@ -16,9 +16,11 @@ chain: auditors keep the head hash (`/audit/head`) they last saw, to compare.
 
 import base64
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -27,8 +29,10 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
 from psycopg.sql import SQL, Identifier
 
+from contracts.personal import is_token
+
 GENESIS = "0" * 64  # the previous hash of a log's first link
-UNPLACED = "-"  # the log of an event saved without saying its subsidiary (none do today)
+UNPLACED = "-"  # the log of events of no one subsidiary (a replay's audit read)
 CHAIN_TABLE = "audit_chain"
 
 
@@ -378,4 +382,74 @@ def _break(log: str, entry: dict[str, Any], previous: dict[str, Any] | None) -> 
         return "its stored bytes are malformed"
     if recomputed != entry["hash"]:
         return "its stored bytes do not match its hash (the event was changed)"
+    return _shown_disagrees(entry)
+
+
+# Fields of a stored event's state shown elsewhere than in the payload (time, actor).
+_NOT_IN_PAYLOAD = {"originator_id", "originator_version", "originator_topic", "timestamp", "context"}
+
+
+def _shown_disagrees(entry: dict[str, Any]) -> str | None:
+    """Whether what an audit event shows (type, time, actor, payload) says something else than
+    the stored bytes its hash covers: an export edited where a reader looks rather than in its
+    `stored` part. Sealed personal values are not compared (they read as the plaintext, or
+    null once erased); `published` is derived from the same event and not checked."""
+    if entry.get("payload") is None:
+        return None  # the service could not read the event: nothing is shown to disagree
+    stored = entry["stored"]
+    try:
+        state = json.loads(base64.b64decode(stored["state"]))
+    except ValueError:
+        return None  # compressed or encrypted at rest: only the hash vouches for it
+    if not isinstance(state, dict):
+        return "its stored state is not an event"
+    if entry.get("type") != str(stored["topic"]).rpartition(":")[2]:
+        return "its type is not the stored event's"
+    if not _same_time(entry.get("time"), _plain(state.get("timestamp"))):
+        return "its time is not the stored event's"
+    if entry.get("actor") != _plain((state.get("context") or {}).get("actor")):
+        return "its actor is not the stored event's"
+    fields = {k: v for k, v in state.items() if k not in _NOT_IN_PAYLOAD}
+    if not _agrees(fields, entry["payload"]):
+        return "its payload is not the stored event's"
     return None
+
+
+def _plain(value: Any) -> Any:
+    """A transcoded value (eventsourcing's {"_type_", "_data_"}) as the audit API shows it."""
+    if isinstance(value, dict):
+        if set(value) == {"_type_", "_data_"}:
+            kind, data = value["_type_"], value["_data_"]
+            if kind == "uuid_hex":
+                return str(UUID(data))
+            if kind == "decimal_str":
+                return Decimal(data)
+            return _plain(data)
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _agrees(stored: Any, shown: Any) -> bool:
+    if isinstance(stored, str) and is_token(stored):
+        return True  # sealed: only its participant's key reads it
+    if isinstance(stored, dict) and set(stored) == {"_type_", "_data_"}:
+        plain = _plain(stored)
+        if isinstance(plain, Decimal):
+            return isinstance(shown, (int, float, str)) and not isinstance(shown, bool) and Decimal(str(shown)) == plain
+        if stored["_type_"] == "datetime_iso":
+            return _same_time(shown, plain)
+        return plain == shown
+    if isinstance(stored, dict):
+        return isinstance(shown, dict) and stored.keys() == shown.keys() and all(_agrees(v, shown[k]) for k, v in stored.items())
+    if isinstance(stored, list):
+        return isinstance(shown, list) and len(stored) == len(shown) and all(map(_agrees, stored, shown))
+    return stored == shown and type(stored) is type(shown)
+
+
+def _same_time(shown: Any, stored: Any) -> bool:
+    try:
+        return datetime.fromisoformat(str(shown)) == datetime.fromisoformat(str(stored))
+    except ValueError:
+        return False

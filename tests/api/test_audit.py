@@ -79,6 +79,16 @@ def test_every_read_of_the_history_is_recorded_with_who_read_it(client: TestClie
     assert not [e for e in audit_events(client, SUB_B) if e["type"] == "AuditRead.Recorded"]
 
 
+def test_a_replay_is_recorded_in_the_group_log_and_only_group_readers_may_ask_for_one(client: TestClient, world: SimpleNamespace) -> None:
+    assert client.get("/audit/replay", headers=AUDITOR_A).status_code == 403
+    assert client.get("/audit/replay", headers=ADMIN_A).status_code == 403
+    report = client.get("/audit/replay", headers=AUDITOR_ALL).json()
+    assert report["ok"] and report["service"] == "enrolment"
+    [read] = [e for e in audit_events(client, "-", headers=GROUP_ADMIN) if e["type"] == "AuditRead.Recorded"]
+    assert read["actor"] == {"subject": "tester-auditor", "role": "auditor"}
+    assert read["payload"]["what"] == "replay" and read["payload"]["count"] == report["events"]
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [(AUDITOR_ALL, 200), (AUDITOR_A, 200), (GROUP_ADMIN, 200), (ADMIN_A, 200), (ADMIN_B, 404), ({}, 401)],
@@ -184,6 +194,19 @@ def test_an_export_verifies_and_an_edited_export_does_not(
     printed = capsys.readouterr().out
     assert f"enrolment/{SUB_A} position 5" in printed and "NOT INTACT" in printed
 
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    lines[2]["payload"]["profile"]["role"] = "mentee"  # what a reader sees edited, the hashed bytes left alone
+    history.write_text("\n".join(json.dumps(line) for line in lines))
+    assert tandem(["audit", "verify", str(history)]) == 1
+    assert f"enrolment/{SUB_A}: BROKEN at position 3: its payload is not the stored event's" in capsys.readouterr().out
+
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    lines[2]["actor"]["subject"] = "someone-else"
+    history.write_text("\n".join(json.dumps(line) for line in lines))
+    assert tandem(["audit", "verify", str(history)]) == 1
+    assert "its actor is not the stored event's" in capsys.readouterr().out
+
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
     del lines[4]  # or a line dropped
     history.write_text("\n".join(json.dumps(line) for line in lines))
     assert tandem(["audit", "verify", str(history)]) == 1
