@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Annotated, Any, Protocol, TypeVar
 
-from pydantic import WithJsonSchema
+from pydantic import StringConstraints, WithJsonSchema
 
 TOKEN_PREFIX = "sealed:1:"
 TOKEN_PATTERN = r"^sealed:1:[^:\s]+:[A-Za-z0-9_-]+={0,2}$"
@@ -32,10 +32,14 @@ PersonalFields = Mapping[str, str]
 
 T = TypeVar("T")
 
-# A personal field of an event at rest in memory: the plaintext, or None once erased. On the
-# wire it is a token (or null), which is what its JSON Schema says.
+# A token, as a value may also be held in memory: a relay publishes what it read from its
+# store as it is, still sealed, rather than opening it and sealing it again.
+SealedToken = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]
+
+# A personal field of an event in memory: the plaintext, None once erased, or still sealed
+# (a relay's). On the wire it is a token (or null), which is what its JSON Schema says.
 Sealed = Annotated[
-    T | None,
+    T | SealedToken | None,
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": TOKEN_PATTERN}, {"type": "null"}]}),
 ]
 
@@ -103,7 +107,58 @@ def has_personal_values(root: dict[str, Any], fields: PersonalFields) -> bool:
 def personal_values(root: Any, fields: PersonalFields) -> Iterator[tuple[Any, Any, str]]:
     """(container, key, subject) of every personal value present under `root`."""
     for field, subject in fields.items():
-        yield from _walk(root, *_split(field, subject))
+        simple = _simple(field, subject)
+        if simple is None:
+            yield from _walk(root, *_split(field, subject))
+            continue
+        # The usual case, no list on either path: straight down (this runs for every event stored or sent).
+        parents, key, owner_path = simple
+        container = _at(root, parents)
+        if isinstance(container, dict) and key in container:
+            owner = _at(root, owner_path)
+            if owner is None:
+                raise ValueError(f"no data subject at {subject} for the personal value at {field}")
+            yield container, key, str(owner)
+
+
+def copied_along(root: dict[str, Any], fields: PersonalFields) -> dict[str, Any]:
+    """A copy of `root` to seal or open in place: the dicts and lists on the way to a personal
+    value are copied, everything else is shared with `root` (a deep copy of a whole event
+    cost more than sealing it)."""
+    return _copy(root, _trie(tuple(fields)))
+
+
+@lru_cache(maxsize=1024)
+def _simple(field: str, subject: str) -> tuple[tuple[str, ...], str, tuple[str, ...]] | None:
+    if "[]" in field or "[]" in subject:
+        return None
+    *parents, key = field.split(".")
+    return tuple(parents), key, tuple(subject.split("."))
+
+
+@lru_cache(maxsize=1024)
+def _trie(fields: tuple[str, ...]) -> dict[str, Any]:
+    """The paths' segments as a tree: {segment: {next segment: ...}}, a value's own segment a leaf ({})."""
+    trie: dict[str, Any] = {}
+    for field in fields:
+        node = trie
+        for segment in field.split("."):
+            node = node.setdefault(segment, {})
+    return trie
+
+
+def _copy(node: Any, trie: dict[str, Any]) -> Any:
+    if not isinstance(node, dict):
+        return node
+    copied = dict(node)
+    for segment, below in trie.items():
+        name, many = _segment(segment)
+        child = copied.get(name)
+        if many and isinstance(child, list):
+            copied[name] = [_copy(item, below) for item in child] if below else list(child)
+        elif below and child is not None:
+            copied[name] = _copy(child, below)
+    return copied
 
 
 @lru_cache(maxsize=1024)

@@ -23,7 +23,6 @@ Settings (read from the application's environment, with or without its prefix):
 """
 
 import base64
-import copy
 import json
 import sqlite3
 import threading
@@ -37,7 +36,7 @@ from eventsourcing.cryptography import AESCipher
 from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import Environment
 
-from contracts.personal import PersonalFields, open_fields, parse_token, seal_fields, token
+from contracts.personal import PersonalFields, copied_along, open_fields, parse_token, seal_fields, token
 
 TABLE = "tandem_personal_data_keys"
 KEY_BYTES = 32  # AES-256-GCM
@@ -334,12 +333,17 @@ class SealingMapper(Mapper[UUID]):
         fields = self.personal.get(type(domain_event))
         if fields:
             # A sealed copy: the event's own state is shared with its aggregate.
-            state = copy.deepcopy(dict(vars(domain_event)))
+            state = copied_along(vars(domain_event), fields)
             seal_fields(state, fields, self.keys)
             sealed = object.__new__(type(domain_event))
             object.__setattr__(sealed, "__dict__", state)
             domain_event = sealed
         return super().to_stored_event(domain_event)
+
+    def to_sealed_domain_event(self, stored_event: StoredEvent) -> Any:
+        """The event with its personal values as stored: sealed (for a relay, which publishes
+        them as they are: nothing to open and seal again, and nothing personal in the clear)."""
+        return super().to_domain_event(stored_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         domain_event = super().to_domain_event(stored_event)

@@ -106,10 +106,11 @@ class Relay:
         return False
 
     def _any_published_up_to(self, position: int) -> bool:
+        to_domain_event = getattr(self.app.mapper, "to_sealed_domain_event", self.app.mapper.to_domain_event)
         start = 0
         while start < position:
             notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size, stop=position, inclusive_of_start=False)
-            if any(self.translate(self.app.mapper.to_domain_event(n)) is not None for n in notifications):
+            if any(self.translate(to_domain_event(n)) is not None for n in notifications):
                 return True
             if len(notifications) < self.batch_size:
                 return False
@@ -166,8 +167,10 @@ class Relay:
         if self._producer is None:
             self._producer = create_producer(self.bootstrap_servers, client_id=f"relay:{self.topic}")
         futures = []
+        # Personal values go out as they were stored, sealed (encode seals any older plaintext).
+        to_domain_event = getattr(self.app.mapper, "to_sealed_domain_event", self.app.mapper.to_domain_event)
         for notification in notifications:
-            event = self.translate(self.app.mapper.to_domain_event(notification))
+            event = self.translate(to_domain_event(notification))
             if event is None:  # internal bookkeeping (e.g. email claims) is not published
                 continue
             key, value, headers = encode(event, self.keys)  # personal values sealed with their participant's key

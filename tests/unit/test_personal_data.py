@@ -3,6 +3,7 @@ mapper that seals stored events, and the wire (real stores: SQLite files, Postgr
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import decode, encode
 from contracts import enrolment as published
-from contracts.personal import is_token, open_fields, parse_token, personal_values, seal_fields
+from contracts.personal import copied_along, is_token, open_fields, parse_token, personal_values, seal_fields
 from services.common.personal_data import (
     MemoryKeyStore,
     PersonalDataKeys,
@@ -148,7 +149,16 @@ def test_paths_find_each_value_with_its_own_participant():
         def is_erased(self, subject: str) -> bool:
             return subject == "m2"
 
+    original = copy.deepcopy(state)
+    copied = copied_along(state, fields)
+    seal_fields(copied, fields, Recording())
+    assert state == original  # sealing a copy leaves the event's own state alone
+    assert copied["unmatched"] is state["unmatched"] or copied["unmatched"] == []
+    assert copied["proposals"][0]["explanation"]["members"][0]["name"] == "sealed:1:e1:AAAA"
+    sealed_with.clear()
+
     seal_fields(state, fields, Recording())
+    assert state == copied
     assert state["proposals"][0]["mentee_names"] == ["sealed:1:e1:AAAA", None] and sorted(sealed_with) == sorted(["m1", "e1", "e1", "m2", "e3", str(uuid.UUID(int=7))])
     state["proposals"][1]["mentor_name"] = "Hugo"  # as if stored before sealing began
     open_fields(state, fields, Recording())
@@ -236,6 +246,16 @@ def test_a_message_holds_personal_data_sealed_and_opens_to_erased_once_the_key_i
     erased = decode(value, keys)
     assert erased.payload.personal_data.model_dump() == dict.fromkeys(["name", "email", "birth_year", "manager_email"])
     assert erased.payload.site == "Paris"
+
+
+def test_values_still_sealed_as_stored_go_out_as_they_are(keys):
+    """A relay builds its messages from the stored events without opening them: the tokens
+    are published unchanged, and read like any others."""
+    sealed = {field: keys.seal(ADA, value) for field, value in enrolled(ADA).payload.personal_data.model_dump().items()}
+    event = enrolled(ADA).model_copy(update={"payload": enrolled(ADA).payload.model_copy(update={"personal_data": published.PersonalData(**sealed)})})
+    _, value, _ = encode(event, keys)
+    assert json.loads(value)["payload"]["personal_data"] == sealed
+    assert decode(value, keys).payload.personal_data == enrolled(ADA).payload.personal_data
 
 
 def test_a_message_of_the_first_version_is_upcast_and_honours_the_erasure(keys):
