@@ -73,6 +73,7 @@ from contracts import enrolment, matching  # noqa: E402
 from services.sessions.application import SessionsApplication  # noqa: E402
 from services.sessions.domain import ACTIVE, CLOSED, HELD, MENTOR, SCHEDULED, STALLED_AFTER, relationship_id  # noqa: E402
 from services.sessions.view import STALLED_SHOWN, Figures, SessionsView  # noqa: E402
+from environment import scrub_environment  # noqa: E402  (bench/, beside this script)
 
 DEFAULT_SIZES = "55x250,2000x10000"
 BATCH = 1000  # integration events per apply_events call
@@ -83,7 +84,6 @@ DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 BOOKED_AT = T0 + DAY  # the clock when sessions are scheduled
 CONTEXT = {"actor": {"subject": "bench-admin", "role": "group-admin"}, "correlation_id": "bench-dashboard", "causation_id": "bench"}
 GROWTH_LIMIT = 2.0  # "costs the same": the projection may grow by at most this much (noise) from the smallest size
-_SCRUBBED_PREFIXES = ("PERSISTENCE_MODULE", "SQLITE_", "POSTGRES_", "CIPHER_", "COMPRESSOR_", "IS_SNAPSHOTTING", "AGGREGATE_CACHE", "DEEPCOPY_FROM_AGGREGATE_CACHE")
 
 
 # ---------------------------------------------------------------------------------------
@@ -442,13 +442,6 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
-def scrub_environment() -> list[str]:
-    removed = []
-    for key in list(os.environ):
-        if key.removeprefix("SESSIONS_").startswith(_SCRUBBED_PREFIXES):
-            removed.append(key)
-            del os.environ[key]
-    return removed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -465,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.calls < 1 or args.rounds < 1 or any(m < 1 or e < 1 for m, e in sizes):
         parser.error("--calls, --rounds and every size must be at least 1")
 
-    removed = scrub_environment()
+    removed = scrub_environment(("SESSIONS_",))
     if removed:
         print(f"note: ignoring {', '.join(sorted(removed))} (the bench uses its own SQLite stores)", file=sys.stderr)
     load_at_start = os.getloadavg()[0]

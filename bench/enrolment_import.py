@@ -58,6 +58,7 @@ from infra.services import SERVICES, ServiceProcess  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
 from services.common.auth import Role, issue_token  # noqa: E402
 from services.common.personal_data import MemoryKeyStore, PersonalDataKeys  # noqa: E402
+from environment import scrub_environment  # noqa: E402  (bench/, beside this script)
 
 TARGET_RATIO = 0.5
 DEFAULT_THEMES = [
@@ -73,7 +74,6 @@ CSV_COLUMNS = [
 # The bench owns its stores: settings that would point the service or the anchors elsewhere
 # (another database, encryption, compression...) are removed from this process's environment,
 # which the service process inherits.
-_SCRUBBED_PREFIXES = ("PERSISTENCE_MODULE", "SQLITE_", "POSTGRES_", "CIPHER_", "COMPRESSOR_", "IS_SNAPSHOTTING")
 _SCRUBBED_EXACT = {"TANDEM_RELAY_ENABLED", "TANDEM_HOME", "TANDEM_TOPIC_PREFIX", "TANDEM_SECRET", "ENROLMENT_PORT"}
 
 
@@ -517,14 +517,6 @@ class Figures:
     mean_value_bytes: list[float] = field(default_factory=list)
 
 
-def scrub_environment() -> list[str]:
-    removed = []
-    for key in list(os.environ):
-        name = key.removeprefix("ENROLMENT_").removeprefix("BENCHANCHOR_")
-        if key in _SCRUBBED_EXACT or name.startswith(_SCRUBBED_PREFIXES):
-            removed.append(key)
-            del os.environ[key]
-    return removed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -556,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, on_signal)
     signal.alarm(int(args.max_seconds) + 30)  # a hard stop if something blocks past the deadline
 
-    removed = scrub_environment()
+    removed = scrub_environment(("ENROLMENT_", "BENCHANCHOR_"), _SCRUBBED_EXACT)
     if removed:
         print(f"note: ignoring {', '.join(sorted(removed))} (the bench uses its own SQLite stores)", file=sys.stderr)
 

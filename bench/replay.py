@@ -61,6 +61,7 @@ from services.common.view import LogFollowingView  # noqa: E402
 from services.sessions.application import SessionsApplication  # noqa: E402
 from services.sessions.domain import Agenda, Relationship, Roster, ends_at  # noqa: E402
 from services.sessions.view import SessionsView  # noqa: E402
+from environment import scrub_environment  # noqa: E402  (bench/, beside this script)
 
 TARGET = 0.25  # the rebuild at least a quarter of the raw read rate
 QUICK_EVENTS = 50_000
@@ -72,7 +73,6 @@ T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)  # the first matches
 NOW = T0 + timedelta(days=400)  # every session held before this; those booked later are after it
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 ACTOR = {"subject": "bench-admin", "role": "group-admin"}
-_SCRUBBED_PREFIXES = ("PERSISTENCE_MODULE", "SQLITE_", "POSTGRES_", "CIPHER_", "COMPRESSOR_", "IS_SNAPSHOTTING", "AGGREGATE_CACHE", "DEEPCOPY_FROM_AGGREGATE_CACHE")
 
 
 # ---------------------------------------------------------------------------------------
@@ -266,13 +266,6 @@ def timed(fn: Callable[[], int]) -> tuple[float, int]:
 # ---------------------------------------------------------------------------------------
 
 
-def scrub_environment() -> list[str]:
-    removed = []
-    for key in list(os.environ):
-        if key.removeprefix("SESSIONS_").startswith(_SCRUBBED_PREFIXES):
-            removed.append(key)
-            del os.environ[key]
-    return removed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.events < 1 or args.repeats < 1:
         parser.error("--events and --repeats must be at least 1")
 
-    removed = scrub_environment()
+    removed = scrub_environment(("SESSIONS_",))
     if removed:
         print(f"note: ignoring {', '.join(sorted(removed))} (the bench uses its own SQLite store)", file=sys.stderr)
     progress = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
