@@ -1,4 +1,4 @@
-# One image for every Tandem service; the command picks the service.
+# One image for every Tandem service (and the `tandem` command line); the command picks the service.
 FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -6,14 +6,21 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# A non-root user, and TANDEM_HOME owned by it (compose mounts the tandem-home volume there:
+# a new volume takes this directory's owner and mode).
+RUN groupadd --system --gid 10001 tandem \
+    && useradd --system --uid 10001 --gid tandem --home-dir /home/tandem --create-home tandem \
+    && install -d -o tandem -g tandem -m 0700 /var/lib/tandem
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts
 COPY infra ./infra
 COPY services ./services
-RUN pip install ".[postgres]" \
-    && useradd --system --uid 10001 --home-dir /home/tandem --create-home tandem
+RUN pip install ".[postgres]"
 
-USER tandem
-ENV TANDEM_HOME=/home/tandem
+# Numeric, so that an orchestrator can check it is not root (Kubernetes' runAsNonRoot).
+USER 10001:10001
+ENV TANDEM_HOME=/var/lib/tandem
+EXPOSE 8001 8002 8003
 CMD ["python", "-m", "services.enrolment"]
