@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up test unit integration bench schemas check-schemas clean
+.PHONY: install up test test-postgres unit integration bench schemas check-schemas clean
 
 install: $(INSTALLED)
 
@@ -21,8 +21,14 @@ $(INSTALLED): pyproject.toml
 up: $(INSTALLED)
 	$(BIN)/tandem up
 
+# The whole suite on SQLite (the embedded default), then the store-backed tests again with
+# every event store and the key store in PostgreSQL (tests/stores.py).
 test: $(INSTALLED)
 	$(BIN)/pytest
+	TANDEM_TEST_STORE=postgres $(BIN)/pytest tests/api tests/integration
+
+test-postgres: $(INSTALLED)
+	TANDEM_TEST_STORE=postgres $(BIN)/pytest tests/api tests/integration
 
 unit: $(INSTALLED)
 	$(BIN)/pytest tests/unit tests/api

@@ -8,26 +8,39 @@ from collections.abc import Iterator
 
 import pytest
 
+from broker_container import broker_container, container_required, session_plan
 from infra.broker import EmbeddedBroker, wait_until_ready
 from postgres import TemporaryPostgres
+from stores import STORE, event_store, event_stores  # noqa: F401  (fixtures for every test)
 from support import free_port
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Bootstrap servers of the session's Kafka cluster.
+    """Bootstrap servers of the session's Kafka cluster, one for the whole session.
 
-    KAFKA_BOOTSTRAP_SERVERS selects an external cluster; otherwise one embedded broker on a
-    free loopback port serves the whole session (starting it takes well under a second).
+    KAFKA_BOOTSTRAP_SERVERS selects an external cluster; otherwise a broker container on the
+    host network when a Docker engine answers, else the embedded broker as a process, on a
+    free loopback port (tests/broker_container.py; the report header says which).
     """
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external:
-        wait_until_ready(external, timeout=60.0)
-        yield external
-        return
-    log_path = tmp_path_factory.mktemp("broker") / "tansu.log"
-    with EmbeddedBroker(port=free_port(), log_path=log_path).start() as broker:
-        yield broker.bootstrap_servers
+    plan = session_plan()
+    if plan.kind == "external":
+        wait_until_ready(plan.target, timeout=60.0)
+        yield plan.target
+    elif plan.kind == "container":
+        with broker_container(plan.target) as bootstrap:
+            yield bootstrap
+    else:
+        if container_required(os.environ):
+            pytest.fail(f"CI must run the broker in a container, but: {plan.target}; "
+                        "start a Docker engine (.ci/run does) or set TANDEM_TEST_DOCKER=false")
+        log_path = tmp_path_factory.mktemp("broker") / "tansu.log"
+        with EmbeddedBroker(port=free_port(), log_path=log_path).start() as broker:
+            yield broker.bootstrap_servers
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"kafka: {session_plan().describe()}; event stores: {STORE}"
 
 
 @pytest.fixture
@@ -55,3 +68,13 @@ def postgres_server() -> Iterator[TemporaryPostgres]:
 def postgres(postgres_server: TemporaryPostgres) -> dict[str, str]:
     """A fresh database: the eventsourcing settings (PERSISTENCE_MODULE, POSTGRES_*) for it."""
     return postgres_server.create_database()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (TANDEM_TEST_STORE=postgres), tests about SQLite itself are left out."""
+    if STORE == "sqlite":
+        return
+    about_sqlite = [item for item in items if item.get_closest_marker("sqlite")]
+    if about_sqlite:
+        config.hook.pytest_deselected(items=about_sqlite)
+        items[:] = [item for item in items if not item.get_closest_marker("sqlite")]

@@ -71,17 +71,10 @@ class TopicReader:
 
 def events_of(records: list, keys=None) -> list:
     """The integration events carried by Kafka records, decoded with the contracts; personal
-    data reads only with the participants' keys (`keys_at`), as None without."""
+    data reads only with the participants' keys (`platform.keys()`), as None without."""
     from contracts import decode
 
     return [decode(record.value, keys) for record in records]
-
-
-def keys_at(home):
-    """The participants' keys of the platform whose TANDEM_HOME is `home` (keys.db there)."""
-    from services.common.personal_data import PersonalDataKeys, SQLiteKeyStore
-
-    return PersonalDataKeys(SQLiteKeyStore(home / "keys.db"))
 
 
 # --- the platform driven over HTTP, as an admin would ----------------------------------------

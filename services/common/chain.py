@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
 from psycopg.sql import SQL, Identifier
@@ -34,6 +34,7 @@ from contracts.personal import is_token
 GENESIS = "0" * 64  # the previous hash of a log's first link
 UNPLACED = "-"  # the log of events of no one subsidiary (a replay's audit read)
 CHAIN_TABLE = "audit_chain"
+INSERT_CHUNK = 1000  # events per INSERT statement on PostgreSQL (see ChainedPostgresApplicationRecorder)
 
 
 @dataclass(frozen=True)
@@ -233,9 +234,24 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             )
         )
 
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        # The library sends all the events as one array parameter. In pipeline mode psycopg
+        # hung (server waiting in ClientRead) on a 10,000-participant import, ~20,000 events
+        # in one message; statements of INSERT_CHUNK events each, in the same transaction, go through.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        chunks = [stored_events[start : start + INSERT_CHUNK] for start in range(0, len(stored_events), INSERT_CHUNK)]
+        params = [([self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state) for e in chunk],) for chunk in chunks]
+        curs.executemany(self.insert_events_statement, params, returning=True)  # each statement's ids kept
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        assert notification_ids is not None
+        notification_ids: list[int] = []
+        while True:  # one result per chunk of the insert (and none for the lock before them)
+            if curs.description is not None:
+                notification_ids += [row["notification_id"] for row in curs.fetchall()]
+            if not curs.nextset():
+                break
+        if len(notification_ids) != len(stored_events):
+            raise ProgrammingError(f"couldn't get all notification ids (got {len(notification_ids)}, expected {len(stored_events)})")
 
         def head_of(log: str) -> tuple[int, str]:
             curs.execute(

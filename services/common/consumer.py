@@ -41,6 +41,7 @@ class EventConsumer:
         self.applied = 0
         self.skipped = 0
         self.last_error: str | None = None
+        self.partitions: list[str] = []  # assigned to this instance by its group, as "topic[n]"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -59,6 +60,7 @@ class EventConsumer:
             "ok": self.last_error is None,
             "topics": self.topics,
             "group": self.group_id,
+            "partitions": self.partitions,
             "applied": self.applied,
             "skipped_malformed": self.skipped,
             "last_error": self.last_error,
@@ -74,6 +76,8 @@ class EventConsumer:
                         self.bootstrap_servers, self.group_id, *self.topics, max_poll_records=self.max_records
                     )
                 batches = consumer.poll(timeout_ms=500)
+                # Instances in one group share the partitions: say which are this one's.
+                self.partitions = sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment())
                 if batches:
                     self._process(consumer, batches)
                 self.last_error = None
@@ -87,6 +91,7 @@ class EventConsumer:
                     except Exception:  # noqa: BLE001 - already failing
                         pass
                     consumer = None
+                self.partitions = []
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
         if consumer is not None:

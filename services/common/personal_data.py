@@ -16,7 +16,8 @@ Settings (read from the application's environment, with or without its prefix):
 - ``TANDEM_KEY_STORE``: ``sqlite``, ``postgres`` or ``memory``; by default the event store's
   kind (PERSISTENCE_MODULE eventsourcing.postgres: postgres; eventsourcing.sqlite: sqlite;
   anything else, e.g. eventsourcing.popo in tests: memory, shared within the process).
-- ``TANDEM_KEYS_DBNAME``: the SQLite file; default ``$TANDEM_HOME/keys.db``.
+- ``TANDEM_KEYS_DBNAME``: the SQLite file; default ``$TANDEM_HOME/keys.db`` (without
+  TANDEM_HOME, beside the SQLite event store).
 - ``TANDEM_KEYS_POSTGRES_{HOST,PORT,DBNAME,USER,PASSWORD,SCHEMA}``: where the PostgreSQL table
   is, each defaulting to the POSTGRES_* setting of the same name. The three services must name
   the same database: each has its own event store database, so set TANDEM_KEYS_POSTGRES_DBNAME.
@@ -296,7 +297,7 @@ def key_store_from(env: Environment | Mapping[str, str]) -> KeyStore:
     if kind == "memory":
         return _PROCESS_MEMORY_STORE
     if kind == "sqlite":
-        path = get("TANDEM_KEYS_DBNAME") or str(Path(get("TANDEM_HOME") or ".tandem") / "keys.db")
+        path = get("TANDEM_KEYS_DBNAME") or str(Path(get("TANDEM_HOME") or _beside(get("SQLITE_DBNAME")) or ".tandem") / "keys.db")
         return SQLiteKeyStore(path, float(get("SQLITE_LOCK_TIMEOUT") or 10))
     if kind == "postgres":
         def setting(name: str) -> str:
@@ -308,6 +309,13 @@ def key_store_from(env: Environment | Mapping[str, str]) -> KeyStore:
         schema = get("TANDEM_KEYS_POSTGRES_SCHEMA") or get("POSTGRES_SCHEMA")
         return PostgresKeyStore(setting("HOST"), setting("PORT"), setting("DBNAME"), setting("USER"), setting("PASSWORD"), schema)
     raise ValueError(f"TANDEM_KEY_STORE is {kind!r}: use sqlite, postgres or memory")
+
+
+def _beside(event_store: str | None) -> str | None:
+    """The folder of an SQLite event store file (not an in-memory one)."""
+    if not event_store or event_store == ":memory:" or event_store.startswith("file:"):
+        return None
+    return str(Path(event_store).parent)
 
 
 class SealingMapper(Mapper[UUID]):

@@ -180,7 +180,10 @@ class Relay:
             future.get(timeout=30)  # raises if the broker did not acknowledge
         if futures and not self.tracking.max_tracking_id(self.published_name):
             self._mark_published()
-        self.tracking.insert_tracking(Tracking(self.tracking_name, notifications[-1].id))
+        # Instances sharing a store (scale-out) each run a relay: whichever records a position
+        # first, the other's duplicates are dropped by the consumers (by event id).
+        with contextlib.suppress(IntegrityError):
+            self.tracking.insert_tracking(Tracking(self.tracking_name, notifications[-1].id))
         return len(notifications)
 
     # -- running in the background -------------------------------------------------------

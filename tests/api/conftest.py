@@ -1,7 +1,7 @@
 """Fixtures for enrolment's API tests.
 
-The real application (``create_app``) over the real SQLite event store in a temporary
-TANDEM_HOME, the relay disabled, driven in process by FastAPI's TestClient (entered as a
+The real application (``create_app``) over the real event store (SQLite in a temporary
+TANDEM_HOME, or PostgreSQL: tests/stores.py), the relay disabled, driven in process by FastAPI's TestClient (entered as a
 context manager so the lifespan opens and closes the store).
 """
 
@@ -47,13 +47,16 @@ def tandem_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def start_service(tandem_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., TestClient]]:
+def start_service(
+    tandem_home: Path, event_store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., TestClient]]:
     """Start the service (lifespan included) with extra environment variables, e.g.
-    ``start_service(TANDEM_MAX_BODY_BYTES="4096")``. Every start uses the same store."""
+    ``start_service(TANDEM_MAX_BODY_BYTES="4096")``. Every start uses the same store (the
+    run's: SQLite in TANDEM_HOME, or a PostgreSQL database)."""
     with ExitStack() as stack:
 
         def start(**env: str) -> TestClient:
-            for name, value in env.items():
+            for name, value in {**event_store, **env}.items():
                 monkeypatch.setenv(name, value)
             app = create_app(EnrolmentSettings())
             return stack.enter_context(TestClient(app))

@@ -123,6 +123,7 @@ def test_an_intact_store_verifies_live(client: TestClient, world: SimpleNamespac
     assert first_broken(client) == (None, None, [])
 
 
+@pytest.mark.sqlite
 def test_a_changed_row_is_detected_at_its_position(client: TestClient, world: SimpleNamespace, tandem_home: Path) -> None:
     enrolled = audit_events(client)[3 - 1]
     with sqlite_store(tandem_home) as db:
@@ -133,6 +134,7 @@ def test_a_changed_row_is_detected_at_its_position(client: TestClient, world: Si
     assert position == 3 and "do not match its hash" in reason
 
 
+@pytest.mark.sqlite
 def test_a_deleted_row_is_detected(client: TestClient, world: SimpleNamespace, tandem_home: Path) -> None:
     victim = audit_events(client)[4 - 1]
     with sqlite_store(tandem_home) as db:
@@ -141,6 +143,7 @@ def test_a_deleted_row_is_detected(client: TestClient, world: SimpleNamespace, t
     assert position == 4 and "missing" in reason
 
 
+@pytest.mark.sqlite
 def test_a_deleted_row_with_its_link_is_detected(client: TestClient, world: SimpleNamespace, tandem_home: Path) -> None:
     victim = audit_events(client)[4 - 1]
     with sqlite_store(tandem_home) as db:
@@ -150,6 +153,7 @@ def test_a_deleted_row_with_its_link_is_detected(client: TestClient, world: Simp
     assert position == 5 and "missing" in reason
 
 
+@pytest.mark.sqlite
 def test_swapped_rows_are_detected(client: TestClient, world: SimpleNamespace, tandem_home: Path) -> None:
     events = audit_events(client)
     mentor, mentee = events[3 - 1]["notification_id"], events[5 - 1]["notification_id"]
@@ -161,6 +165,7 @@ def test_swapped_rows_are_detected(client: TestClient, world: SimpleNamespace, t
     assert position == 3
 
 
+@pytest.mark.sqlite
 def test_a_row_inserted_behind_the_service_is_reported(client: TestClient, world: SimpleNamespace, tandem_home: Path) -> None:
     with sqlite_store(tandem_home) as db:
         topic, state = db.execute("SELECT topic, state FROM stored_events WHERE rowid = 3").fetchone()

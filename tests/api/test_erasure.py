@@ -13,7 +13,7 @@ import pytest
 
 from apitools import ADMIN_A, AUDITOR_A, AUDITOR_ALL, GROUP_ADMIN, PRINCIPALS, SUB_A, SUB_B, participant
 from services.common.chain import check_logs
-from services.common.personal_data import SQLiteKeyStore
+from services.common.personal_data import KeyStore, key_store_from
 from services.enrolment.domain import Participant
 
 PERSONAL = ("name", "email", "birth_year", "manager_email")
@@ -27,6 +27,11 @@ def shown(client, pid: str, slug: str = SUB_A) -> dict:
     response = client.get(f"/subsidiaries/{slug}/participants/{pid}", headers=GROUP_ADMIN)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def key_store(client) -> KeyStore:
+    """The key store the service uses (its SQLite file or PostgreSQL table), opened apart."""
+    return key_store_from(dict(client.app.state.enrolment.env))
 
 
 def stored_bytes(app) -> bytes:
@@ -81,12 +86,12 @@ def test_erasing_again_records_nothing_and_destroys_the_key_again(client, world,
     with pytest.raises(RuntimeError, match="crashed"):
         erase(client, world.mentor)
     monkeypatch.undo()
-    assert SQLiteKeyStore(tandem_home / "keys.db").fetch(world.mentor)[1] is not None  # the key is still there
+    assert key_store(client).fetch(world.mentor)[1] is not None  # the key is still there
     # ... is mended by asking again: nothing more is recorded, the key is destroyed.
     with events.nothing_recorded():
         assert erase(client, world.mentor).status_code == 204
         assert erase(client, world.mentor).status_code == 204
-    assert SQLiteKeyStore(tandem_home / "keys.db").fetch(world.mentor) == (True, None)  # a tombstone
+    assert key_store(client).fetch(world.mentor) == (True, None)  # a tombstone
     assert shown(client, world.mentor)["personal_data_erased"] is True
 
 

@@ -49,12 +49,13 @@ def enrolled(subsidiary: str, role: str, n: int, **profile) -> tuple[list, str]:
 
 
 @pytest.fixture
-def client(tmp_path, monkeypatch):
+def client(tmp_path, monkeypatch, event_store):
+    monkeypatch.delenv("PERSISTENCE_MODULE", raising=False)
     for name, value in {
         "TANDEM_HOME": str(tmp_path), "TANDEM_SECRET": SECRET, "TANDEM_RELAY_ENABLED": "false", "TANDEM_CONSUMER_ENABLED": "false",
+        **event_store,
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("PERSISTENCE_MODULE", raising=False)
     with TestClient(create_app(MatchingSettings())) as client:
         yield client
 
@@ -176,7 +177,7 @@ def test_an_erased_participant_keeps_their_matches_and_shows_no_name_anywhere(cl
     assert b"mentee 0" not in raw and b"mentee0@sub-a.com" not in raw and b"mentor 0" not in raw
     assert f"sealed:1:{gone}:".encode() in raw
     matching.keys.store.destroy(gone)  # as enrolment does, in the key store every service shares
-    fresh = type(matching)(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": matching.env.get("SQLITE_DBNAME")})
+    fresh = type(matching)(env=dict(matching.env))  # the same store (SQLite file or PostgreSQL database)
     try:  # another process reading the same stores: nothing personal of theirs either
         assert fresh.book("sub-a").participants[gone]["profile"]["personal_data"]["name"] is None
         proposals = fresh.run("sub-a", uuid.UUID(run["id"])).proposals

@@ -20,6 +20,7 @@ from services.enrolment.application import EnrolmentApplication
 from services.matching.application import MatchingApplication
 from services.matching.domain import book_id
 from services.sessions.application import SessionsApplication
+from stores import on_postgres
 
 SUB, SUB_B = "axa-fr", "axa-be"
 T0 = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)
@@ -30,11 +31,14 @@ CONTEXT = {"actor": {"subject": "tester", "role": "group-admin"}, "correlation_i
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    """The environment of an application over a fresh SQLite file."""
+def store(tmp_path, monkeypatch, event_stores):
+    """The environment of an application over a fresh store: an SQLite file, or a PostgreSQL
+    database on the PostgreSQL run."""
     for prefix in ("", "ENROLMENT_", "MATCHING_", "SESSIONS_"):
         for name in ("PERSISTENCE_MODULE", "SQLITE_DBNAME"):
             monkeypatch.delenv(prefix + name, raising=False)
+    if on_postgres():
+        return event_stores
     return lambda name: {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / f"{name}.db")}
 
 

@@ -119,11 +119,12 @@ class Clock:
 
 
 @pytest.fixture
-def client(tmp_path, monkeypatch):
+def client(tmp_path, monkeypatch, event_store):
     for name in ("PERSISTENCE_MODULE", "SESSIONS_PERSISTENCE_MODULE", "SQLITE_DBNAME", "SESSIONS_SQLITE_DBNAME", "TANDEM_TOPIC_PREFIX"):
         monkeypatch.delenv(name, raising=False)
     for name, value in {
         "TANDEM_HOME": str(tmp_path), "TANDEM_SECRET": SECRET, "TANDEM_RELAY_ENABLED": "false", "TANDEM_CONSUMER_ENABLED": "false",
+        **event_store,
     }.items():
         monkeypatch.setenv(name, value)
     with TestClient(create_app(SessionsSettings())) as client:

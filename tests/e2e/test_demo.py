@@ -15,7 +15,7 @@ import pytest
 
 from launcher import TandemUp, tandem
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.sqlite, pytest.mark.timeout(300)]  # the embedded default: SQLite
 
 PILOT = "demo-pilot"
 HELD = 20

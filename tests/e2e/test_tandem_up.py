@@ -13,7 +13,7 @@ import pytest
 from launcher import TandemUp, tandem
 from support import TopicReader, events_of
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.sqlite, pytest.mark.timeout(120)]  # the embedded default: SQLite
 
 
 def test_tandem_up_runs_the_platform_prints_a_token_and_stops_cleanly_on_ctrl_c(tmp_path: Path):

@@ -12,12 +12,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from infra.audit_state import ProgrammeState
 from infra.cli import main as tandem
 from services.common.consumer import EventConsumer
-from support import TopicReader, keys_at, pool_of, set_up, wait_for
+from stores import on_postgres
+from support import TopicReader, pool_of, set_up, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -104,7 +106,7 @@ def test_an_auditor_exports_verifies_replays_and_sees_the_programme_as_it_stood(
     # A new consumer reading the topics from the beginning folds the same programme (with
     # the shared key store, it reads the names sealed on the wire).
     platform = running["platform"]
-    keys = keys_at(platform.home)
+    keys = platform.keys()
     rebuilt = ProgrammeState(SLUG)
     lock = threading.Lock()
 
@@ -136,15 +138,23 @@ def test_a_row_altered_behind_a_service_is_found_by_the_live_check(running, caps
     code, printed = run(capsys, "verify", "--live", "--subsidiary", SLUG)
     assert code == 0, printed
 
-    store = running["platform"].home / "sessions.db"
-    with sqlite3.connect(store, isolation_level=None) as db:
-        [(rowid, position, state)] = db.execute(
-            "SELECT k.notification_id, k.position, e.state FROM audit_chain k JOIN stored_events e ON e.rowid = k.notification_id "
-            "WHERE k.log = ? AND e.topic LIKE '%SessionScheduled'",
-            (SLUG,),
+    platform = running["platform"]
+    if on_postgres():  # the sessions service's own database
+        settings = platform.stores("sessions")
+        dsn = " ".join(f"{key}={settings[f'POSTGRES_{key.upper()}']}" for key in ("host", "port", "user", "password", "dbname"))
+        db, events, chain = psycopg.connect(dsn, autocommit=True), "sessions_events", "sessions_events_chain"
+        id_, placeholder = "notification_id", "%s"
+    else:
+        db, events, chain = sqlite3.connect(platform.home / "sessions.db", isolation_level=None), "stored_events", "audit_chain"
+        id_, placeholder = "rowid", "?"
+    with db:
+        [(row, position, state)] = db.execute(
+            f"SELECT k.notification_id, k.position, e.state FROM {chain} k JOIN {events} e ON e.{id_} = k.notification_id "
+            f"WHERE k.log = {placeholder} AND e.topic LIKE {placeholder}",
+            (SLUG, "%SessionScheduled"),
         ).fetchall()
-        assert b"networking" in state
-        db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state.replace(b"networking", b"gardening"), rowid))
+        assert b"networking" in bytes(state)
+        db.execute(f"UPDATE {events} SET state = {placeholder} WHERE {id_} = {placeholder}", (bytes(state).replace(b"networking", b"gardening"), row))
     code, printed = run(capsys, "verify", "--live", "--subsidiary", SLUG)
     assert code == 1
     assert f"first broken: sessions/{SLUG} position {position}" in printed

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from support import TopicReader, events_of, free_port, keys_at
+from support import TopicReader, events_of, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -62,7 +62,7 @@ def test_each_action_yields_its_event_with_key_headers_actor_and_correlation(pla
         assert api.post(f"/subsidiaries/axa-fr/participants/{mentor_id}/withdraw", json={"reason": "moved to Madrid"}).status_code == 200
 
         records = topic.read_count(9)
-        events = events_of(records, keys_at(platform.home))
+        events = events_of(records, platform.keys())
 
     assert [e.type for e in events] == [
         "SubsidiaryOnboarded",
@@ -115,7 +115,7 @@ def test_each_subsidiary_is_its_own_key_and_keeps_its_order(platform):
         mine = [r for r in records if r.key == slug.encode()]
         assert len({r.partition for r in mine}) == 1
         assert [e.type for e in events_of(mine)] == ["SubsidiaryOnboarded", "ProgrammeConfigured"] + ["ParticipantEnrolled"] * 3
-        assert [e.payload.personal_data.email for e in events_of(mine, keys_at(platform.home))[2:]] == [f"p{i}@{slug}.com" for i in range(3)]
+        assert [e.payload.personal_data.email for e in events_of(mine, platform.keys())[2:]] == [f"p{i}@{slug}.com" for i in range(3)]
 
 
 def test_events_stored_while_the_relay_is_stopped_reach_the_topic_after_a_sigkill_and_restart(platform):
@@ -155,7 +155,7 @@ def test_a_sigkill_in_the_middle_of_publishing_loses_nothing(platform):
         records = topic.read(lambda records: len(enrolled(records)) == 3000, timeout=60)
         records = topic.settle()
 
-    events = events_of(records, keys_at(platform.home))
+    events = events_of(records, platform.keys())
     by_id: dict[uuid.UUID, list] = {}
     for event in events:
         by_id.setdefault(event.event_id, []).append(event)

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts import decode
-from services.common.personal_data import PersonalDataKeys, SQLiteKeyStore
 from support import TopicReader, pool_of, set_up, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -74,7 +73,7 @@ def test_erasure_reaches_every_service_and_every_copy_on_the_broker(platform):
         assert len(relationships(sessions)) == 2  # relationships and sessions stay
 
         # Anyone decoding the earlier messages afresh, with the shared key store, reads them erased.
-        fresh = PersonalDataKeys(SQLiteKeyStore(platform.home / "keys.db"))
+        fresh = platform.keys()
         try:
             decoded = [decode(r.value, fresh) for r in everything]
         finally:

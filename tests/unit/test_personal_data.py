@@ -102,6 +102,8 @@ def test_a_process_that_learns_of_an_erasure_stops_using_the_key_at_once(tmp_pat
 def test_the_settings_choose_the_key_store(tmp_path: Path):
     sqlite = key_store_from({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "TANDEM_HOME": str(tmp_path)})
     assert isinstance(sqlite, SQLiteKeyStore) and sqlite.path == str(tmp_path / "keys.db")
+    beside = key_store_from({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "store" / "sessions.db")})
+    assert beside.path == str(tmp_path / "store" / "keys.db")  # no TANDEM_HOME: beside the event store
     chosen = key_store_from({"TANDEM_KEY_STORE": "sqlite", "TANDEM_KEYS_DBNAME": str(tmp_path / "k.db")})
     assert isinstance(chosen, SQLiteKeyStore) and chosen.path == str(tmp_path / "k.db")
     assert isinstance(key_store_from({"PERSISTENCE_MODULE": "eventsourcing.popo"}), MemoryKeyStore)
