@@ -48,7 +48,9 @@ class Platform:
 
     def keys(self) -> PersonalDataKeys:
         """The participants' keys, as the services share them (their SQLite file or PostgreSQL table)."""
-        return PersonalDataKeys(key_store_from({"TANDEM_HOME": str(self.home), **self.stores("enrolment")}))
+        # The services' default store is SQLite (keys.db in TANDEM_HOME), unless this run's settings say PostgreSQL.
+        defaults = {"TANDEM_HOME": str(self.home), "PERSISTENCE_MODULE": "eventsourcing.sqlite"}
+        return PersonalDataKeys(key_store_from({**defaults, **self.stores("enrolment")}))
 
     def token(self, role: str = "group-admin", subsidiary: str | None = None) -> str:
         return issue_token(self.secret, role, subsidiary, subject=f"test-{role}")
