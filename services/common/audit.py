@@ -23,12 +23,10 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.common.auth import CurrentPrincipal, Principal, SubsidiaryReader
-from services.common.chain import UNPLACED, Link, iso, stored_as_json
+from services.common.chain import ENVELOPE_FIELDS, UNPLACED, Link, iso, stored_as_json
 from services.common.errors import ServiceError
 from services.common.http import ERROR_RESPONSES, CommandContext
 
-# Shown elsewhere in the answer (position, time, actor) or the library's own bookkeeping.
-ENVELOPE_FIELDS = {"originator_id", "originator_version", "originator_topic", "timestamp", "context"}
 GROUP_LOG = UNPLACED  # events of no one subsidiary, e.g. a replay of them all
 
 

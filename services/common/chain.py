@@ -401,8 +401,9 @@ def _break(log: str, entry: dict[str, Any], previous: dict[str, Any] | None) -> 
     return _shown_disagrees(entry)
 
 
-# Fields of a stored event's state shown elsewhere than in the payload (time, actor).
-_NOT_IN_PAYLOAD = {"originator_id", "originator_version", "originator_topic", "timestamp", "context"}
+# Fields of a stored event's state an audit event shows elsewhere than in its payload (position,
+# time, actor), or the library's own bookkeeping.
+ENVELOPE_FIELDS = {"originator_id", "originator_version", "originator_topic", "timestamp", "context"}
 
 
 def _shown_disagrees(entry: dict[str, Any]) -> str | None:
@@ -425,7 +426,7 @@ def _shown_disagrees(entry: dict[str, Any]) -> str | None:
         return "its time is not the stored event's"
     if entry.get("actor") != _plain((state.get("context") or {}).get("actor")):
         return "its actor is not the stored event's"
-    fields = {k: v for k, v in state.items() if k not in _NOT_IN_PAYLOAD}
+    fields = {k: v for k, v in state.items() if k not in ENVELOPE_FIELDS}
     if not _agrees(fields, entry["payload"]):
         return "its payload is not the stored event's"
     return None

@@ -67,6 +67,8 @@ class Relay:
         # The position lives in the service's own store, beside the events it points into.
         self.tracking = app.factory.tracking_recorder()
         self.keys = getattr(app, "keys", None)  # the participants' keys (services/common/personal_data.py)
+        # Personal values go out as they were stored, sealed (encode seals any older plaintext).
+        self.to_domain_event = getattr(app.mapper, "to_sealed_domain_event", app.mapper.to_domain_event)
         self.epoch_name = f"relay-epoch:{topic}"
         self._producer: Any = None
         self._offsets_reader: Any = None
@@ -106,11 +108,10 @@ class Relay:
         return False
 
     def _any_published_up_to(self, position: int) -> bool:
-        to_domain_event = getattr(self.app.mapper, "to_sealed_domain_event", self.app.mapper.to_domain_event)
         start = 0
         while start < position:
             notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size, stop=position, inclusive_of_start=False)
-            if any(self.translate(to_domain_event(n)) is not None for n in notifications):
+            if any(self.translate(self.to_domain_event(n)) is not None for n in notifications):
                 return True
             if len(notifications) < self.batch_size:
                 return False
@@ -167,10 +168,8 @@ class Relay:
         if self._producer is None:
             self._producer = create_producer(self.bootstrap_servers, client_id=f"relay:{self.topic}")
         futures = []
-        # Personal values go out as they were stored, sealed (encode seals any older plaintext).
-        to_domain_event = getattr(self.app.mapper, "to_sealed_domain_event", self.app.mapper.to_domain_event)
         for notification in notifications:
-            event = self.translate(to_domain_event(notification))
+            event = self.translate(self.to_domain_event(notification))
             if event is None:  # internal bookkeeping (e.g. email claims) is not published
                 continue
             key, value, headers = encode(event, self.keys)  # personal values sealed with their participant's key
