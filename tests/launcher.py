@@ -10,6 +10,7 @@ from pathlib import Path
 from support import free_port
 
 SERVICES = ("enrolment", "matching", "sessions")
+WEB = (*SERVICES, "console")  # what answers HTTP once `tandem up` is up
 
 
 def tandem(*args: str) -> list[str]:
@@ -21,16 +22,16 @@ class TandemUp:
     """`tandem up` on free loopback ports, with its own home and topic prefix."""
 
     def __init__(self, home: Path, topic_prefix: str) -> None:
-        self.ports = {name: free_port() for name in ("broker", *SERVICES)}
+        self.ports = {name: free_port() for name in ("broker", *WEB)}
         self.env = {
             **os.environ,
             "TANDEM_HOME": str(home),
-            **{f"{name.upper()}_PORT": str(self.ports[name]) for name in SERVICES},
+            **{f"{name.upper()}_PORT": str(self.ports[name]) for name in WEB},
             "TANDEM_TOPIC_PREFIX": topic_prefix,
         }
         self.env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # `tandem up` launches its own broker
         self.env.pop("TANDEM_SECRET", None)  # generated into TANDEM_HOME, shared with `tandem token`
-        self.urls = {name: f"http://127.0.0.1:{self.ports[name]}" for name in SERVICES}
+        self.urls = {name: f"http://127.0.0.1:{self.ports[name]}" for name in WEB}
         self.output: list[str] = []
         self.process: subprocess.Popen[str] | None = None
 
