@@ -14,7 +14,7 @@ from infra import audit
 from infra.audit import AuditClient, AuditError
 from infra.broker import EmbeddedBroker, wait_until_ready
 from infra.demo import DEFAULT_HELD, DEFAULT_SUBSIDIARY, run_demo
-from infra.services import SERVICES, ServiceProcess
+from infra.services import CONSOLE, SERVICES, ServiceProcess, url_variable
 from infra.topics import ensure_topics
 from services.common.auth import Role, issue_token
 from services.common.chain import check_logs
@@ -226,6 +226,12 @@ def cmd_up(args: argparse.Namespace) -> int:
             processes.append(process)
             process.start()
             print(f"{spec.name:<10} {process.url}  (API docs: {process.url}/docs, log: {logs / f'{spec.name}.log'})", flush=True)
+        port = int(os.environ.get(CONSOLE.port_variable, CONSOLE.default_port))
+        urls = {url_variable(p.spec): p.url for p in processes}
+        console = ServiceProcess(CONSOLE, port, {**env, **urls}, log=logs / "console.log")
+        processes.append(console)
+        console.start()
+        print(f"{'console':<10} {console.url}  (sign in with the token below; log: {logs / 'console.log'})", flush=True)
         print("\ngroup-admin token (12 h):", flush=True)
         print(issue_token(secret, Role.GROUP_ADMIN, subject="group-admin"), flush=True)
         print("\nTandem is up. Ctrl-C stops everything.", flush=True)

@@ -26,6 +26,13 @@ SERVICES = [
     ServiceSpec("matching", "services.matching", "MATCHING_PORT", 8002),
     ServiceSpec("sessions", "services.sessions", "SESSIONS_PORT", 8003),
 ]
+# The web console: no store of its own, a client of the services above (started after them).
+CONSOLE = ServiceSpec("console", "services.console", "CONSOLE_PORT", 8000)
+
+
+def url_variable(spec: ServiceSpec) -> str:
+    """Where the console finds a service: ENROLMENT_URL, ..."""
+    return f"{spec.name.upper()}_URL"
 
 
 class ServiceProcess:

@@ -1,0 +1,165 @@
+"""The three services' public APIs, called with the signed-in user's own token.
+
+The console holds no credentials of its own: whatever a page shows or changes, the service
+behind it decided with the user's token, exactly as for a call with curl.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+SERVICES = ("enrolment", "matching", "sessions")
+
+
+class ServiceUnavailable(Exception):
+    def __init__(self, service: str, url: str, reason: str) -> None:
+        super().__init__(f"{service} is not reachable at {url}: {reason}")
+        self.service = service
+        self.url = url
+
+
+@dataclass
+class ApiError(Exception):
+    """A service refused the request: its status and the problems it listed."""
+
+    service: str
+    status: int
+    detail: Any
+
+    def __str__(self) -> str:
+        return "; ".join(self.messages())
+
+    def messages(self) -> list[str]:
+        """Every problem, as a sentence (a 422 lists each field's; a 409 may list several)."""
+        detail = self.detail
+        if isinstance(detail, list):
+            return [_problem_text(p) for p in detail]
+        if isinstance(detail, dict) and "problems" in detail:
+            return [str(detail.get("message", "")), *map(str, detail["problems"])]
+        return [str(detail)]
+
+    def field_errors(self) -> dict[str, list[str]]:
+        """A 422's problems by the body field they are about ("" for the rest)."""
+        found: dict[str, list[str]] = {}
+        if isinstance(self.detail, list):
+            for problem in self.detail:
+                loc = problem.get("loc", []) if isinstance(problem, dict) else []
+                key = str(loc[1]) if len(loc) > 1 and loc[0] == "body" else ""
+                found.setdefault(key, []).append(str(problem.get("msg", problem)) if isinstance(problem, dict) else str(problem))
+        else:
+            found[""] = self.messages()
+        return found
+
+
+def _problem_text(problem: Any) -> str:
+    if not isinstance(problem, dict):
+        return str(problem)
+    if "row" in problem:  # a CSV import's row error
+        return f"row {problem['row']}, {problem.get('column', '')}: {problem.get('message', '')}"
+    where = ".".join(str(part) for part in problem.get("loc", [])[1:])
+    return f"{where}: {problem.get('msg', '')}" if where else str(problem.get("msg", ""))
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(self.offset - self.limit, 0) if self.offset > 0 else None
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.offset + self.limit < self.total else None
+
+
+class Services:
+    """One connection pool per service, shared by every signed-in user."""
+
+    def __init__(self, urls: Mapping[str, str], timeout: float) -> None:
+        self.urls = dict(urls)
+        self.clients = {name: httpx.AsyncClient(base_url=url, timeout=timeout) for name, url in self.urls.items()}
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+
+    def as_user(self, token: str, correlation_id: str | None = None) -> "Api":
+        return Api(self, token, correlation_id)
+
+    async def health(self) -> dict[str, Any]:
+        """Each service's own health report, or why it cannot be reached."""
+        report: dict[str, Any] = {}
+        for name, client in self.clients.items():
+            try:
+                response = await client.get("/healthz", timeout=3.0)
+                report[name] = {"ok": response.status_code == 200 and response.json().get("status") == "ok", "status": response.json().get("status")}
+            except (httpx.HTTPError, ValueError) as exc:
+                report[name] = {"ok": False, "status": "unreachable", "reason": str(exc) or type(exc).__name__}
+        return report
+
+
+@dataclass
+class Api:
+    """The services as one user sees them. Every call of one console request carries that
+    request's correlation id, so the events it records can be traced back to it."""
+
+    services: Services
+    token: str
+    correlation_id: str | None = None
+    headers: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+        if self.correlation_id:
+            self.headers["X-Correlation-ID"] = self.correlation_id
+
+    async def request(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> httpx.Response:
+        client = self.services.clients[service]
+        headers = dict(self.headers)
+        if content_type:
+            headers["Content-Type"] = content_type
+        query = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
+        try:
+            response = await client.request(method, path, params=query, json=json, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(service, self.services.urls[service], str(exc) or type(exc).__name__) from None
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise ApiError(service, response.status_code, detail)
+        return response
+
+    async def get(self, service: str, path: str, **params: Any) -> Any:
+        return (await self.request(service, "GET", path, params=params)).json()
+
+    async def page(self, service: str, path: str, limit: int, offset: int, **params: Any) -> Page:
+        response = await self.request(service, "GET", path, params={**params, "limit": limit, "offset": offset})
+        return Page(response.json(), int(response.headers.get("X-Total-Count", "0")), limit, offset)
+
+    async def post(self, service: str, path: str, body: Any = None) -> Any:
+        response = await self.request(service, "POST", path, json=body)
+        return response.json() if response.content else None
+
+    async def put(self, service: str, path: str, body: Any) -> Any:
+        return (await self.request(service, "PUT", path, json=body)).json()
+
+    async def delete(self, service: str, path: str) -> None:
+        await self.request(service, "DELETE", path)

@@ -1,0 +1,157 @@
+"""Participants: the list with its filters, enrolling one, importing a CSV file (in the
+background, every row error shown next to its row), certifying mentors, withdrawing,
+erasing personal data."""
+
+import csv
+import io
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from services.console.gateway import Api, ApiError
+from services.console.jobs import Job
+from services.console.web.deps import CurrentUser, Form, Services, Subsidiary, Writer
+from services.console.web.pages import redirect, render
+
+router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/participants", tags=["participants"])
+
+PAGE_SIZE = 50
+ROLES = ("mentor", "mentee")
+STATUSES = ("enrolled", "certified", "withdrawn")
+SLOTS = [f"{day}-{half}" for day in ("mon", "tue", "wed", "thu", "fri") for half in ("am", "pm")]
+RANKS = 5  # theme choices offered on the form, in order of preference
+
+
+def _path(subsidiary_id: str) -> str:
+    return f"/subsidiaries/{subsidiary_id}/participants"
+
+
+@router.get("")
+async def list_participants(
+    request: Request, subsidiary_id: str, subsidiary: Subsidiary, api: Services, role: str = "", status: str = "", offset: int = 0
+) -> Response:
+    role, status = (role if role in ROLES else ""), (status if status in STATUSES else "")
+    found = await api.page("enrolment", _path(subsidiary_id), PAGE_SIZE, max(offset, 0), role=role, status=status)
+    return render(request, "participants.html", page=found, role=role, status=status, roles=ROLES, statuses=STATUSES, tab="participants")
+
+
+@router.get("/new")
+async def new_participant(request: Request, subsidiary_id: str, subsidiary: Subsidiary, user: Writer) -> Response:
+    return _enrol_form(request, subsidiary, {"role": "mentee", "themes": [], "availability": []}, {})
+
+
+def _enrol_form(request: Request, subsidiary: dict[str, Any], form: dict[str, Any], errors: dict[str, list[str]], status_code: int = 200) -> Response:
+    themes = (subsidiary.get("programme") or {}).get("themes") or []
+    return render(
+        request, "participant_new.html", status_code, form=form, errors=errors, themes=themes, ranks=min(RANKS, max(len(themes), 1)), slots=SLOTS, tab="participants"
+    )
+
+
+@router.post("/new")
+async def enrol(request: Request, subsidiary_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
+    text = {key: str(form.get(key) or "").strip() for key in ("role", "name", "email", "birth_year", "department", "site", "languages", "manager_email")}
+    themes = [str(t) for t in form.getlist("themes") if str(t).strip()]
+    availability = [str(s) for s in form.getlist("availability")]
+    body: dict[str, Any] = {key: value for key, value in text.items() if key not in ("languages", "manager_email")}
+    body["languages"] = [code.strip() for code in text["languages"].replace(";", ",").split(",") if code.strip()]
+    body["themes"] = list(dict.fromkeys(themes))
+    body["availability"] = availability
+    if text["manager_email"]:
+        body["manager_email"] = text["manager_email"]
+    try:
+        created = await api.post("enrolment", _path(subsidiary_id), body)
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        return _enrol_form(request, subsidiary, {**text, "themes": themes, "availability": availability}, exc.field_errors(), exc.status)
+    return redirect(f"{_path(subsidiary_id)}/{created['id']}", "enrolled")
+
+
+@router.get("/import")
+async def import_page(request: Request, subsidiary_id: str, subsidiary: Subsidiary, user: Writer) -> Response:
+    return render(request, "import.html", tab="participants", problems=[])
+
+
+@router.post("/import")
+async def start_import(request: Request, subsidiary_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
+    upload = form.get("file")
+    content = await upload.read() if upload is not None and not isinstance(upload, str) else b""
+    if not content.strip():
+        return render(request, "import.html", 422, tab="participants", problems=["empty"])
+    job = request.app.state.jobs.start(user.owner, "import", subsidiary_id, lambda job: _import(job, api, subsidiary_id, content))
+    job.result["filename"] = getattr(upload, "filename", None) or "participants.csv"
+    return redirect(f"/jobs/{job.id}")
+
+
+async def _import(job: Job, api: Api, subsidiary_id: str, content: bytes) -> None:
+    job.at("reading")
+    rows = _rows(content)
+    job.at("enrolling", rows=len(rows))
+    try:
+        response = await api.request("enrolment", "POST", f"{_path(subsidiary_id)}/import", content=content, content_type="text/csv")
+    except ApiError as exc:
+        if exc.status == 422 and isinstance(exc.detail, list):
+            # Every row error, next to the row it is about (the header is row 1).
+            by_row: dict[int, list[dict[str, Any]]] = {}
+            for problem in exc.detail:
+                by_row.setdefault(int(problem.get("row", 0)), []).append(problem)
+            job.result["row_errors"] = [{"row": n, "cells": rows.get(n, {}), "problems": by_row[n]} for n in sorted(by_row)]
+            job.result["error_count"] = len(exc.detail)
+        raise
+    job.result["imported"] = response.json()["imported"]
+    job.result["done_url"] = None
+
+
+def _rows(content: bytes) -> dict[int, dict[str, str]]:
+    """The file's rows by number as enrolment counts them (the header is row 1), to show
+    each error next to its row's content."""
+    try:
+        reader = csv.reader(io.StringIO(content.decode("utf-8-sig"), newline=""))
+        header = [name.strip().lower() for name in next(reader, [])]
+        return {number: dict(zip(header, cells)) for number, cells in enumerate(reader, start=2)}
+    except (UnicodeDecodeError, csv.Error):
+        return {}
+
+
+@router.post("/certify")
+async def certify_selected(request: Request, subsidiary_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
+    """Certify every mentor ticked on the list, one command each."""
+    chosen = [str(p) for p in form.getlist("participant_id")]
+    for participant_id in chosen:
+        await api.post("enrolment", f"{_path(subsidiary_id)}/{participant_id}/certify")
+    back = str(form.get("back") or _path(subsidiary_id))
+    return redirect(back if back.startswith(_path(subsidiary_id)) else _path(subsidiary_id), "certified" if chosen else None)
+
+
+@router.get("/{participant_id}")
+async def participant(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: CurrentUser, api: Services) -> Response:
+    found = await api.get("enrolment", f"{_path(subsidiary_id)}/{participant_id}")
+    return render(request, "participant.html", participant=found, errors={}, tab="participants")
+
+
+@router.post("/{participant_id}/certify")
+async def certify(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
+    await api.post("enrolment", f"{_path(subsidiary_id)}/{participant_id}/certify")
+    return redirect(f"{_path(subsidiary_id)}/{participant_id}", "certified")
+
+
+@router.post("/{participant_id}/withdraw")
+async def withdraw(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
+    try:
+        await api.post("enrolment", f"{_path(subsidiary_id)}/{participant_id}/withdraw", {"reason": str(form.get("reason") or "")})
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        found = await api.get("enrolment", f"{_path(subsidiary_id)}/{participant_id}")
+        return render(request, "participant.html", 422, participant=found, errors={"reason": exc.field_errors().get("reason", exc.messages())}, tab="participants")
+    return redirect(f"{_path(subsidiary_id)}/{participant_id}", "withdrawn")
+
+
+@router.post("/{participant_id}/erase")
+async def erase(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
+    if form.get("confirm") != "yes":
+        found = await api.get("enrolment", f"{_path(subsidiary_id)}/{participant_id}")
+        return render(request, "participant.html", 422, participant=found, errors={"confirm": ["confirm"]}, tab="participants")
+    await api.delete("enrolment", f"{_path(subsidiary_id)}/{participant_id}/personal-data")
+    return redirect(f"{_path(subsidiary_id)}/{participant_id}", "erased")
