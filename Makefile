@@ -47,7 +47,7 @@ check-schemas: $(INSTALLED)
 	$(BIN)/python -m contracts.schemas --check
 
 # The console's messages: extract them from the code and templates, and bring the French
-# catalogue up to date (new messages arrive untranslated; tests/unit/test_console_i18n.py
+# catalogue up to date (new messages arrive untranslated; tests/unit/test_console_app.py
 # fails until each has its French).
 CATALOGUES := services/console/translations
 translations: $(INSTALLED)

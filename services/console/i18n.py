@@ -22,6 +22,13 @@ from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
 LANGUAGES = {"en": "English", "fr": "Français"}
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (make translations); it is translated when shown."""
+    return message
+
+
 DEFAULT_LANGUAGE = "en"
 TRANSLATIONS = Path(__file__).parent / "translations"
 
@@ -64,7 +71,7 @@ class Language:
 
     def ngettext(self, singular: str, plural: str, count: int, **values: Any) -> str:
         text = Markup(self._translations.ngettext(singular, plural, count))
-        return text % {"num": count, **values}
+        return text % {"num": self.number(count), **values}
 
     def number(self, value: float | int | None) -> str:
         return "–" if value is None else format_decimal(value, locale=self.locale)

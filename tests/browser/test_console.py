@@ -276,7 +276,7 @@ def test_a_keyboard_reaches_everything_and_a_long_import_runs_on_its_own_page(pl
     expect(page.get_by_role("button", name="Import")).to_be_focused()
     page.keyboard.press("Enter")
     # The import runs in the background, on a page of its own that follows it to the end (what it
-    # shows while it runs is in tests/unit/test_console.py: here, 4,000 rows take under a second).
+    # shows while it runs is in tests/unit/test_console_app.py: here, 4,000 rows take under a second).
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f]{32}$"))
     expect(page.get_by_text("4,000 participants enrolled from the file.")).to_be_visible(timeout=120_000)
     expect(page.get_by_text(re.compile(r"Done in [0-9.]+ s"))).to_be_visible()

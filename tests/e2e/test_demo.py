@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from launcher import TandemUp, tandem
+from launcher import SERVICES, TandemUp, tandem
 
 pytestmark = [pytest.mark.integration, pytest.mark.sqlite, pytest.mark.timeout(300)]  # the embedded default: SQLite
 
@@ -27,7 +27,7 @@ def platform(tmp_path: Path):
     up = TandemUp(tmp_path / "home", "e2e-demo")
     try:
         up.start()
-        yield up.env, up.urls
+        yield up.env, {name: up.urls[name] for name in SERVICES}  # the event-sourced services, not the console
     finally:
         up.stop()
 

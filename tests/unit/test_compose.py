@@ -31,10 +31,11 @@ from pydantic_settings import BaseSettings
 
 import infra.cli
 from contracts.topics import Topics
-from infra.services import SERVICES
+from infra.services import CONSOLE, SERVICES, url_variable
 from services.common import personal_data
 from services.common.application import ServiceApplication
 from services.common.settings import ServiceSettings
+from services.console.settings import ConsoleSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -94,14 +95,24 @@ def resolved_env(service: Mapping[str, Any]) -> dict[str, str]:
     return {name: interpolate(value) for name, value in raw_env(service).items()}
 
 
-def platform_services(compose: Compose) -> dict[str, str]:
-    """{compose service: Tandem service} for those that run `python -m services.<name>`."""
+def tandem_containers(compose: Compose) -> dict[str, str]:
+    """{compose service: Tandem module} for those that run `python -m services.<name>`."""
     found = {}
     for key, service in compose["services"].items():
         command = service.get("command") or []
         if command[:2] == ["python", "-m"] and command[2].startswith("services."):
             found[key] = command[2].removeprefix("services.")
     return found
+
+
+def platform_services(compose: Compose) -> dict[str, str]:
+    """The event-sourced services among them (each with its store, its topics, the secret)."""
+    return {key: name for key, name in tandem_containers(compose).items() if name != CONSOLE.name}
+
+
+def console_container(compose: Compose) -> str:
+    (key,) = [key for key, name in tandem_containers(compose).items() if name == CONSOLE.name]
+    return key
 
 
 def topics_job(compose: Compose) -> str:
@@ -254,7 +265,7 @@ def unknown_variables(compose: Compose) -> dict[str, list[str]]:
 @pytest.fixture(autouse=True)
 def _no_stray_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The checks read the compose file's values, not this machine's environment."""
-    names = topics_job_accepted_names() | {n for s in ("enrolment", "matching", "sessions") for n in accepted_names(s)}
+    names = topics_job_accepted_names() | {n for s in ("enrolment", "matching", "sessions") for n in accepted_names(s)} | settings_names(ConsoleSettings)
     for name in list(os.environ):
         if name.upper() in names:
             monkeypatch.delenv(name)
@@ -564,7 +575,7 @@ def test_kafka_is_the_official_image_in_kraft_mode_and_postgres_the_official_one
 
 def test_tandem_containers_are_built_from_the_one_dockerfile(compose: Compose) -> None:
     built = [key for key, service in compose["services"].items() if "build" in service]
-    assert sorted(built) == sorted([*platform_services(compose), topics_job(compose)])
+    assert sorted(built) == sorted([*tandem_containers(compose), topics_job(compose)])
     builds = {repr(compose["services"][key]["build"]) for key in built}
     assert builds == {repr(".")} or builds == {repr({"context": "."})}
 
@@ -648,3 +659,54 @@ def test_state_is_kept_in_named_volumes(compose: Compose) -> None:
     postgres = compose["services"][by_image(compose, "postgres")]
     postgres_mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in postgres["volumes"]}
     assert postgres_mounts.get("/var/lib/postgresql/data") in named
+
+
+# -- the console ----------------------------------------------------------------------------
+
+
+def console_problems(compose: Compose) -> list[str]:
+    """What would keep the console from reaching the services, or users from reaching it."""
+    key = console_container(compose)
+    service = compose["services"][key]
+    env = resolved_env(service)
+    problems = [f"{key}: {name} is not a console setting" for name in raw_env(service) if name.upper() not in settings_names(ConsoleSettings)]
+    settings = settings_of(ConsoleSettings, env)
+    for spec in SERVICES:
+        (target,) = [k for k, name in platform_services(compose).items() if name == spec.name]
+        listens = resolved_env(compose["services"][target]).get(spec.port_variable, str(spec.default_port))
+        if settings.service_urls()[spec.name] != f"http://{target}:{listens}":
+            problems.append(f"{key}: {url_variable(spec)} is {settings.service_urls()[spec.name]}, {spec.name} listens at http://{target}:{listens}")
+        if (service.get("depends_on") or {}).get(target, {}).get("condition") != "service_healthy":
+            problems.append(f"{key} starts before {target} is healthy")
+    if settings.port != CONSOLE.default_port or settings.host not in ("0.0.0.0", "::"):
+        problems.append(f"{key} listens on {settings.host}:{settings.port}")
+    if service.get("ports") != [f"127.0.0.1:{CONSOLE.default_port}:{settings.port}"]:
+        problems.append(f"{key} publishes {service.get('ports')}")
+    if healthcheck_ports(service) != {settings.port}:
+        problems.append(f"{key}'s healthcheck asks {healthcheck_ports(service)}")
+    if "TANDEM_SECRET" in raw_env(service) or "POSTGRES_PASSWORD" in raw_env(service):
+        problems.append(f"{key} is given a secret: it needs none, it acts with its users' tokens")
+    return problems
+
+
+def test_the_console_reaches_every_service_by_its_compose_name_and_port(compose: Compose) -> None:
+    assert console_problems(compose) == []
+    assert ConsoleSettings.model_fields["port"].default == CONSOLE.default_port
+    assert setting_alias(ConsoleSettings, "port") == CONSOLE.port_variable
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        pytest.param(lambda s: s["environment"].update(MATCHING_URL="http://matching:8003"), id="wrong-port"),
+        pytest.param(lambda s: s["environment"].pop("SESSIONS_URL"), id="loopback-default-in-a-container"),
+        pytest.param(lambda s: s["environment"].update(CONSOLE_PROT="8000"), id="misspelt-setting"),
+        pytest.param(lambda s: s["environment"].update(TANDEM_SECRET="${TANDEM_SECRET:-}"), id="given-a-secret"),
+        pytest.param(lambda s: s["depends_on"].pop("enrolment"), id="starts-before-enrolment"),
+        pytest.param(lambda s: s.update(ports=["8000:8000"]), id="published-beyond-loopback"),
+    ],
+)
+def test_a_console_that_could_not_reach_a_service_is_caught(compose: Compose, mistake: Any) -> None:
+    mutated = copy.deepcopy(compose)
+    mistake(mutated["services"][console_container(mutated)])
+    assert console_problems(mutated) != []

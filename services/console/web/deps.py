@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 
 from services.common.auth import Role
 from services.console.gateway import Api
+from services.console.i18n import N_
 
 TOKEN_COOKIE = "tandem_token"
 CSRF_COOKIE = "tandem_csrf"
@@ -108,7 +109,7 @@ async def checked_form(request: Request) -> FormData:
     sent = str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or "")
     expected = request.cookies.get(CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(sent, expected):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "The form has expired or did not come from this console: reload the page and try again.")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, N_("The form has expired or did not come from this console: reload the page and try again."))
     return form
 
 
@@ -128,7 +129,7 @@ Subsidiary = Annotated[dict[str, Any], Depends(subsidiary)]
 
 def writer(user: CurrentUser) -> User:
     if not user.can_write():
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Auditors have read-only access.")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, N_("Auditors have read-only access."))
     return user
 
 

@@ -81,7 +81,9 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return render(request, "error.html", exc.status_code, title=str(exc.status_code), problems=[str(exc.detail)], service=None)
+        # The console's own refusals are in the user's language (Starlette's "Not Found" stays as is).
+        problem = request.state.language.gettext(str(exc.detail))
+        return render(request, "error.html", exc.status_code, title=str(exc.status_code), problems=[problem], service=None)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

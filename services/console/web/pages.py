@@ -11,12 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from services.console.i18n import N_
 from services.console.web.deps import CSRF_FIELD, NOTICE_COOKIE
-
-
-def N_(message: str) -> str:
-    """Marks a message for extraction; it is translated when shown."""
-    return message
 
 
 # What an action can say after it redirected: key -> message (num: a count).

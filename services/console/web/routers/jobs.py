@@ -3,6 +3,7 @@
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 
+from services.console.i18n import N_
 from services.console.jobs import Job
 from services.console.web.deps import CurrentUser, Services
 from services.console.web.pages import render
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 def _job(request: Request, job_id: str, owner: str) -> Job:
     job: Job | None = request.app.state.jobs.get(job_id, owner)
     if job is None:  # another user's, forgotten after an hour, or from before a restart
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "This operation is unknown to the console (it may have restarted).")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, N_("This operation is unknown to the console (it may have restarted)."))
     return job
 
 

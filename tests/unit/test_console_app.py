@@ -1,0 +1,188 @@
+"""The console's own behaviour, in process: sign-in and forgery checks, redirects, long
+operations' progress, failures, languages. (In front of the real services and in a real
+browser: tests/browser/test_console.py.)"""
+
+import asyncio
+import re
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from fastapi.testclient import TestClient
+
+from services.common.auth import Role, issue_token
+from services.console.gateway import ApiError
+from services.console.i18n import Language, negotiate
+from services.console.settings import ConsoleSettings
+from services.console.web.deps import CSRF_COOKIE, TOKEN_COOKIE, User
+from services.console.web.main import create_app
+from services.console.web.routers.signin import _local
+from support import free_port
+
+CONSOLE = Path(__file__).resolve().parents[2] / "services" / "console"
+
+
+@pytest.fixture
+def console():
+    # Nothing listens on these ports: whatever needs a service shows that it is unreachable.
+    dead = {f"{name}_url": f"http://127.0.0.1:{free_port()}" for name in ("enrolment", "matching", "sessions")}
+    app = create_app(ConsoleSettings(**dead))
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def signed_in(client: TestClient, role: Role = Role.GROUP_ADMIN, subsidiary: str | None = None, subject: str | None = None) -> str:
+    token = issue_token("any-secret", role, subsidiary, subject)  # the console reads claims; services check signatures
+    client.cookies.set(TOKEN_COOKIE, token)
+    return token
+
+
+def csrf(client: TestClient) -> str:
+    client.get("/sign-in")
+    return client.cookies[CSRF_COOKIE]
+
+
+def test_a_form_without_the_anti_forgery_token_is_refused_before_anything_is_done(console: TestClient):
+    signed_in(console)
+    response = console.post("/subsidiaries", data={"id": "lyon", "name": "Lyon", "timezone": "Europe/Paris", "locale": "fr-FR"})
+    assert response.status_code == 403
+    assert "did not come from this console" in response.text
+    wrong = console.post("/subsidiaries", data={"id": "lyon", "csrf_token": csrf(console) + "x"})
+    assert wrong.status_code == 403
+
+
+def test_sign_in_refuses_a_malformed_or_expired_token_without_asking_the_services(console: TestClient):
+    token = csrf(console)
+    response = console.post("/sign-in", data={"token": "eyJhbGciOi.nope", "csrf_token": token})
+    assert response.status_code == 401 and "not a Tandem token" in response.text
+    expired = issue_token("any-secret", Role.GROUP_ADMIN, ttl=timedelta(seconds=-5))
+    response = console.post("/sign-in", data={"token": expired, "csrf_token": token})
+    assert response.status_code == 401 and "This token has expired" in response.text
+    assert TOKEN_COOKIE not in console.cookies
+
+
+def test_pages_need_a_sign_in_and_come_back_to_where_the_user_was_going(console: TestClient):
+    response = console.get("/subsidiaries/lyon/participants?role=mentor", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=%2Fsubsidiaries%2Flyon%2Fparticipants%3Frole%3Dmentor"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("/subsidiaries/lyon", "/subsidiaries/lyon"), ("//evil.example/x", "/"), ("https://evil.example", "/"), ("/\\evil.example", "/"), ("", "/"), ("javascript:alert(1)", "/")],
+)
+def test_after_sign_in_the_console_only_goes_to_its_own_pages(target: str, expected: str):
+    assert _local(target) == expected
+
+
+def test_a_service_that_does_not_answer_is_named_with_a_503(console: TestClient):
+    signed_in(console)
+    response = console.get("/subsidiaries")
+    assert response.status_code == 503
+    assert "A service is not reachable" in response.text and "enrolment is not reachable" in response.text
+    health = console.get("/healthz").json()
+    assert health["status"] == "degraded" and health["services"]["enrolment"]["status"] == "unreachable"
+
+
+def test_every_page_forbids_inline_script_and_framing(console: TestClient):
+    response = console.get("/sign-in")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert 'httponly' in response.headers["set-cookie"].lower() and "samesite=strict" in response.headers["set-cookie"].lower()
+
+
+def test_a_long_operation_shows_its_step_while_it_runs_then_its_outcome_to_its_owner_only(console: TestClient):
+    owner = signed_in(console, subject="alice")
+    jobs = console.app.state.jobs
+
+    async def start():
+        gate = asyncio.Event()
+
+        async def work(job):
+            job.at("enrolling", rows=4000)
+            await gate.wait()
+            job.result["imported"] = 4000
+
+        return jobs.start(User.from_token(owner).owner, "import", "lyon", work), gate
+
+    job, gate = console.portal.call(start)
+    running = console.get(f"/jobs/{job.id}/progress")
+    assert running.status_code == 200
+    assert "Checking and enrolling 4,000 rows…" in running.text and "<progress" in running.text
+    assert 'data-state="running"' in running.text
+
+    signed_in(console, subject="bob")  # someone else does not see it
+    assert console.get(f"/jobs/{job.id}/progress").status_code == 404
+
+    console.cookies.set(TOKEN_COOKIE, owner)
+    console.portal.call(gate.set)
+    deadline = time.monotonic() + 5
+    while job.running:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    done = console.get(f"/jobs/{job.id}/progress")
+    assert 'data-state="done"' in done.text and "4,000 participants enrolled from the file." in done.text
+
+
+def test_an_import_refused_row_by_row_lists_each_error_with_its_row(console: TestClient):
+    owner = signed_in(console)
+
+    async def start():
+        async def work(job):
+            job.result["row_errors"] = [{"row": 3, "cells": {"name": "Ann <script>", "email": "ann@x", "role": "mentee"}, "problems": [{"row": 3, "column": "email", "message": "not an email"}]}]
+            job.result["error_count"] = 1
+            raise ApiError("enrolment", 422, [{"row": 3, "column": "email", "message": "not an email"}])
+
+        return console.app.state.jobs.start(User.from_token(owner).owner, "import", "lyon", work)
+
+    job = console.portal.call(start)
+    while job.running:
+        time.sleep(0.01)
+    page = console.get(f"/jobs/{job.id}/progress").text
+    assert "Nothing was imported: 1 error in the file." in page
+    row = re.search(r'<tr id="row-3">(.*?)</tr>', page, re.S).group(1)
+    assert "Ann &lt;script&gt;" in row and "not an email" in row  # a cell's content is shown, never run
+
+
+def test_the_language_is_the_users_choice_else_the_browsers():
+    assert negotiate(None, "fr-FR,fr;q=0.9,en;q=0.8") == "fr"
+    assert negotiate(None, "de-DE,de;q=0.9") == "en"
+    assert negotiate("en", "fr-FR") == "en"
+    assert negotiate("xx", None) == "en"
+
+
+def test_numbers_dates_and_messages_follow_the_language_and_values_are_escaped():
+    french, english = Language("fr"), Language("en")
+    assert french.number(4000) == "4\u202f000" and english.number(4000) == "4,000"
+    assert french.percent(0.5) == "50\u00a0%"
+    assert french.moment("2026-03-10T13:00:00+00:00", "Europe/Paris") == "10 mars 2026, 14:00:00"
+    assert french.gettext("Sign in") == "Se connecter"
+    assert english.gettext("Select %(name)s to certify", name="<b>Ann</b>") == "Select &lt;b&gt;Ann&lt;/b&gt; to certify"
+    assert french.ngettext("%(num)s participant", "%(num)s participants", 4000) == "4\u202f000 participants"
+
+
+def test_every_message_of_the_console_has_its_french():
+    """A message added to a template or the code without its French fails here: run
+    `make translations`, then translate what it added to messages.po."""
+    method_map = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
+    options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n,jinja2.ext.do", "trimmed": "true"}}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    used = {message if isinstance(message, str) else message[0] for _, _, message, *_ in extract_from_dir(CONSOLE, method_map, options, keywords=keywords)}
+    with (CONSOLE / "translations" / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalog = read_po(po, locale="fr")
+    missing = sorted(m for m in used if not catalog.get(m) or not all(catalog.get(m).string if isinstance(catalog.get(m).string, tuple) else [catalog.get(m).string]))
+    assert not missing, f"without French: {missing}"
+    placeholders = re.compile(r"%\((\w+)\)s")
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        expected = set(placeholders.findall(ids[-1]))
+        for text in strings:
+            assert set(placeholders.findall(text)) == expected, (message.id, text)
+        assert not message.fuzzy, message.id
