@@ -22,5 +22,5 @@ RUN pip install ".[postgres]"
 # Numeric, so that an orchestrator can check it is not root (Kubernetes' runAsNonRoot).
 USER 10001:10001
 ENV TANDEM_HOME=/var/lib/tandem
-EXPOSE 8001 8002 8003
+EXPOSE 8000 8001 8002 8003
 CMD ["python", "-m", "services.enrolment"]

@@ -10,8 +10,6 @@ from typing import Any
 
 import httpx
 
-SERVICES = ("enrolment", "matching", "sessions")
-
 
 class ServiceUnavailable(Exception):
     def __init__(self, service: str, url: str, reason: str) -> None:

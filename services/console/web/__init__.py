@@ -1,0 +1,1 @@
+"""The console's web layer: the app, its pages (routers), templates and static files."""
