@@ -281,3 +281,26 @@ def test_a_keyboard_reaches_everything_and_a_long_import_runs_on_its_own_page(pl
     expect(page.get_by_text("4,000 participants enrolled from the file.")).to_be_visible(timeout=120_000)
     expect(page.get_by_text(re.compile(r"Done in [0-9.]+ s"))).to_be_visible()
     screenshot(page, "import-done")
+
+
+def test_withdrawing_and_erasing_a_participant_from_their_page(platform: TandemUp, page: Page):
+    up = platform
+    onboard(up, "rennes", "Tandem Rennes", [MENTEES[0].replace("@example", "@rennes.example")])
+    sign_in(page, up, token(up, "--role", "subsidiary-admin", "--subsidiary", "rennes"))
+    page.get_by_role("navigation", name="Subsidiary").get_by_role("link", name="Participants").click()
+    page.get_by_role("link", name="Anne Dubois").click()
+
+    page.get_by_role("button", name="Withdraw").click()  # no reason: the browser asks for one first
+    assert page.get_by_label("Reason").evaluate("field => field.validity.valueMissing")
+    expect(page.get_by_role("heading", level=1)).not_to_contain_text("withdrawn")
+    page.get_by_label("Reason").fill("Moved to another subsidiary")
+    page.get_by_role("button", name="Withdraw").click()
+    expect(page.get_by_role("status")).to_have_text("The participant is withdrawn from the programme.")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("withdrawn")
+
+    page.get_by_label("I understand this cannot be undone.").check()
+    page.get_by_role("button", name="Erase personal data").click()
+    expect(page.get_by_role("status")).to_have_text("The participant's personal data is erased, in every service.")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("(personal data erased)")
+    expect(page.locator(".details")).not_to_contain_text("anne.dubois")
+    screenshot(page, "participant-erased")
