@@ -1,8 +1,11 @@
-"""Topic names, in one place. One topic per producing service; the key is the subsidiary id."""
+"""Topic names, in one place. One topic per producing service; the key is the subsidiary id.
+Each consuming service also has a dead-letter topic, where it parks the messages it cannot
+read (malformed, an unknown type, a schema version newer than it knows), with the reason."""
 
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "tandem"
+CONSUMING_SERVICES = ("matching", "sessions")
 
 
 @dataclass(frozen=True)
@@ -25,5 +28,8 @@ class Topics:
     def sessions(self) -> str:
         return self.of("sessions")
 
+    def dead_letters(self, service: str) -> str:
+        return f"{self.prefix}.{service}.dead-letters"
+
     def all(self) -> list[str]:
-        return [self.enrolment, self.matching, self.sessions]
+        return [self.enrolment, self.matching, self.sessions, *(self.dead_letters(s) for s in CONSUMING_SERVICES)]

@@ -49,6 +49,9 @@ def decode(value: bytes, keys: Keys | None = None) -> IntegrationEvent:
     if cls.PERSONAL:
         open_fields(data, cls.PERSONAL, keys)
     version = data.get("schema_version")
+    if isinstance(version, int) and version > cls.version():
+        # Its producer is newer than this reader: guessing what its fields mean could be wrong.
+        raise ValueError(f"{cls.__name__} schema version {version} is newer than the {cls.version()} this service reads")
     while isinstance(version, int) and version in cls.UPCASTERS and version < cls.version():
         data = cls.UPCASTERS[version](data)
         version = data.get("schema_version")

@@ -5,6 +5,12 @@ commits the offsets once the service has stored the effects. If anything fails i
 to the first record of the batch and tries again. Applying an event twice must change
 nothing: services deduplicate by the event's id in their own store, never by offset (the
 embedded broker's offsets restart at 0 when it restarts).
+
+A message that cannot be read (not JSON, an unknown event type, a schema version newer than
+this service knows, fields that break the contract) is parked on the service's dead-letter
+topic, as it came and with the reason in its headers, before the batch's offsets are
+committed; the consumer goes on with the next one. Nothing is dropped silently: if parking
+fails, the batch is tried again.
 """
 
 import logging
@@ -16,7 +22,7 @@ from kafka import TopicPartition
 
 from contracts import IntegrationEvent, decode
 from contracts.personal import Keys
-from services.common.kafka import create_consumer
+from services.common.kafka import create_consumer, create_producer
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,7 @@ class EventConsumer:
         *,
         max_records: int = 1000,
         keys: Keys | None = None,
+        dead_letter_topic: str | None = None,
     ) -> None:
         self.keys = keys  # to open personal values; without them they read as None
         self.bootstrap_servers = bootstrap_servers
@@ -39,7 +46,9 @@ class EventConsumer:
         self.handle = handle
         self.max_records = max_records
         self.applied = 0
-        self.skipped = 0
+        self.dead_letter_topic = dead_letter_topic
+        self.dead_lettered = 0
+        self._producer: Any = None
         self.last_error: str | None = None
         self.partitions: list[str] = []  # assigned to this instance by its group, as "topic[n]"
         self._stop = threading.Event()
@@ -62,7 +71,8 @@ class EventConsumer:
             "group": self.group_id,
             "partitions": self.partitions,
             "applied": self.applied,
-            "skipped_malformed": self.skipped,
+            "dead_lettered": self.dead_lettered,
+            "dead_letter_topic": self.dead_letter_topic,
             "last_error": self.last_error,
         }
 
@@ -96,16 +106,44 @@ class EventConsumer:
                 backoff = min(backoff * 2, 10.0)
         if consumer is not None:
             consumer.close(autocommit=False)
+        if self._producer is not None:
+            self._producer.close(timeout=5)
 
     def _process(self, consumer: Any, batches: dict[TopicPartition, list[Any]]) -> None:
-        events = []
+        events, unreadable = [], []
         for records in batches.values():
             for record in records:
                 try:
                     events.append(decode(record.value, self.keys))
                 except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
-                    self.skipped += 1
-                    log.error("skipping malformed message %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
+                    unreadable.append((record, f"{type(exc).__name__}: {exc}"))
         self.handle(events)
-        consumer.commit()  # only now: the effects are stored
+        if unreadable:
+            self._park(unreadable)
+        consumer.commit()  # only now: the effects are stored and the unreadable parked
         self.applied += len(events)
+
+    def _park(self, unreadable: list[tuple[Any, str]]) -> None:
+        """Each unreadable message on the dead-letter topic, acknowledged before we go on."""
+        if self.dead_letter_topic is None:
+            for record, reason in unreadable:
+                log.error("dropping unreadable message %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+            self.dead_lettered += len(unreadable)
+            return
+        if self._producer is None:
+            self._producer = create_producer(self.bootstrap_servers, f"{self.group_id}-dead-letters")
+        sent = []
+        for record, reason in unreadable:
+            headers = [
+                ("tandem-dead-letter-reason", reason[:2000].encode()),
+                ("tandem-source-topic", record.topic.encode()),
+                ("tandem-source-partition", str(record.partition).encode()),
+                ("tandem-source-offset", str(record.offset).encode()),
+                ("tandem-consumer-group", self.group_id.encode()),
+                *((name, value) for name, value in (record.headers or []) if not name.startswith("tandem-dead-letter")),
+            ]
+            sent.append(self._producer.send(self.dead_letter_topic, key=record.key, value=record.value, headers=headers))
+            log.error("parked unreadable message %s[%d]@%d on %s: %s", record.topic, record.partition, record.offset, self.dead_letter_topic, reason)
+        for future in sent:
+            future.get(timeout=30)  # raises if the broker did not take it: the batch is tried again
+        self.dead_lettered += len(unreadable)

@@ -41,7 +41,12 @@ class ServiceRuntime:
                 assert self.consumer_group is not None
                 handle = application.apply_events  # type: ignore[attr-defined]
                 self.consumer = EventConsumer(
-                    self.settings.kafka_bootstrap_servers, self.consumes, self.consumer_group, handle, keys=application.keys
+                    self.settings.kafka_bootstrap_servers,
+                    self.consumes,
+                    self.consumer_group,
+                    handle,
+                    keys=application.keys,
+                    dead_letter_topic=self.settings.topics.dead_letters(self.name),
                 )
                 self.consumer.start()
             self.relay = start_relay(application, self.publishable, self.settings.topics.of(self.name), self.settings)
