@@ -1,4 +1,4 @@
-"""Fixtures for enrolment's API tests.
+"""Fixtures for tests of enrolment's API in process (tests/api, tests/reliability).
 
 The real application (``create_app``) over the real event store (SQLite in a temporary
 TANDEM_HOME, or PostgreSQL: tests/stores.py), the relay disabled, driven in process by FastAPI's TestClient (entered as a

@@ -28,6 +28,7 @@ from services.common.errors import ServiceError
 from services.common.http import ERROR_RESPONSES, CommandContext
 
 GROUP_LOG = UNPLACED  # events of no one subsidiary, e.g. a replay of them all
+MAX_POSITION = 2**63 - 1  # the stores' 64-bit positions: a larger one is refused (422), never sent to SQL
 
 
 class AuditRead(Aggregate):
@@ -83,7 +84,7 @@ def audit_router(runtime: Any) -> APIRouter:
         principal: SubsidiaryReader,
         context: CommandContext,
         response: Response,
-        after: Annotated[int, Query(ge=0, description="Only events after this position")] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="Only events after this position")] = 0,
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
         since: Annotated[AwareDatetime | None, Query(description="Only events recorded at or after this time")] = None,
         until: Annotated[AwareDatetime | None, Query(description="Only events recorded at or before this time")] = None,

@@ -50,6 +50,11 @@ def parse_participants(body: bytes) -> tuple[list[Row], list[RowError]]:
             if len(cells) != len(header):
                 errors.append(RowError(row=row_number, column="", message=f"expected {len(header)} cells, found {len(cells)}"))
                 continue
+            formulas = _formula_errors(row_number, header, cells)
+            if formulas:
+                errors.extend(formulas)
+                rows.append(Row(row_number, None, None, None))
+                continue
             data = _row(header, cells)
             try:
                 rows.append(Row(row_number, ParticipantIn.model_validate(data), data["themes"], data["email"]))
@@ -66,6 +71,21 @@ def parse_participants(body: bytes) -> tuple[list[Row], list[RowError]]:
     if not rows and not errors:
         errors.append(RowError(row=2, column="", message="the file has a header but no participants"))
     return rows, errors
+
+
+# A cell a spreadsheet would run as a formula (CSV injection): the file is refused, so that
+# nothing stored can later reach an admin's spreadsheet as one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_errors(row_number: int, header: list[str], cells: list[str]) -> list[RowError]:
+    errors = []
+    for name, cell in zip(header, cells):
+        pieces = [cell.lstrip(" "), *(item.lstrip(" ") for item in cell.split(LIST_SEPARATOR))]
+        formula = next((piece for piece in pieces if piece.startswith(FORMULA_STARTS)), None)
+        if formula is not None:
+            errors.append(RowError(row=row_number, column=name, message=f"starts with {formula[0]!r}: a spreadsheet would run it as a formula"))
+    return errors
 
 
 def _header_errors(header: list[str]) -> list[RowError]:

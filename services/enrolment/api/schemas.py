@@ -45,10 +45,14 @@ class ProgrammeIn(_Strict, ProgrammeSettings):
     @field_validator("themes")
     @classmethod
     def distinct_themes(cls, themes: list[str]) -> list[str]:
-        seen = [" ".join(t.split()).casefold() for t in themes]
+        themes = [" ".join(t.split()) for t in themes]
+        # Python's idea of whitespace is wider than pydantic's strip: check the length again.
+        if any(len(t) < 2 for t in themes):
+            raise ValueError("a theme has at least 2 characters besides spaces")
+        seen = [t.casefold() for t in themes]
         if len(set(seen)) != len(seen):
             raise ValueError("each theme must appear once")
-        return [" ".join(t.split()) for t in themes]
+        return themes
 
 
 class SubsidiaryOut(BaseModel):
