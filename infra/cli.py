@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     image.add_argument("--force", action="store_true", help="build again even if the image holds the same binary")
     image.set_defaults(run=cmd_broker_image)
 
+    relay = commands.add_parser("relay", help="run only a service's outbox relay, on its event store (its API instances then run with TANDEM_RELAY_ENABLED=false)")
+    relay.add_argument("service", choices=[spec.name for spec in SERVICES])
+    relay.set_defaults(run=cmd_relay)
+
     topics = commands.add_parser("topics", help="create the topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)")
     topics.set_defaults(run=cmd_topics)
 
@@ -190,6 +194,21 @@ def cmd_broker_image(args: argparse.Namespace) -> int:
         return 1
     state = "built" if image.built else "already up to date"
     print(f"{image.tag} {state} (broker binary sha256 {image.digest[:12]})", flush=True)
+    return 0
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    import importlib
+
+    main = importlib.import_module(f"services.{args.service}.api.main")
+    settings = importlib.import_module(f"services.{args.service}.settings")
+    (settings_class,) = [v for k, v in vars(settings).items() if k.endswith("Settings") and k != "ServiceSettings"]
+    runtime = main.service_runtime(settings_class())
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"relay of {args.service}: its event store -> {runtime.settings.topics.of(args.service)} on {runtime.settings.kafka_bootstrap_servers}", flush=True)
+    runtime.run_relay_alone(stop)
     return 0
 
 

@@ -62,6 +62,25 @@ class ServiceRuntime:
 
         return lifespan
 
+    def run_relay_alone(self, stop: Any) -> None:
+        """Only the relay, in this process, until `stop` (a threading.Event) is set: for
+        deployments that run several API instances on one store and one relay beside them
+        (each with TANDEM_RELAY_ENABLED=false). It polls the store, as nothing wakes it."""
+        application = self.create(self.settings.event_store_env(self.name))
+        relay = Relay(
+            application,
+            self.publishable,
+            self.settings.topics.of(self.name),
+            self.settings.kafka_bootstrap_servers,
+            reset_check_seconds=self.settings.relay_reset_check_seconds,
+        )
+        relay.start()
+        try:
+            stop.wait()
+        finally:
+            relay.stop()
+            application.close()
+
     def publishable(self, domain_event: Any) -> IntegrationEvent | None:
         """What the relay publishes for a stored event: audit reads stay inside the service."""
         if isinstance(domain_event, AuditRead.Event):

@@ -18,11 +18,16 @@ Every change is stored as an event and published on the enrolment topic. Authent
 """
 
 
-def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
-    settings = settings or EnrolmentSettings()
-    runtime = ServiceRuntime(
+def service_runtime(settings: EnrolmentSettings) -> ServiceRuntime:
+    """What runs beside the API: the store, the relay (also run alone: `tandem relay enrolment`)."""
+    return ServiceRuntime(
         EnrolmentApplication.name, settings, create=lambda env: EnrolmentApplication(env=env), translate=to_integration_event
     )
+
+
+def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
+    settings = settings or EnrolmentSettings()
+    runtime = service_runtime(settings)
     return create_service_app(
         title="Tandem enrolment",
         description=DESCRIPTION,

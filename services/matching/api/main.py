@@ -18,9 +18,9 @@ that complete or close); matches are published on the matching topic. Authentica
 """
 
 
-def create_app(settings: MatchingSettings | None = None) -> FastAPI:
-    settings = settings or MatchingSettings()
-    runtime = ServiceRuntime(
+def service_runtime(settings: MatchingSettings) -> ServiceRuntime:
+    """What runs beside the API: the store, the consumer, the relay (also run alone: `tandem relay matching`)."""
+    return ServiceRuntime(
         MatchingApplication.name,
         settings,
         create=lambda env: MatchingApplication(env=env),
@@ -28,6 +28,11 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         consumes=[settings.topics.enrolment, settings.topics.sessions],
         consumer_group=settings.consumer_group,
     )
+
+
+def create_app(settings: MatchingSettings | None = None) -> FastAPI:
+    settings = settings or MatchingSettings()
+    runtime = service_runtime(settings)
     return create_service_app(
         title="Tandem matching",
         description=DESCRIPTION,

@@ -18,9 +18,9 @@ published on the sessions topic. Authenticate with `Authorization: Bearer <token
 """
 
 
-def create_app(settings: SessionsSettings | None = None) -> FastAPI:
-    settings = settings or SessionsSettings()
-    runtime = ServiceRuntime(
+def service_runtime(settings: SessionsSettings) -> ServiceRuntime:
+    """What runs beside the API: the store, the consumer, the relay (also run alone: `tandem relay sessions`)."""
+    return ServiceRuntime(
         SessionsApplication.name,
         settings,
         create=lambda env: SessionsApplication(env=env),
@@ -28,6 +28,11 @@ def create_app(settings: SessionsSettings | None = None) -> FastAPI:
         consumes=[settings.topics.enrolment, settings.topics.matching],
         consumer_group=settings.consumer_group,
     )
+
+
+def create_app(settings: SessionsSettings | None = None) -> FastAPI:
+    settings = settings or SessionsSettings()
+    runtime = service_runtime(settings)
     return create_service_app(
         title="Tandem sessions",
         description=DESCRIPTION,
