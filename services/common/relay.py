@@ -30,6 +30,7 @@ from contracts import IntegrationEvent, encode
 from services.common.kafka import create_consumer, create_producer
 
 log = logging.getLogger(__name__)
+ACK_TIMEOUT_SECONDS = 30.0
 
 Translate = Callable[[Any], IntegrationEvent | None]
 
@@ -174,9 +175,11 @@ class Relay:
                 continue
             key, value, headers = encode(event, self.keys)  # personal values sealed with their participant's key
             futures.append(self._producer.send(self.topic, key=key, value=value, headers=headers))
-        self._producer.flush()
+        # Bounded: a broker that went away surfaces as an error (and in /healthz) within
+        # this time, rather than after the producer's own two-minute delivery timeout.
+        self._producer.flush(timeout=ACK_TIMEOUT_SECONDS)
         for future in futures:
-            future.get(timeout=30)  # raises if the broker did not acknowledge
+            future.get(timeout=ACK_TIMEOUT_SECONDS)  # raises if the broker did not acknowledge
         if futures and not self.tracking.max_tracking_id(self.published_name):
             self._mark_published()
         # Instances sharing a store (scale-out) each run a relay: whichever records a position

@@ -1,0 +1,261 @@
+"""A whole platform whose parts can be killed and started again: its own broker (so that it
+too can be lost), the three services, and each service's relay as a process of its own
+(`tandem relay`), on fixed loopback ports so that a restarted part is found where it was.
+And the load an admin team puts on it: participants enrolled by CSV files at a steady rate,
+mentors certified, matching runs published, each request retried until it has a definite
+answer, as a careful client does when the service it talks to dies mid-request."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from contracts.topics import Topics
+from infra.broker import EmbeddedBroker
+from infra.services import SERVICES, ServiceProcess
+from infra.topics import ensure_topics
+from services.common.auth import issue_token
+from support import HEADER, free_port
+
+SERVICE_NAMES = tuple(spec.name for spec in SERVICES)
+
+
+class RelayProcess:
+    """`tandem relay <service>`: only the outbox relay, on the service's store."""
+
+    def __init__(self, service: str, env: dict[str, str], log: Path) -> None:
+        self.service = service
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RelayProcess:
+        tandem = str(Path(sys.executable).with_name("tandem"))
+        self.process = subprocess.Popen([tandem, "relay", self.service], env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class Cluster:
+    home: Path
+    prefix: str
+    stores: Any  # tests/stores.py: each service's event store settings
+    secret: str = "faults-secret-" + "z" * 40
+    broker_port: int = field(default_factory=free_port)
+    broker: EmbeddedBroker | None = None
+    apis: dict[str, ServiceProcess] = field(default_factory=dict)
+    relays: dict[str, RelayProcess] = field(default_factory=dict)
+    kills: Counter = field(default_factory=Counter)
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.prefix)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+    def env(self, service: str) -> dict[str, str]:
+        return {
+            "TANDEM_HOME": str(self.home),
+            "TANDEM_SECRET": self.secret,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "TANDEM_TOPIC_PREFIX": self.prefix,
+            "TANDEM_RELAY_RESET_CHECK_SECONDS": "1",
+            **self.stores(service),
+        }
+
+    def start_broker(self) -> None:
+        """A broker on the cluster's port: a fresh one (in memory) has no topics; `tandem
+        topics` (here: ensure_topics) creates them."""
+        self.broker = EmbeddedBroker(port=self.broker_port, log_path=self.home / "broker.log").start()
+        ensure_topics(self.bootstrap, self.topics.all(), partitions=3)
+
+    def start(self, separate_relays: bool) -> None:
+        self.start_broker()
+        for spec in SERVICES:
+            env = {**self.env(spec.name), "TANDEM_RELAY_ENABLED": "false" if separate_relays else "true"}
+            self.apis[spec.name] = ServiceProcess(spec, free_port(), env, log=self.home / f"{spec.name}.log").start(timeout=60)
+            if separate_relays:
+                import os
+
+                self.relays[spec.name] = RelayProcess(spec.name, {**os.environ, **self.env(spec.name)}, self.home / f"relay-{spec.name}.log").start()
+
+    def kill_and_restart(self, part: str, down_for: float) -> None:
+        """SIGKILL a service's API process or its relay, then start it again on its port."""
+        self.kills[part] += 1
+        kind, name = part.split(":")
+        if kind == "relay":
+            self.relays[name].kill()
+            time.sleep(down_for)
+            self.relays[name].start()
+        else:
+            self.apis[name].kill()
+            time.sleep(down_for)
+            self.apis[name].start(timeout=60)
+
+    def stop(self) -> None:
+        for relay in self.relays.values():
+            relay.stop()
+        for api in self.apis.values():
+            api.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+    def token(self) -> str:
+        return issue_token(self.secret, "group-admin", subject="faults-admin")
+
+    def client(self, service: str) -> httpx.Client:
+        return httpx.Client(base_url=self.apis[service].url, headers={"Authorization": f"Bearer {self.token()}"}, timeout=60.0)
+
+
+class Unanswered(Exception):
+    pass
+
+
+def until_answered(call, timeout: float = 120.0) -> httpx.Response:
+    """The service's answer, once it gives one: connection errors (it is being restarted)
+    and 5xx are tried again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            response = call()
+            if response.status_code < 500:
+                return response
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise Unanswered(f"no answer in {timeout}s")
+        time.sleep(0.2)
+
+
+def rows(slug: str, start: int, count: int, mentor_every: int) -> str:
+    lines = []
+    for n in range(start, start + count):
+        if n % mentor_every == 0:
+            lines.append(f"mentor,Mentor {n},mentor{n}@{slug}.example.com,{1996 + n % 6},Digital,Paris,fr;en,networking;online learning,,mon-am;tue-pm")
+        else:
+            lines.append(f"mentee,Mentee {n},mentee{n}@{slug}.example.com,{1958 + n % 15},Dept {n % 4},{'Paris' if n % 2 else 'Lyon'},fr,online learning;networking,,tue-pm")
+    return HEADER + "\n".join(lines) + "\n"
+
+
+@dataclass
+class Load:
+    """Enrols `per_subsidiary` people in each subsidiary, `batch` rows per CSV file, one file
+    every `pause` seconds; certifies the mentors; publishes a pair run for each subsidiary
+    once half its people are in. Records what it knows was done."""
+
+    cluster: Cluster
+    subsidiaries: list[str]
+    per_subsidiary: int
+    batch: int = 50
+    pause: float = 0.05
+    mentor_every: int = 8
+    errors: list[str] = field(default_factory=list)
+    published_runs: dict[str, str] = field(default_factory=dict)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.done.set()
+
+    def _enrolment(self) -> httpx.Client:
+        return self.cluster.client("enrolment")
+
+    def _run(self) -> None:
+        with self._enrolment() as api:
+            for slug in self.subsidiaries:
+                answer = until_answered(lambda slug=slug: api.post("/subsidiaries", json={"id": slug, "name": slug, "timezone": "Europe/Paris", "locale": "fr-FR"}))
+                assert answer.status_code in (201, 409), answer.text
+                answer = until_answered(lambda slug=slug: api.put(f"/subsidiaries/{slug}/programme", json={"mentor_capacity": 8}))
+                assert answer.status_code == 200, answer.text
+        for start in range(0, self.per_subsidiary, self.batch):
+            for slug in self.subsidiaries:
+                self._import(slug, start)
+                time.sleep(self.pause)
+            if start + self.batch >= self.per_subsidiary // 2 and not self.published_runs:
+                for slug in self.subsidiaries:
+                    self._match(slug)
+
+    def _import(self, slug: str, start: int) -> None:
+        body = rows(slug, start, min(self.batch, self.per_subsidiary - start), self.mentor_every)
+        with self._enrolment() as api:
+            answer = until_answered(lambda: api.post(f"/subsidiaries/{slug}/participants/import", content=body, headers={"Content-Type": "text/csv"}))
+            if answer.status_code == 422:
+                # An earlier attempt was stored before the service died: every row is enrolled.
+                problems = answer.json()["detail"]
+                assert all("already enrolled" in p["message"] for p in problems), problems[:3]
+            else:
+                assert answer.status_code == 200, answer.text
+            mentors = until_answered(lambda: api.get(f"/subsidiaries/{slug}/participants", params={"role": "mentor", "status": "enrolled", "limit": 10000})).json()
+            for mentor in mentors:
+                answer = until_answered(lambda mentor=mentor: api.post(f"/subsidiaries/{slug}/participants/{mentor['id']}/certify"))
+                assert answer.status_code in (200, 409), answer.text  # 409: certified by an attempt that died unanswered
+
+    def _match(self, slug: str) -> None:
+        with self.cluster.client("matching") as api:
+            deadline = time.monotonic() + 120
+            while True:  # matching learns of the mentors through Kafka
+                pool = until_answered(lambda: api.get(f"/subsidiaries/{slug}/pool"))
+                if pool.status_code == 200 and pool.json()["mentors"] and pool.json()["mentees"]:
+                    break
+                assert time.monotonic() < deadline, f"{slug}: matching never saw a pool"
+                time.sleep(0.5)
+            run = until_answered(lambda: api.post(f"/subsidiaries/{slug}/matching-runs", json={"format": "pair"}))
+            assert run.status_code == 201, run.text
+            published = until_answered(lambda: api.post(f"/subsidiaries/{slug}/matching-runs/{run.json()['id']}/publish"))
+            # 409: published by an attempt that died unanswered, or the pool changed meanwhile.
+            if published.status_code == 200 or "already published" in published.text:
+                self.published_runs[slug] = run.json()["id"]
+            else:
+                assert published.status_code == 409, published.text
+
+
+class Faults:
+    """Kills parts at random moments (seeded), each a few times, while the load runs."""
+
+    def __init__(self, cluster: Cluster, parts: list[str], seed: int, every: tuple[float, float], down_for: tuple[float, float]) -> None:
+        self.cluster = cluster
+        self.parts = parts
+        self.random = random.Random(seed)
+        self.every = every
+        self.down_for = down_for
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        try:
+            # Every part once in a shuffled order, then any, until told to stop.
+            order = self.parts[:]
+            self.random.shuffle(order)
+            while not self.stop.wait(self.random.uniform(*self.every)):
+                part = order.pop() if order else self.random.choice(self.parts)
+                self.cluster.kill_and_restart(part, self.random.uniform(*self.down_for))
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            self.errors.append(f"{type(exc).__name__}: {exc}")
