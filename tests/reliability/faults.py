@@ -24,7 +24,7 @@ from infra.broker import EmbeddedBroker
 from infra.services import SERVICES, ServiceProcess
 from infra.topics import ensure_topics
 from services.common.auth import issue_token
-from support import HEADER, free_port
+from support import HEADER, free_port, wait_for
 
 SERVICE_NAMES = tuple(spec.name for spec in SERVICES)
 
@@ -259,3 +259,63 @@ class Faults:
                 self.cluster.kill_and_restart(part, self.random.uniform(*self.down_for))
         except Exception as exc:  # noqa: BLE001 - reported by the test
             self.errors.append(f"{type(exc).__name__}: {exc}")
+
+
+# -- what must hold at the end ------------------------------------------------------------
+
+
+def history(client: httpx.Client, slug: str) -> list[dict]:
+    """A subsidiary's stored events in one service, every page (the audit API)."""
+    events, after = [], 0
+    while True:
+        page = until_answered(lambda after=after: client.get(f"/subsidiaries/{slug}/audit/events", params={"after": after, "limit": 5000})).json()
+        events += page
+        if len(page) < 5000:
+            return events
+        after = page[-1]["position"]
+
+
+def converged(cluster: Cluster, slugs: list[str]) -> dict[str, dict]:
+    """Wait until matching and sessions hold everything enrolment and matching published;
+    returns enrolment's participants by subsidiary."""
+    with cluster.client("enrolment") as enrolment, cluster.client("matching") as matching, cluster.client("sessions") as sessions:
+        people = {slug: until_answered(lambda slug=slug: enrolment.get(f"/subsidiaries/{slug}/participants", params={"limit": 10000})).json() for slug in slugs}
+
+        def caught_up() -> bool:
+            for slug in slugs:
+                mentors = sum(p["role"] == "mentor" for p in people[slug])
+                figures = until_answered(lambda slug=slug: sessions.get(f"/subsidiaries/{slug}/dashboard"))
+                active = until_answered(lambda slug=slug: matching.get(f"/subsidiaries/{slug}/matches", params={"status": "active"}))
+                if figures.status_code != 200 or active.status_code != 200:
+                    return False
+                d = figures.json()
+                if (d["mentors"], d["mentees"], d["certified_mentors"]) != (mentors, len(people[slug]) - mentors, mentors):
+                    return False
+                if d["relationships"].get("active", 0) != int(active.headers["X-Total-Count"]):
+                    return False
+            return True
+
+        wait_for(caught_up, timeout=180)
+        return people
+
+
+def assert_exactly_once_and_replayable(cluster: Cluster, people: dict[str, list[dict]], published_runs: dict[str, str]) -> None:
+    with cluster.client("matching") as matching, cluster.client("sessions") as sessions:
+        for slug, everyone in people.items():
+            ids = {p["id"] for p in everyone}
+            mentors = {p["id"] for p in everyone if p["role"] == "mentor"}
+            # Each enrolment event applied once: one stored event per participant, per mentor.
+            kept = history(matching, slug)
+            assert Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "MatchBook.ParticipantNoted") == Counter(ids), slug
+            assert Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "MatchBook.MentorCertified") == Counter(mentors), slug
+            matches = until_answered(lambda slug=slug: matching.get(f"/subsidiaries/{slug}/matches", params={"limit": 10000})).json()
+            assert slug not in published_runs or matches, f"{slug}: its published run left no match"
+            kept = history(sessions, slug)
+            assert Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "Roster.ParticipantNoted") == Counter(ids), slug
+            opened = Counter(e["payload"]["match_id"] for e in kept if e["type"] == "Relationship.Opened")
+            assert opened == Counter(m["id"] for m in matches), slug  # one relationship per match, once
+    for service in SERVICE_NAMES:
+        with cluster.client(service) as client:
+            reports = until_answered(lambda client=client: client.get("/audit/replay")).json()
+        reports = reports if isinstance(reports, list) else [reports]
+        assert all(r.get("ok") for r in reports), (service, reports)
