@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up test test-postgres unit integration bench schemas check-schemas translations clean
+.PHONY: install up test test-postgres unit integration bench bench-load soak schemas check-schemas translations clean
 
 install: $(INSTALLED)
 
@@ -39,6 +39,13 @@ integration: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/enrolment_import.py
 	$(BIN)/python bench/replay.py
+
+# Each endpoint at a steady rate next to a bare FastAPI endpoint; the fault scenario, longer.
+bench-load: $(INSTALLED)
+	$(BIN)/python bench/load.py
+
+soak: $(INSTALLED)
+	$(BIN)/python bench/soak.py
 
 schemas: $(INSTALLED)
 	$(BIN)/python -m contracts.schemas

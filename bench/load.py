@@ -5,7 +5,8 @@ and p50/p99 latency, next to a bare FastAPI endpoint served the same way (the an
 
 It starts its own embedded broker and the three services as processes (SQLite stores in a
 temporary TANDEM_HOME), seeds one subsidiary (300 participants, mentors certified, a pair run
-published, a session booked per relationship), then for each endpoint in turn sends
+published, a session booked per relationship; the write endpoint enrols in a second
+subsidiary, so what the reads see is the same in every repeat), then for each endpoint in turn sends
 `--rate` requests a second for `--seconds` (open loop: each request has its scheduled time,
 and its latency counts from then, so a slow answer delays no later measurement), from a
 pool of client threads. The anchor, a FastAPI app with one GET returning a small JSON, runs
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import statistics
@@ -46,6 +46,7 @@ from infra.topics import ensure_topics  # noqa: E402
 from services.common.auth import issue_token  # noqa: E402
 
 SLUG = "load-bench"
+WRITES = "load-writes"  # the write endpoint enrols here, so the data the reads see stays the same
 SECRET = "load-bench-secret-" + "b" * 40
 HEADER = "role,name,email,birth_year,department,site,languages,themes,manager_email,availability\n"
 
@@ -94,7 +95,8 @@ def seed(urls: dict[str, str], token: str, mentors: int = 40, mentees: int = 260
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(headers=headers, timeout=120) as http:
         e, m, s = urls["enrolment"], urls["matching"], urls["sessions"]
-        http.post(f"{e}/subsidiaries", json={"id": SLUG, "name": "Load", "timezone": "Europe/Paris", "locale": "fr-FR"}).raise_for_status()
+        for slug in (SLUG, WRITES):
+            http.post(f"{e}/subsidiaries", json={"id": slug, "name": slug, "timezone": "Europe/Paris", "locale": "fr-FR"}).raise_for_status()
         rows = [f"mentor,Mentor {i},mentor{i}@load.example.com,{1996 + i % 6},Digital,Paris,fr;en,networking;online learning,,mon-am" for i in range(mentors)]
         rows += [f"mentee,Mentee {i},mentee{i}@load.example.com,{1958 + i % 15},Dept {i % 4},Lyon,fr,online learning;networking,,mon-am" for i in range(mentees)]
         http.post(f"{e}/subsidiaries/{SLUG}/participants/import", content=HEADER + "\n".join(rows) + "\n", headers={"Content-Type": "text/csv"}).raise_for_status()
@@ -148,7 +150,7 @@ def endpoints(urls: dict[str, str], anchor: str, ids: dict[str, Any], run_id: st
         Endpoint("anchor GET /ping (bare FastAPI)", "GET", f"{anchor}/ping"),
         Endpoint("enrolment GET participants (page of 50)", "GET", f"{e}/subsidiaries/{SLUG}/participants?limit=50"),
         Endpoint("enrolment GET one participant", "GET", f"{e}/subsidiaries/{SLUG}/participants/{ids['participant']}"),
-        Endpoint("enrolment POST participant (write)", "POST", f"{e}/subsidiaries/{SLUG}/participants", person),
+        Endpoint("enrolment POST participant (write)", "POST", f"{e}/subsidiaries/{WRITES}/participants", person),
         Endpoint("matching GET pool", "GET", f"{m}/subsidiaries/{SLUG}/pool"),
         Endpoint("matching GET matches (page of 50)", "GET", f"{m}/subsidiaries/{SLUG}/matches?limit=50"),
         Endpoint("sessions GET dashboard", "GET", f"{s}/subsidiaries/{SLUG}/dashboard"),
@@ -184,9 +186,13 @@ def drive(endpoint: Endpoint, token: str, rate: float, seconds: float, workers: 
                 failures += 1
 
     start = time.perf_counter() + 0.2
-    with ThreadPoolExecutor(workers) as pool:
+    pool = ThreadPoolExecutor(workers)
+    try:
         for n in range(total):
             pool.submit(one, n, start + n / rate)
+        pool.shutdown(wait=True)
+    finally:  # interrupted (Ctrl-C, SIGTERM): drop what is still scheduled, then stop the platform
+        pool.shutdown(wait=False, cancel_futures=True)
     elapsed = max(time.perf_counter() - start, 1e-9)
     latencies.sort()
     return {

@@ -275,14 +275,22 @@ def history(client: httpx.Client, slug: str) -> list[dict]:
         after = page[-1]["position"]
 
 
-def converged(cluster: Cluster, slugs: list[str]) -> dict[str, dict]:
-    """Wait until matching and sessions hold everything enrolment and matching published;
-    returns enrolment's participants by subsidiary."""
+def noted_by_matching(matching: httpx.Client, slug: str) -> int:
+    """How many participants matching has noted (its stored events, through the audit API):
+    its pool shows only those still to match."""
+    return len({e["payload"]["participant_id"] for e in history(matching, slug) if e["type"] == "MatchBook.ParticipantNoted"})
+
+
+def converged(cluster: Cluster, slugs: list[str], timeout: float = 180.0) -> dict[str, list[dict]]:
+    """Wait until matching and sessions hold everything enrolment and matching published (a
+    consumer restarted after a SIGKILL waits for the dead member's session to expire before
+    the group gives it partitions again); returns enrolment's participants by subsidiary."""
     with cluster.client("enrolment") as enrolment, cluster.client("matching") as matching, cluster.client("sessions") as sessions:
         people = {slug: until_answered(lambda slug=slug: enrolment.get(f"/subsidiaries/{slug}/participants", params={"limit": 10000})).json() for slug in slugs}
+        waiting = set(slugs)
 
         def caught_up() -> bool:
-            for slug in slugs:
+            for slug in sorted(waiting):
                 mentors = sum(p["role"] == "mentor" for p in people[slug])
                 figures = until_answered(lambda slug=slug: sessions.get(f"/subsidiaries/{slug}/dashboard"))
                 active = until_answered(lambda slug=slug: matching.get(f"/subsidiaries/{slug}/matches", params={"status": "active"}))
@@ -293,10 +301,22 @@ def converged(cluster: Cluster, slugs: list[str]) -> dict[str, dict]:
                     return False
                 if d["relationships"].get("active", 0) != int(active.headers["X-Total-Count"]):
                     return False
+                if noted_by_matching(matching, slug) != len(people[slug]):
+                    return False
+                waiting.discard(slug)  # done with it: its figures only grow by what the load adds
             return True
 
-        wait_for(caught_up, timeout=180)
+        wait_for(caught_up, timeout=timeout)
         return people
+
+
+def _same(found: Counter, expected: Counter, what: str) -> None:
+    """Each expected id exactly once: name the ones missing, doubled or unexpected."""
+    if found != expected:
+        missing = sorted(set(expected) - set(found))
+        doubled = {k: v for k, v in found.items() if v > 1}
+        extra = sorted(set(found) - set(expected))
+        raise AssertionError(f"{what}: {len(missing)} missing {missing[:3]}, {len(doubled)} more than once {list(doubled.items())[:3]}, {len(extra)} unexpected {extra[:3]}")
 
 
 def assert_exactly_once_and_replayable(cluster: Cluster, people: dict[str, list[dict]], published_runs: dict[str, str]) -> None:
@@ -306,14 +326,14 @@ def assert_exactly_once_and_replayable(cluster: Cluster, people: dict[str, list[
             mentors = {p["id"] for p in everyone if p["role"] == "mentor"}
             # Each enrolment event applied once: one stored event per participant, per mentor.
             kept = history(matching, slug)
-            assert Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "MatchBook.ParticipantNoted") == Counter(ids), slug
-            assert Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "MatchBook.MentorCertified") == Counter(mentors), slug
+            _same(Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "MatchBook.ParticipantNoted"), Counter(ids), f"{slug}: matching noted")
+            _same(Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "MatchBook.MentorCertified"), Counter(mentors), f"{slug}: matching certified")
             matches = until_answered(lambda slug=slug: matching.get(f"/subsidiaries/{slug}/matches", params={"limit": 10000})).json()
             assert slug not in published_runs or matches, f"{slug}: its published run left no match"
             kept = history(sessions, slug)
-            assert Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "Roster.ParticipantNoted") == Counter(ids), slug
+            _same(Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "Roster.ParticipantNoted"), Counter(ids), f"{slug}: sessions noted")
             opened = Counter(e["payload"]["match_id"] for e in kept if e["type"] == "Relationship.Opened")
-            assert opened == Counter(m["id"] for m in matches), slug  # one relationship per match, once
+            _same(opened, Counter(m["id"] for m in matches), f"{slug}: relationships opened")  # one per match, once
     for service in SERVICE_NAMES:
         with cluster.client(service) as client:
             reports = until_answered(lambda client=client: client.get("/audit/replay")).json()
