@@ -15,6 +15,7 @@ fails, the batch is tried again.
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ from contracts.personal import Keys
 from services.common.kafka import create_consumer, create_producer
 
 log = logging.getLogger(__name__)
+PROBE_SECONDS = 5.0  # how often the consumer checks the broker is there, and its lag
+PROBE_TIMEOUT_MS = 5000
 
 
 class EventConsumer:
@@ -46,6 +49,7 @@ class EventConsumer:
         self.handle = handle
         self.max_records = max_records
         self.applied = 0
+        self.lag: int | None = None  # messages on this instance's partitions not yet applied
         self.dead_letter_topic = dead_letter_topic
         self.dead_lettered = 0
         self._producer: Any = None
@@ -71,6 +75,7 @@ class EventConsumer:
             "group": self.group_id,
             "partitions": self.partitions,
             "applied": self.applied,
+            "lag": self.lag,
             "dead_lettered": self.dead_lettered,
             "dead_letter_topic": self.dead_letter_topic,
             "last_error": self.last_error,
@@ -79,6 +84,7 @@ class EventConsumer:
     def _run(self) -> None:
         backoff = 0.5
         consumer = None
+        next_probe = 0.0
         while not self._stop.is_set():
             try:
                 if consumer is None:
@@ -90,6 +96,11 @@ class EventConsumer:
                 self.partitions = sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment())
                 if batches:
                     self._process(consumer, batches)
+                if time.monotonic() >= next_probe:
+                    # poll() alone says nothing when the broker is gone (it just returns
+                    # nothing): asking for the end offsets does, and gives the lag.
+                    self.lag = self._lag(consumer)
+                    next_probe = time.monotonic() + PROBE_SECONDS
                 self.last_error = None
                 backoff = 0.5
             except Exception as exc:  # broker down, store locked...: start again from the last commit
@@ -108,6 +119,14 @@ class EventConsumer:
             consumer.close(autocommit=False)
         if self._producer is not None:
             self._producer.close(timeout=5)
+
+    @staticmethod
+    def _lag(consumer: Any) -> int | None:
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return None
+        ends = consumer.end_offsets(assigned, timeout_ms=PROBE_TIMEOUT_MS)  # raises when the broker is away
+        return sum(max(0, ends[tp] - consumer.position(tp, timeout_ms=PROBE_TIMEOUT_MS)) for tp in assigned)
 
     def _process(self, consumer: Any, batches: dict[TopicPartition, list[Any]]) -> None:
         events, unreadable = [], []
