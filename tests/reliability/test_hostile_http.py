@@ -22,6 +22,7 @@ from schemathesis.checks import (
 )
 
 from services.common.auth import issue_token
+from world import create_app, in_process, published
 
 SECRET = "fuzzing-secret-" + "x" * 32
 SUBSIDIARY = "fuzz-a"
@@ -35,37 +36,12 @@ TOKENS = {
 CHECKS_ = (not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance)
 
 
-def _app(service: str, home: Path):
-    if service == "enrolment":
-        from services.enrolment.api.main import create_app
-        from services.enrolment.settings import EnrolmentSettings as Settings
-    elif service == "matching":
-        from services.matching.api.main import create_app
-        from services.matching.settings import MatchingSettings as Settings
-    else:
-        from services.sessions.api.main import create_app
-        from services.sessions.settings import SessionsSettings as Settings
-    return create_app(Settings())
-
-
-def _clean_environment(env: pytest.MonkeyPatch, home: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("PERSISTENCE_", "SQLITE_", "POSTGRES_", "ENROLMENT_", "MATCHING_", "SESSIONS_", "TANDEM_")):
-            env.delenv(name)
-    env.setenv("TANDEM_HOME", str(home))
-    env.setenv("TANDEM_SECRET", SECRET)
-    env.setenv("TANDEM_RELAY_ENABLED", "false")
-    env.setenv("TANDEM_CONSUMER_ENABLED", "false")
-
-
 def _enrolment_events(home: Path) -> list:
     """A subsidiary with its programme, mentors (one certified) and mentees, as enrolment
     publishes them: what matching and sessions would have consumed."""
-    from services.enrolment.publishing import to_integration_event
-
     with pytest.MonkeyPatch.context() as env:
-        _clean_environment(env, home)
-        with TestClient(_app("enrolment", home)) as client:
+        in_process(env, home, SECRET)
+        with TestClient(create_app("enrolment")) as client:
             headers = {"Authorization": f"Bearer {TOKENS['group-admin']}"}
             client.post("/subsidiaries", json={"id": SUBSIDIARY, "name": "Fuzz", "timezone": "Europe/Paris", "locale": "fr-FR"}, headers=headers).raise_for_status()
             for n, (role, year) in enumerate([("mentor", 2000), ("mentor", 1999), ("mentee", 1965), ("mentee", 1970), ("mentee", 1968)]):
@@ -75,10 +51,7 @@ def _enrolment_events(home: Path) -> list:
                 enrolled.raise_for_status()
                 if n == 0:
                     client.post(f"/subsidiaries/{SUBSIDIARY}/participants/{enrolled.json()['id']}/certify", headers=headers).raise_for_status()
-            application = client.app.state.enrolment
-            stored = application.recorder.select_notifications(start=0, limit=1000)
-            translated = (to_integration_event(application.mapper.to_domain_event(n)) for n in stored)
-            return [event for event in translated if event is not None]
+            return published(client, "enrolment")
 
 
 @pytest.fixture
@@ -87,8 +60,8 @@ def service_app(service: str, tmp_path: Path) -> Iterator[TestClient]:
     cases reach real resources rather than a 404)."""
     seed = _enrolment_events(tmp_path / "seed") if service != "enrolment" else []
     with pytest.MonkeyPatch.context() as env:
-        _clean_environment(env, tmp_path / "home")
-        with TestClient(_app(service, tmp_path / "home")) as client:
+        in_process(env, tmp_path / "home", SECRET)
+        with TestClient(create_app(service)) as client:
             if service == "enrolment":
                 headers = {"Authorization": f"Bearer {TOKENS['group-admin']}"}
                 client.post("/subsidiaries", json={"id": SUBSIDIARY, "name": "Fuzz", "timezone": "Europe/Paris", "locale": "fr-FR"}, headers=headers)

@@ -32,6 +32,18 @@ def create_app(service: str) -> Any:
     return create()
 
 
+def in_process(env: pytest.MonkeyPatch, home: Path, secret: str = SECRET) -> None:
+    """The environment for services run in process: their stores under `home`, nothing
+    inherited that would send them elsewhere, no relay and no consumer (no broker)."""
+    for name in list(os.environ):
+        if name.startswith(("PERSISTENCE_", "SQLITE_", "POSTGRES_", "ENROLMENT_", "MATCHING_", "SESSIONS_", "TANDEM_")):
+            env.delenv(name)
+    env.setenv("TANDEM_HOME", str(home))
+    env.setenv("TANDEM_SECRET", secret)
+    env.setenv("TANDEM_RELAY_ENABLED", "false")
+    env.setenv("TANDEM_CONSUMER_ENABLED", "false")
+
+
 def published(client: TestClient, service: str) -> list[Any]:
     """Every event the service's relay would publish, from its store."""
     module = __import__(f"services.{service}.publishing", fromlist=["to_integration_event"])
@@ -75,13 +87,7 @@ def build_world(home: Path, sizes: dict[str, tuple[int, int]], seed: int = 7) ->
     fake.seed_instance(seed)
     admin = bearer("group-admin")
     with pytest.MonkeyPatch.context() as env, ExitStack() as stack:
-        for name in list(os.environ):
-            if name.startswith(("PERSISTENCE_", "SQLITE_", "POSTGRES_", "ENROLMENT_", "MATCHING_", "SESSIONS_", "TANDEM_")):
-                env.delenv(name)
-        env.setenv("TANDEM_HOME", str(home))
-        env.setenv("TANDEM_SECRET", SECRET)
-        env.setenv("TANDEM_RELAY_ENABLED", "false")
-        env.setenv("TANDEM_CONSUMER_ENABLED", "false")
+        in_process(env, home)
         clients = {name: stack.enter_context(TestClient(create_app(name))) for name in SERVICES}
         for client in clients.values():
             client.headers.update(admin)
