@@ -200,10 +200,7 @@ def cmd_broker_image(args: argparse.Namespace) -> int:
 def cmd_relay(args: argparse.Namespace) -> int:
     import importlib
 
-    main = importlib.import_module(f"services.{args.service}.api.main")
-    settings = importlib.import_module(f"services.{args.service}.settings")
-    (settings_class,) = [v for k, v in vars(settings).items() if k.endswith("Settings") and k != "ServiceSettings"]
-    runtime = main.service_runtime(settings_class())
+    runtime = importlib.import_module(f"services.{args.service}.api.main").service_runtime()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

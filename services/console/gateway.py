@@ -96,7 +96,8 @@ class Services:
         for name, client in self.clients.items():
             try:
                 response = await client.get("/healthz", timeout=3.0)
-                report[name] = {"ok": response.status_code == 200 and response.json().get("status") == "ok", "status": response.json().get("status")}
+                status = response.json().get("status")
+                report[name] = {"ok": response.status_code == 200 and status == "ok", "status": status}
             except (httpx.HTTPError, ValueError) as exc:
                 report[name] = {"ok": False, "status": "unreachable", "reason": str(exc) or type(exc).__name__}
         return report

@@ -7,6 +7,7 @@ answer, as a careful client does when the service it talks to dies mid-request."
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -99,8 +100,6 @@ class Cluster:
             env = {**self.env(spec.name), "TANDEM_RELAY_ENABLED": "false" if separate_relays else "true"}
             self.apis[spec.name] = ServiceProcess(spec, free_port(), env, log=self.home / f"{spec.name}.log").start(timeout=60)
             if separate_relays:
-                import os
-
                 self.relays[spec.name] = RelayProcess(spec.name, {**os.environ, **self.env(spec.name)}, self.home / f"relay-{spec.name}.log").start()
 
     def kill_and_restart(self, part: str, down_for: float) -> None:

@@ -18,8 +18,9 @@ Every change is stored as an event and published on the enrolment topic. Authent
 """
 
 
-def service_runtime(settings: EnrolmentSettings) -> ServiceRuntime:
+def service_runtime(settings: EnrolmentSettings | None = None) -> ServiceRuntime:
     """What runs beside the API: the store, the relay (also run alone: `tandem relay enrolment`)."""
+    settings = settings or EnrolmentSettings()
     return ServiceRuntime(
         EnrolmentApplication.name, settings, create=lambda env: EnrolmentApplication(env=env), translate=to_integration_event
     )

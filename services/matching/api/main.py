@@ -18,8 +18,9 @@ that complete or close); matches are published on the matching topic. Authentica
 """
 
 
-def service_runtime(settings: MatchingSettings) -> ServiceRuntime:
+def service_runtime(settings: MatchingSettings | None = None) -> ServiceRuntime:
     """What runs beside the API: the store, the consumer, the relay (also run alone: `tandem relay matching`)."""
+    settings = settings or MatchingSettings()
     return ServiceRuntime(
         MatchingApplication.name,
         settings,

@@ -18,8 +18,9 @@ published on the sessions topic. Authenticate with `Authorization: Bearer <token
 """
 
 
-def service_runtime(settings: SessionsSettings) -> ServiceRuntime:
+def service_runtime(settings: SessionsSettings | None = None) -> ServiceRuntime:
     """What runs beside the API: the store, the consumer, the relay (also run alone: `tandem relay sessions`)."""
+    settings = settings or SessionsSettings()
     return ServiceRuntime(
         SessionsApplication.name,
         settings,
