@@ -5,19 +5,15 @@ the mentee Jeanne Martin; in B, the mentee Jan (jan@axa.be)."""
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import re
 
 import pytest
 
-from eventsourcing.cryptography import AESCipher
-from eventsourcing.utils import Environment
-
 from apitools import ADMIN_A, GROUP_ADMIN, SUB_A, SUB_B, participant
 from contracts.personal import is_token, personal_values
 from services.common import personal_data
+from support import seal_v1
 
 TOKEN = re.compile(rb"sealed:[12]:[^:\"\s]+:[A-Za-z0-9_=-]+")
 
@@ -69,13 +65,6 @@ def test_a_real_sealed_value_of_another_subsidiary_reads_as_the_string_it_is(cli
 
 
 # -- a store written before this change -------------------------------------------------------------
-
-
-def seal_v1(keys: personal_data.PersonalDataKeys, subject: str, value) -> str:
-    """How the code before this change sealed a value: AESCipher, no associated data, sealed:1."""
-    keys.provide([subject])
-    cipher = AESCipher(Environment(env={AESCipher.CIPHER_KEY: keys.store.fetch(subject)[1]}))
-    return f"sealed:1:{subject}:" + base64.urlsafe_b64encode(cipher.encrypt(json.dumps(value, ensure_ascii=False).encode())).decode()
 
 
 def seal_fields_v1(root, fields, keys, subsidiary, **_):

@@ -3,7 +3,6 @@ mapper that seals stored events, and the wire (real stores: SQLite files, Postgr
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import uuid
@@ -26,6 +25,7 @@ from services.common.personal_data import (
     SQLiteKeyStore,
     key_store_from,
 )
+from support import seal_v1
 
 ADA, BOB = str(uuid.uuid4()), str(uuid.uuid4())
 
@@ -86,12 +86,7 @@ def test_a_damaged_or_forged_token_reads_as_unavailable_and_never_raises(keys):
 
 
 def test_a_value_sealed_before_binding_still_opens_where_its_participant_is_the_fields_own(keys):
-    from eventsourcing.cryptography import AESCipher
-    from eventsourcing.utils import Environment
-
-    keys.provide([ADA])
-    cipher = AESCipher(Environment(env={AESCipher.CIPHER_KEY: keys.store.fetch(ADA)[1]}))  # how version 1 sealed
-    v1 = f"sealed:1:{ADA}:" + base64.urlsafe_b64encode(cipher.encrypt(json.dumps("Ada").encode())).decode()
+    v1 = seal_v1(keys, ADA, "Ada")
     assert keys.unseal(v1, bound(ADA)) == "Ada" and keys.unseal(v1, bound(ADA, field="email")) == "Ada"
     assert keys.unseal(v1, bound(BOB)) is None  # claimed for somebody else: never opened with their key
 
@@ -348,6 +343,17 @@ def test_the_postgres_key_store_is_shared_and_keeps_its_tombstones(postgres: dic
     assert fresh.unseal(fresh.seal(bound(BOB), "Bob"), bound(BOB)) == "Bob"
     for k in (enrolment, matching, fresh):
         k.close()
+
+
+def test_a_message_of_the_second_version_with_its_sealed_1_values_is_upcast(keys):
+    """What the topics hold from before binding: version 2, values sealed without it."""
+    v2 = json.loads(enrolled(ADA).model_dump_json())
+    v2["schema_version"] = 2
+    v2["payload"]["personal_data"] = {f: seal_v1(keys, ADA, v) for f, v in v2["payload"]["personal_data"].items()}
+    read = decode(json.dumps(v2).encode(), keys)
+    assert read.schema_version == 3 and read.payload.personal_data == enrolled(ADA).payload.personal_data
+    keys.erase(ADA)
+    assert decode(json.dumps(v2).encode(), keys).payload.personal_data.name is None
 
 
 def test_a_message_moved_to_another_subsidiary_opens_nothing(keys):
