@@ -70,8 +70,10 @@ def reason_of(exc: BaseException) -> str:
         return f"{name}: {exc}"  # names checks, topics, types and validated ids only
     if isinstance(exc, ValidationError):
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        described = "; ".join(f"{_loc(e['loc'])}: {e['type']}" for e in errors[:MAX_ERRORS])
-        more = f"; and {len(errors) - MAX_ERRORS} more" if len(errors) > MAX_ERRORS else ""
+        # Each (place, kind) once: a union's branches often fail alike.
+        told = list(dict.fromkeys(f"{_loc(e['loc'])}: {e['type']}" for e in errors))
+        described = "; ".join(told[:MAX_ERRORS])
+        more = f"; and {len(told) - MAX_ERRORS} more" if len(told) > MAX_ERRORS else ""
         title = exc.title if _SAFE_LOC.fullmatch(exc.title) else "model"
         return f"{name}: {len(errors)} error(s) in {title}: {described}{more}"
     if isinstance(exc, json.JSONDecodeError):
