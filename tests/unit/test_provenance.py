@@ -14,7 +14,7 @@ from contracts.matching import MatchEnded
 from contracts.provenance import PRODUCED_BY, ProvenanceError, check_provenance
 from contracts.registry import EVENT_TYPES
 from contracts.topics import Topics, producing_service
-from services.common.consumer import WITHHELD, reason_of
+from services.common.consumer import WITHHELD, failure_of, reason_of
 from services.common.personal_data import MemoryKeyStore, PersonalDataKeys
 
 TOPICS = Topics("t-42.blue")  # a prefix with a dot in it
@@ -153,3 +153,11 @@ def test_other_reasons_keep_only_texts_known_to_hold_no_value(value, reason):
 def test_an_unknown_exception_keeps_only_its_type():
     assert reason_of(ValueError(f"bad email {EMAIL!r}")) == f"ValueError: {WITHHELD}"
     assert reason_of(KeyError(EMAIL)) == f"KeyError: {WITHHELD}"
+
+
+def test_the_consumers_own_failures_keep_the_broker_and_store_texts_only():
+    from kafka.errors import KafkaConnectionError
+
+    assert failure_of(KafkaConnectionError("111 ECONNREFUSED")).endswith(": 111 ECONNREFUSED")  # its text, as before
+    assert failure_of(ConnectionRefusedError("refused")) == "ConnectionRefusedError: refused"
+    assert failure_of(ValueError(f"cannot apply {EMAIL}")) == f"ValueError: {WITHHELD}"
