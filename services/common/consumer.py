@@ -65,6 +65,8 @@ WITHHELD = "(details withheld: the text may hold values of the message)"
 def reason_of(exc: BaseException) -> str:
     """Why a message could not be applied, with no value of the message in it: this goes
     into a dead letter's headers and into the logs."""
+    if not isinstance(exc, ValidationError) and isinstance(cause := exc.__cause__ or exc.__context__, ValidationError):
+        exc = cause  # a contract error raised again in other words (wire.decode's): told as pydantic's, whatever its text
     name = type(exc).__name__
     if isinstance(exc, ProvenanceError):
         return f"{name}: {exc}"  # names checks, topics, types and validated ids only
