@@ -6,6 +6,16 @@ from dataclasses import dataclass
 
 DEFAULT_PREFIX = "tandem"
 CONSUMING_SERVICES = ("matching", "sessions")
+EVENTS_SUFFIX = ".events"
+
+
+def producing_service(topic: str) -> str | None:
+    """The service whose events topic this is (`<prefix>.<service>.events`, whatever the
+    prefix), or None if the name is not an events topic's."""
+    if not topic.endswith(EVENTS_SUFFIX):
+        return None
+    head, _, service = topic[: -len(EVENTS_SUFFIX)].rpartition(".")
+    return service if head and service else None
 
 
 @dataclass(frozen=True)

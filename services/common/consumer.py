@@ -11,23 +11,96 @@ this service knows, fields that break the contract) is parked on the service's d
 topic, as it came and with the reason in its headers, before the batch's offsets are
 committed; the consumer goes on with the next one. Nothing is dropped silently: if parking
 fails, the batch is tried again.
+
+A message that reads well is applied only if it may have come from where it arrived
+(contracts/provenance.py): its type is one the topic's producing service publishes, its
+`producer` is that service, its key and headers agree with its body. If not, it is parked
+too, with the check that failed as its reason.
+
+Reasons go on a topic kept forever and into the logs, so they never hold a value from the
+message: `reason_of` keeps an exception's type, and its text only when that text is known
+to hold none (for a pydantic ValidationError, each error's location and kind, never its
+input or message).
 """
 
+import json
 import logging
+import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from eventsourcing.persistence import PersistenceError
 from kafka import TopicPartition
+from kafka.errors import KafkaError
+from pydantic import ValidationError
 
 from contracts import IntegrationEvent, decode
 from contracts.personal import Keys
+from contracts.provenance import ProvenanceError, check_provenance
 from services.common.kafka import create_consumer, create_producer
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 5.0  # how often the consumer checks the broker is there, and its lag
 PROBE_TIMEOUT_MS = 5000
+
+# Messages of decoding errors known to hold no value of the message (the type names it
+# quotes are validated as names first).
+_SAFE_MESSAGES = [
+    re.compile(p)
+    for p in (
+        r"unknown event type '[A-Za-z][A-Za-z0-9]{0,63}'",
+        r"[A-Za-z][A-Za-z0-9]{0,63} schema version \d+ is newer than the \d+ this service reads",
+        r"an event must be a JSON object",
+        r"not a sealed value",
+    )
+]
+_SAFE_LOC = re.compile(r"[A-Za-z0-9_\-\[\]]{1,64}")
+MAX_ERRORS = 10
+WITHHELD = "(details withheld: the text may hold values of the message)"
+
+
+def reason_of(exc: BaseException) -> str:
+    """Why a message could not be applied, with no value of the message in it: this goes
+    into a dead letter's headers and into the logs."""
+    if not isinstance(exc, ValidationError) and isinstance(cause := exc.__cause__ or exc.__context__, ValidationError):
+        exc = cause  # a contract error raised again in other words (wire.decode's): told as pydantic's, whatever its text
+    name = type(exc).__name__
+    if isinstance(exc, ProvenanceError):
+        return f"{name}: {exc}"  # names checks, topics, types and validated ids only
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        # Each (place, kind) once: a union's branches often fail alike.
+        told = list(dict.fromkeys(f"{_loc(e['loc'])}: {e['type']}" for e in errors))
+        described = "; ".join(told[:MAX_ERRORS])
+        more = f"; and {len(told) - MAX_ERRORS} more" if len(told) > MAX_ERRORS else ""
+        title = exc.title if _SAFE_LOC.fullmatch(exc.title) else "model"
+        return f"{name}: {len(errors)} error(s) in {title}: {described}{more}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{name}: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{name}: not {exc.encoding} at position {exc.start}"
+    text = str(exc)
+    if any(pattern.fullmatch(text) for pattern in _SAFE_MESSAGES):
+        return f"{name}: {text}"
+    return f"{name}: {WITHHELD}"
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    # Field names and list indexes; a part that is not a plain name (a dict key from the
+    # message, say) is not repeated.
+    return ".".join(str(part) if isinstance(part, int) or _SAFE_LOC.fullmatch(part) else "?" for part in loc) or "(root)"
+
+
+def failure_of(exc: BaseException) -> str:
+    """What went wrong around the consumer (the broker, the store, applying a batch), for
+    /healthz and the logs: the text of broker, network and store errors, which is what an
+    operator needs and holds no message values; for anything else, as for a message."""
+    if isinstance(exc, KafkaError | OSError | sqlite3.Error | PersistenceError):
+        return f"{type(exc).__name__}: {exc}"
+    return reason_of(exc)
 
 
 class EventConsumer:
@@ -104,7 +177,7 @@ class EventConsumer:
                 self.last_error = None
                 backoff = 0.5
             except Exception as exc:  # broker down, store locked...: start again from the last commit
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = failure_of(exc)
                 log.warning("consumer %s: %s; retrying in %.1fs", self.group_id, self.last_error, backoff)
                 if consumer is not None:
                     try:
@@ -133,9 +206,12 @@ class EventConsumer:
         for records in batches.values():
             for record in records:
                 try:
-                    events.append(decode(record.value, self.keys))
+                    event = decode(record.value, self.keys)
+                    check_provenance(event, topic=record.topic, key=record.key, headers=record.headers)
                 except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
-                    unreadable.append((record, f"{type(exc).__name__}: {exc}"))
+                    unreadable.append((record, reason_of(exc)))
+                else:
+                    events.append(event)
         self.handle(events)
         if unreadable:
             self._park(unreadable)
