@@ -18,6 +18,7 @@ from infra.services import CONSOLE, SERVICES, ServiceProcess, url_variable
 from infra.topics import ensure_topics
 from services.common.auth import Role, issue_token
 from services.common.chain import check_logs
+from services.common.files import private_dir
 from services.common.settings import ServiceSettings
 
 
@@ -296,9 +297,8 @@ def _replication() -> int:
 
 
 def _log_dir(home: Path) -> Path:
-    path = home / "logs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    private_dir(home)  # TANDEM_HOME is made here first, by `tandem up`: only its owner may enter
+    return private_dir(home / "logs")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, T
 from eventsourcing.utils import Environment
 
 from contracts.personal import PersonalFields, copied_along, open_fields, parse_token, seal_fields, token
+from services.common.files import is_sqlite_file, private_sqlite_file
 
 TABLE = "tandem_personal_data_keys"
 KEY_BYTES = 32  # AES-256-GCM
@@ -88,8 +89,8 @@ class SQLiteKeyStore(KeyStore):
 
     def __init__(self, path: str | Path, lock_timeout: float = 10.0) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if is_sqlite_file(self.path):
+            private_sqlite_file(self.path)  # only its owner may read it, nor its -wal and -shm
         self.lock = threading.Lock()
         self.connection = sqlite3.connect(self.path, timeout=lock_timeout, check_same_thread=False, isolation_level=None)
         with self.lock:
