@@ -59,6 +59,16 @@ class KeyStore:
         """Replace the subject's key, if any, by a tombstone (kept if already there)."""
         raise NotImplementedError
 
+    def destroy_all(self, subjects: Iterable[str]) -> list[str]:
+        """`destroy` for many at once (erasures re-applied on start); returns those whose row
+        changed: a key destroyed, or a tombstone made where there was no row."""
+        changed = []
+        for subject in dict.fromkeys(subjects):
+            if self.fetch(subject) != (True, None):
+                self.destroy(subject)
+                changed.append(subject)
+        return changed
+
     def close(self) -> None:
         pass
 
@@ -132,6 +142,21 @@ class SQLiteKeyStore(KeyStore):
             # Nothing of the key must linger in the write-ahead log either.
             self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def destroy_all(self, subjects: Iterable[str]) -> list[str]:
+        now = _now()
+        with self.lock:
+            # One statement: rows already tombstoned are only read, not written again.
+            changed = self.connection.execute(
+                f"INSERT INTO {TABLE} (participant_id, key, created_at, erased_at) "
+                "SELECT value, NULL, ?, ? FROM json_each(?) WHERE true "
+                "ON CONFLICT (participant_id) DO UPDATE SET key = NULL, erased_at = COALESCE(erased_at, excluded.erased_at) "
+                "WHERE key IS NOT NULL RETURNING participant_id",
+                (now, now, json.dumps(list(dict.fromkeys(subjects)))),
+            ).fetchall()
+            if changed:
+                self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return [row[0] for row in changed]
+
     def close(self) -> None:
         with self.lock:
             self.connection.close()
@@ -154,7 +179,7 @@ class PostgresKeyStore(KeyStore):
             "participant_id text PRIMARY KEY, key text, created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz)"
         )
 
-    def _run(self, sql: str, params: Any = None, *, many: bool = False, fetch: bool = False) -> Any:
+    def _run(self, sql: str, params: Any = None, *, many: bool = False, fetch: bool = False, fetch_all: bool = False) -> Any:
         with self.lock:
             for attempt in (1, 2):  # a connection dropped meanwhile is opened again, once
                 try:
@@ -165,7 +190,7 @@ class PostgresKeyStore(KeyStore):
                             cursor.executemany(sql, params)
                         else:
                             cursor.execute(sql, params)
-                        return cursor.fetchone() if fetch else None
+                        return cursor.fetchall() if fetch_all else cursor.fetchone() if fetch else None
                 except self._psycopg.OperationalError:
                     self.connection = None
                     if attempt == 2:
@@ -189,6 +214,16 @@ class PostgresKeyStore(KeyStore):
             "ON CONFLICT (participant_id) DO UPDATE SET key = NULL, erased_at = COALESCE(kept.erased_at, now())",
             (subject,),
         )
+
+    def destroy_all(self, subjects: Iterable[str]) -> list[str]:
+        rows = self._run(
+            f"INSERT INTO {self.table} AS kept (participant_id, key, erased_at) SELECT unnest(%s::text[]), NULL, now() "
+            "ON CONFLICT (participant_id) DO UPDATE SET key = NULL, erased_at = COALESCE(kept.erased_at, now()) "
+            "WHERE kept.key IS NOT NULL RETURNING participant_id",
+            (list(dict.fromkeys(subjects)),),
+            fetch_all=True,
+        )
+        return [row[0] for row in rows]
 
     def close(self) -> None:
         with self.lock:
