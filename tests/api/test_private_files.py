@@ -36,7 +36,7 @@ def test_a_fresh_home_and_its_stores_are_private(start_service, tandem_home: Pat
     assert client.post(f"/subsidiaries/{SUB_A}/participants", json=participant("ada@axa.fr"), headers=GROUP_ADMIN).status_code == 201
     client.get("/healthz")
     files = {p.name: mode(p) for p in tandem_home.iterdir() if p.is_file()}
-    assert {"enrolment.db", "enrolment.db-wal", "enrolment.db-shm", "keys.db", "keys.db-wal", "keys.db-shm"} <= set(files)
+    assert {"enrolment.db", "enrolment.db-wal", "enrolment.db-shm", "keys.db", "keys.db-wal", "keys.db-shm", "keys-wrapping-key"} <= set(files)
     assert mode(tandem_home) == 0o700
     assert files == dict.fromkeys(files, 0o600), files
 

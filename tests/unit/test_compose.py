@@ -462,8 +462,8 @@ def key_store_of(name: str, env: Mapping[str, str]) -> dict[str, Any]:
     """Where a service's key store is, as `key_store_from` picks it (nothing is opened)."""
     chosen: dict[str, Any] = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(personal_data, "PostgresKeyStore", lambda *args: chosen.update(kind="postgres", args=args))
-        patch.setattr(personal_data, "SQLiteKeyStore", lambda *args: chosen.update(kind="sqlite", args=args))
+        patch.setattr(personal_data, "PostgresKeyStore", lambda *args, **kwargs: chosen.update(kind="postgres", args=args, **kwargs))
+        patch.setattr(personal_data, "SQLiteKeyStore", lambda *args, **kwargs: chosen.update(kind="sqlite", args=args, **kwargs))
         personal_data.key_store_from(Environment(name, dict(env)))
     return chosen
 
