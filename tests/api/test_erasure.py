@@ -15,6 +15,7 @@ import pytest
 
 from apitools import ADMIN_A, AUDITOR_A, AUDITOR_ALL, GROUP_ADMIN, PRINCIPALS, SUB_A, SUB_B, participant
 from services.common.chain import check_logs
+from services.common.key_wrapping import WrappingKeyError, new_wrapping_key
 from services.common.personal_data import KeyStore, PersonalDataKeys, PostgresKeyStore, SQLiteKeyStore, key_store_from
 from services.enrolment.domain import Participant
 
@@ -204,3 +205,10 @@ def test_a_crash_between_recording_the_erasure_and_destroying_the_key_is_repaire
     restarted = start_service()
     assert reads_as_erased(restarted, world.mentor)
     assert restarted.app.state.enrolment.reapply_erasures() == 0  # nothing left to mend: idempotent
+
+
+def test_the_service_refuses_to_start_on_a_key_store_its_wrapping_key_does_not_open(start_service, world):
+    wrong = new_wrapping_key()
+    with pytest.raises(WrappingKeyError, match="TANDEM_KEYS_WRAPPING_KEY") as refused:
+        start_service(TANDEM_KEYS_WRAPPING_KEY=wrong)
+    assert wrong not in str(refused.value)

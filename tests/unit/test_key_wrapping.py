@@ -192,3 +192,22 @@ class _Plain(KeyStore):
 
 def test_the_memory_store_needs_no_wrapping_key():
     assert key_store_from({"PERSISTENCE_MODULE": "eventsourcing.popo"}).wrapping is None
+
+
+def test_tandem_keys_rotate_wrapping_key_rewraps_the_services_store(store: Store, tmp_path: Path, monkeypatch, capsys):
+    from infra.cli import main
+
+    old, new = new_wrapping_key(), new_wrapping_key()
+    store.open(TANDEM_KEYS_WRAPPING_KEY=old).create({ADA: new_wrapping_key(), BOB: new_wrapping_key()})
+    for name in ("PERSISTENCE_MODULE", "SQLITE_DBNAME", "ENROLMENT_PERSISTENCE_MODULE", "ENROLMENT_SQLITE_DBNAME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**store.settings, "TANDEM_KEYS_WRAPPING_KEY": f"{new}\n{old}"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["keys", "rotate-wrapping-key"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 participant key(s) re-wrapped") and new not in out and old not in out
+    assert store.open(TANDEM_KEYS_WRAPPING_KEY=new).fetch(ADA)[1] is not None
+    monkeypatch.setenv("TANDEM_KEYS_WRAPPING_KEY", old)  # only the old key now: refused, saying so
+    assert main(["keys", "rotate-wrapping-key"]) == 2
+    err = capsys.readouterr().err
+    assert "TANDEM_KEYS_WRAPPING_KEY" in err and old not in err and new not in err
