@@ -265,8 +265,15 @@ class PostgresKeyStore(KeyStore):
             "participant_id text PRIMARY KEY, key text, created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz, "
             "wrapping_key_id text)"
         )
-        # A table written before keys were wrapped.
-        self._run(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS wrapping_key_id text")
+        # A table written before keys were wrapped (looked up first: ALTER TABLE locks the table
+        # even when there is nothing to add).
+        if not self._run(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'wrapping_key_id' "
+            "AND table_schema = COALESCE(%s, current_schema())",
+            (TABLE, schema),
+            fetch=True,
+        ):
+            self._run(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS wrapping_key_id text")
         samples = self._run(  # one row per wrapping key in use
             f"SELECT DISTINCT ON (wrapping_key_id) participant_id, key, wrapping_key_id FROM {self.table} "
             "WHERE key IS NOT NULL AND wrapping_key_id IS NOT NULL",
