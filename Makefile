@@ -39,6 +39,7 @@ integration: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/enrolment_import.py
 	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/sealing.py
 
 # Each endpoint at a steady rate next to a bare FastAPI endpoint; the fault scenario, longer.
 bench-load: $(INSTALLED)

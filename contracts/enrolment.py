@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.envelope import IntegrationEvent, personal
+from contracts.envelope import IntegrationEvent, bound_tokens, personal
 from contracts.personal import Sealed
 from contracts.types import Email, LanguageCode, Role, ShortText, Slot, ThemeName
 
@@ -128,9 +128,9 @@ class ProgrammeConfigured(_EnrolmentEvent):
 
 class ParticipantEnrolled(_EnrolmentEvent):
     PERSONAL: ClassVar[dict[str, str]] = PARTICIPANT_DATA
-    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed, 2: bound_tokens}
     type: Literal["ParticipantEnrolled"] = "ParticipantEnrolled"
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     payload: ParticipantEnrolledPayload
 
 
@@ -142,9 +142,9 @@ class MentorCertified(_EnrolmentEvent):
 
 class ParticipantProfileUpdated(_EnrolmentEvent):
     PERSONAL: ClassVar[dict[str, str]] = PARTICIPANT_DATA
-    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed, 2: bound_tokens}
     type: Literal["ParticipantProfileUpdated"] = "ParticipantProfileUpdated"
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     payload: ParticipantProfileUpdatedPayload
 
 

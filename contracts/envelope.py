@@ -18,6 +18,12 @@ def personal(description: str, **kwargs: Any) -> Any:
     return Field(description=description, json_schema_extra={PERSONAL_DATA_MARK: True}, **kwargs)
 
 
+def bound_tokens(data: dict[str, Any]) -> dict[str, Any]:
+    """The upcaster to the version whose tokens may be `sealed:2:` (bound to their participant,
+    field and subsidiary: contracts/personal.py): the same fields, the next version."""
+    return {**data, "schema_version": data["schema_version"] + 1}
+
+
 class Actor(BaseModel):
     """Who caused the event: the subject of the token and the role it acted in."""
 

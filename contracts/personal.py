@@ -1,9 +1,18 @@
 """Personal data, sealed per participant: the token format and where the fields are.
 
 A personal value travels (and is stored) as a token naming its data subject,
-``sealed:1:<participant id>:<ciphertext, base64url>``, encrypted with that participant's own
-key. Whoever can reach the shared key store reads it; once the key is destroyed (the right to
-erasure) nobody can, and the value reads as null.
+``sealed:2:<participant id>:<ciphertext, base64url>``, encrypted with that participant's own
+key (AES-256-GCM). Whoever can reach the shared key store reads it; once the key is destroyed
+(the right to erasure) nobody can, and the value reads as null.
+
+A version-2 token is bound to where it belongs (`Binding`: its participant, its field's name
+and its event's subsidiary, as AES-GCM associated data): moved to another participant, field
+or subsidiary, it does not open. Version-1 tokens (written before binding existed) still open,
+only where their participant is the field's own. A token that does not open reads as
+unavailable (None), like an erased value; it never raises.
+
+Values are data: whatever arrives as input is sealed, even if it looks like a token (only a
+relay, publishing what its own store holds, passes tokens on as they are).
 
 Which values are personal, and whose they are, is declared as paths: ``{field: subject}``,
 both dotted paths from the same root, e.g. ``{"payload.personal_data.email":
@@ -18,13 +27,15 @@ here are only the format and pure functions taking a `Keys`.
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import StringConstraints, WithJsonSchema
 
-TOKEN_PREFIX = "sealed:1:"
-TOKEN_PATTERN = r"^sealed:1:[^:\s]+:[A-Za-z0-9_-]+={0,2}$"
+TOKEN_VERSION = 2
+TOKEN_PREFIX = f"sealed:{TOKEN_VERSION}:"
+TOKEN_PATTERN = r"^sealed:[12]:[^:\s]+:[A-Za-z0-9_-]+={0,2}$"  # version 1 is still read
 _TOKEN = re.compile(TOKEN_PATTERN)
 
 # {dotted path of a personal value: dotted path of its data subject's participant id}
@@ -44,14 +55,28 @@ Sealed = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class Binding:
+    """Where a sealed value belongs: its token opens there and nowhere else."""
+
+    subject: str  # the participant whose value it is
+    field: str  # the value's name (the last segment of its path: `email`, `mentee_names`...)
+    subsidiary: str  # the subsidiary of the event holding it
+
+    def associated_data(self) -> bytes:
+        # NUL never occurs in an id, a field's name or a slug: the parts cannot run together.
+        return f"{TOKEN_VERSION}\0{self.subject}\0{self.field}\0{self.subsidiary}".encode()
+
+
 class Keys(Protocol):
     """The participants' keys, as the functions below use them."""
 
-    def seal(self, subject: str, value: Any) -> str | None:
-        """A token of `value` under the subject's key; None if the subject is erased."""
+    def seal(self, binding: Binding, value: Any) -> str | None:
+        """A token of `value` under the subject's key, bound to `binding`; None if the subject is erased."""
 
-    def unseal(self, token: str) -> Any:
-        """The value a token holds; None once its subject's key is destroyed."""
+    def unseal(self, token: str, binding: Binding) -> Any:
+        """The value a token holds, if it was sealed for `binding`; None once its subject's
+        key is destroyed, and None (counted as unopenable) if it does not open there."""
 
     def is_erased(self, subject: str) -> bool:
         """Whether the subject's key was destroyed."""
@@ -64,44 +89,72 @@ def token(subject: str, ciphertext: str) -> str:
 
 
 def is_token(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(TOKEN_PREFIX) and _TOKEN.match(value) is not None
+    return isinstance(value, str) and value.startswith("sealed:") and _TOKEN.match(value) is not None
 
 
-def parse_token(value: str) -> tuple[str, str]:
-    """(subject, ciphertext) of a token."""
+def parse_token(value: str) -> tuple[int, str, str]:
+    """(version, subject, ciphertext) of a token."""
     if not is_token(value):
         raise ValueError("not a sealed value")
-    subject, ciphertext = value[len(TOKEN_PREFIX) :].split(":", 1)
-    return subject, ciphertext
+    _, version, rest = value.split(":", 2)
+    subject, ciphertext = rest.split(":", 1)
+    return int(version), subject, ciphertext
 
 
-def seal_fields(root: dict[str, Any], fields: PersonalFields, keys: Keys) -> None:
-    """Replace every personal value under `root` by its token (in place). None stays None;
-    a value already sealed stays as it is."""
-    for container, key, subject in personal_values(root, fields):
+def seal_fields(root: dict[str, Any], fields: PersonalFields, keys: Keys, subsidiary: str, *, pass_tokens: bool = False) -> None:
+    """Replace every personal value under `root` by its token (in place). None stays None.
+    Everything else is sealed, a value that looks like a token too (input is data); only with
+    `pass_tokens` (a relay publishing what its own store sealed) does a token stay as it is."""
+    for container, key, binding in bound_values(root, fields, subsidiary):
         value = container[key]
-        if value is not None and not is_token(value):
-            container[key] = keys.seal(subject, value)
+        if value is not None and not (pass_tokens and is_token(value)):
+            container[key] = keys.seal(binding, value)
 
 
-def open_fields(root: dict[str, Any], fields: PersonalFields, keys: Keys | None) -> None:
+def open_fields(root: dict[str, Any], fields: PersonalFields, keys: Keys | None, subsidiary: str) -> None:
     """Replace every personal value under `root` by what it reads as now (in place): the
-    plaintext, or None once erased. A value in plaintext (stored or published before sealing
-    began) reads as None too when its subject is erased. Without keys, nothing personal reads."""
-    for container, key, subject in personal_values(root, fields):
+    plaintext, or None once erased or if it does not open there. A value in plaintext (stored
+    or published before sealing began) reads as None too when its subject is erased. Without
+    keys, nothing personal reads."""
+    for container, key, binding in bound_values(root, fields, subsidiary):
         value = container[key]
         if value is None:
             continue
         if keys is None:
             container[key] = None
         elif is_token(value):
-            container[key] = keys.unseal(value)
-        elif keys.is_erased(subject):
+            container[key] = keys.unseal(value, binding)
+        elif keys.is_erased(binding.subject):
             container[key] = None
+
+
+def sealed_form_of(root: dict[str, Any], fields: PersonalFields) -> dict[str, Any]:
+    """A copy of `root` with each personal value that is a token in its place replaced by
+    None: the shape to validate a message against before anything in it is opened (a
+    validation error then quotes no personal value)."""
+    copied = copied_along(root, fields)
+    for container, key, _ in personal_values(copied, fields):
+        if is_token(container[key]):
+            container[key] = None
+    return copied
 
 
 def has_personal_values(root: dict[str, Any], fields: PersonalFields) -> bool:
     return any(container[key] is not None for container, key, _ in personal_values(root, fields))
+
+
+def bound_values(root: Any, fields: PersonalFields, subsidiary: str) -> Iterator[tuple[Any, Any, Binding]]:
+    """(container, key, binding) of every personal value present under `root`."""
+    for field, subject_path in fields.items():
+        name = _name(field)
+        for container, key, subject in personal_values(root, {field: subject_path}):
+            yield container, key, Binding(subject, name, subsidiary)
+
+
+@lru_cache(maxsize=1024)
+def _name(field: str) -> str:
+    """A value's name, as its binding says it: the last segment of its path."""
+    return field.rsplit(".", 1)[-1].removesuffix("[]")
 
 
 def personal_values(root: Any, fields: PersonalFields) -> Iterator[tuple[Any, Any, str]]:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.envelope import IntegrationEvent, personal
+from contracts.envelope import IntegrationEvent, bound_tokens, personal
 from contracts.matching import Format
 from contracts.personal import Sealed
 from contracts.types import Role, ThemeName
@@ -169,9 +169,9 @@ class RelationshipMemberLeft(_SessionsEvent):
 
 class FollowUpNoteAdded(_SessionsEvent):
     PERSONAL: ClassVar[dict[str, str]] = {"payload.note": "payload.author_id"}
-    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed, 2: bound_tokens}
     type: Literal["FollowUpNoteAdded"] = "FollowUpNoteAdded"
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     payload: FollowUpNoteAddedPayload
 
 
@@ -201,9 +201,9 @@ class AttendanceRecorded(_SessionsEvent):
 
 class FeedbackGiven(_SessionsEvent):
     PERSONAL: ClassVar[dict[str, str]] = {"payload.comment": "payload.participant_id"}
-    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed, 2: bound_tokens}
     type: Literal["FeedbackGiven"] = "FeedbackGiven"
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     payload: FeedbackGivenPayload
 
 

@@ -124,3 +124,18 @@ def pool_of(matching, slug: str) -> dict | None:
     return response.json() if response.status_code == 200 else None
 
 
+
+
+def seal_v1(keys, subject: str, value) -> str:
+    """A value sealed as the code before `sealed:2:` did (eventsourcing's AESCipher under the
+    participant's key, no associated data): what stores and topics written then hold."""
+    import base64
+    import json
+
+    from eventsourcing.cryptography import AESCipher
+    from eventsourcing.utils import Environment
+
+    keys.provide([subject])
+    cipher = AESCipher(Environment(env={AESCipher.CIPHER_KEY: keys.store.fetch(subject)[1]}))
+    sealed = cipher.encrypt(json.dumps(value, ensure_ascii=False).encode())
+    return f"sealed:1:{subject}:" + base64.urlsafe_b64encode(sealed).decode()

@@ -29,8 +29,11 @@ Settings (read from the application's environment, with or without its prefix):
 
 import base64
 import json
+import logging
+import os
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,11 +41,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.cryptography import AESCipher
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import Environment
 
-from contracts.personal import PersonalFields, copied_along, open_fields, parse_token, seal_fields, token
+from contracts.personal import Binding, PersonalFields, copied_along, open_fields, parse_token, seal_fields, token
 from services.common.files import is_sqlite_file, private_sqlite_file
 from services.common.key_wrapping import (
     FILE_SETTING,
@@ -56,6 +60,8 @@ from services.common.key_wrapping import (
 
 TABLE = "tandem_personal_data_keys"
 KEY_BYTES = 32  # AES-256-GCM
+NONCE_BYTES, TAG_BYTES = 12, 16
+log = logging.getLogger(__name__)
 
 
 class KeyStore:
@@ -363,12 +369,18 @@ class PersonalDataKeys:
 
     Keys are cached in memory. A process drops a participant's key as soon as it learns of
     their erasure: `erase` (enrolment, which destroys it) or `forget` (the others, when they
-    consume ParticipantErased)."""
+    consume ParticipantErased).
+
+    A token that does not open where it is read (another participant's, field's or
+    subsidiary's, damaged, or under a key that is not theirs) reads as None, as if erased: one
+    forged value must never stop a read model, a consumer or a start-up. Each distinct one is
+    counted and logged once, by where it was and why, never by what it holds (`unopenable`)."""
 
     def __init__(self, store: KeyStore) -> None:
         self.store = store
-        self._cache: dict[str, Any] = {}  # subject -> AESCipher, _ERASED, or None (no key yet)
+        self._cache: dict[str, Any] = {}  # subject -> AESGCM, _ERASED, or None (no key yet)
         self._lock = threading.RLock()
+        self.unopenable = Unopenable()
 
     @classmethod
     def from_env(cls, env: Environment | Mapping[str, str]) -> "PersonalDataKeys":
@@ -376,19 +388,32 @@ class PersonalDataKeys:
 
     # -- contracts.personal.Keys ----------------------------------------------------------
 
-    def seal(self, subject: str, value: Any) -> str | None:
-        cipher = self._cipher(subject, create=True)
+    def seal(self, binding: Binding, value: Any) -> str | None:
+        cipher = self._cipher(binding.subject, create=True)
         if cipher is None:
             return None  # erased: nothing of theirs is kept any more
-        ciphertext = cipher.encrypt(json.dumps(value, ensure_ascii=False).encode())
-        return token(subject, base64.urlsafe_b64encode(ciphertext).decode())
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = nonce + cipher.encrypt(nonce, json.dumps(value, ensure_ascii=False).encode(), binding.associated_data())
+        return token(binding.subject, base64.urlsafe_b64encode(ciphertext).decode())
 
-    def unseal(self, sealed: str) -> Any:
-        subject, ciphertext = parse_token(sealed)
+    def unseal(self, sealed: str, binding: Binding) -> Any:
+        version, subject, ciphertext = parse_token(sealed)
+        if subject != binding.subject:
+            return self.unopenable.note(sealed, binding, "sealed for another participant")
         cipher = self._cipher(subject, create=False)
         if cipher is None:
-            return None
-        return json.loads(cipher.decrypt(base64.urlsafe_b64decode(ciphertext)))
+            if self.is_erased(subject):
+                return None
+            return self.unopenable.note(sealed, binding, "no key for its participant")
+        try:
+            raw = base64.urlsafe_b64decode(ciphertext)
+            if version == 1:  # before binding: AESCipher's layout, nonce then tag then data
+                plaintext = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES + TAG_BYTES :] + raw[NONCE_BYTES : NONCE_BYTES + TAG_BYTES], None)
+            else:
+                plaintext = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], binding.associated_data())
+            return json.loads(plaintext)
+        except (InvalidTag, ValueError):  # binascii.Error and JSON errors are ValueErrors
+            return self.unopenable.note(sealed, binding, "does not open there (moved, damaged or forged)")
 
     def is_erased(self, subject: str) -> bool:
         with self._lock:
@@ -404,7 +429,7 @@ class PersonalDataKeys:
         with self._lock:
             missing = [str(s) for s in subjects if self._cache.get(str(s)) is None]
             if missing:
-                self.store.create({subject: AESCipher.create_key(KEY_BYTES) for subject in missing})
+                self.store.create({subject: new_key() for subject in missing})
                 for subject in missing:
                     self._load(subject)
 
@@ -422,25 +447,62 @@ class PersonalDataKeys:
     def close(self) -> None:
         self.store.close()
 
-    def _cipher(self, subject: str, create: bool) -> AESCipher | None:
+    def _cipher(self, subject: str, create: bool) -> AESGCM | None:
         with self._lock:
             cached = self._cache.get(subject)
             if cached is None:  # not cached, or no key when last looked: look again
                 cached = self._load(subject)
                 if cached is None and create:
-                    self.store.create({subject: AESCipher.create_key(KEY_BYTES)})
+                    self.store.create({subject: new_key()})
                     cached = self._load(subject)  # ours, or the one another process made first
-            return cached if isinstance(cached, AESCipher) else None
+            return cached if isinstance(cached, AESGCM) else None
 
     def _load(self, subject: str) -> Any:
         found, key = self.store.fetch(subject)
-        entry = _cipher_of(key) if key is not None else _ERASED if found else None
+        entry = AESGCM(base64.b64decode(key)) if key is not None else _ERASED if found else None
         self._cache[subject] = entry
         return entry
 
 
-def _cipher_of(key: str) -> AESCipher:
-    return AESCipher(Environment(env={AESCipher.CIPHER_KEY: key}))
+class Unopenable:
+    """The sealed values a process met that did not open, for /healthz and the logs: how
+    many distinct ones, by field, and the last few places (never their content)."""
+
+    KEPT = 10_000  # distinct tokens remembered, so each is logged and counted once
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self.count = 0
+        self.by_field: Counter[str] = Counter()
+        self.last: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+
+    def note(self, sealed: str, binding: Binding, why: str) -> None:
+        with self._lock:
+            fingerprint = hash(sealed)
+            if fingerprint in self._seen:
+                return None
+            if len(self._seen) < self.KEPT:
+                self._seen.add(fingerprint)
+            self.count += 1
+            self.by_field[binding.field] += 1
+            place = {"subsidiary": binding.subsidiary, "participant": binding.subject, "field": binding.field, "why": why}
+            self.last = [*self.last[-4:], place]
+        log.warning(
+            "a sealed %s of participant %s in subsidiary %s reads as unavailable: %s",
+            binding.field, binding.subject, binding.subsidiary, why,
+        )
+        return None
+
+    def report(self) -> dict[str, Any]:
+        with self._lock:
+            # No "ok": a forged value stays in a chained store for good, and the service is
+            # not degraded by it (it reads as unavailable); the count is for whoever looks.
+            return {"unopenable": self.count, "by_field": dict(self.by_field), "last": list(self.last)}
+
+
+def new_key() -> str:
+    return base64.b64encode(AESGCM.generate_key(bit_length=KEY_BYTES * 8)).decode()
 
 
 def key_store_from(env: Environment | Mapping[str, str]) -> KeyStore:
@@ -506,7 +568,7 @@ class SealingMapper(Mapper[UUID]):
         if fields:
             # A sealed copy: the event's own state is shared with its aggregate.
             state = copied_along(vars(domain_event), fields)
-            seal_fields(state, fields, self.keys)
+            seal_fields(state, fields, self.keys, subsidiary_of(state))
             sealed = object.__new__(type(domain_event))
             object.__setattr__(sealed, "__dict__", state)
             domain_event = sealed
@@ -521,8 +583,16 @@ class SealingMapper(Mapper[UUID]):
         domain_event = super().to_domain_event(stored_event)
         fields = self.personal.get(type(domain_event))
         if fields:
-            open_fields(domain_event.__dict__, fields, self.keys)
+            open_fields(domain_event.__dict__, fields, self.keys, subsidiary_of(domain_event.__dict__))
         return domain_event
+
+
+def subsidiary_of(state: Mapping[str, Any]) -> str:
+    """The subsidiary a stored event's sealed values are bound to: the one its context names
+    (every command's event has it; the same slug its published event carries)."""
+    context = state.get("context")
+    subsidiary = context.get("subsidiary_id") if isinstance(context, Mapping) else None
+    return str(subsidiary or state.get("subsidiary_id") or "")
 
 
 def _now() -> str:

@@ -94,6 +94,7 @@ class ServiceRuntime:
             "service": self.name,
             "event_store": {"ok": True, "last_position": self.application.recorder.max_notification_id() or 0},
         }
+        report["personal_data"] = self.application.keys.unopenable.report()
         if self.consumes:
             report["consumer"] = self.consumer.status() if self.consumer is not None else {"ok": True, "enabled": False}
         report["relay"] = self.relay.report() if self.relay is not None else {"ok": True, "enabled": False}

@@ -103,7 +103,7 @@ def test_stored_events_hold_personal_data_sealed_and_read_as_erased_once_the_key
     for plaintext in ("zoe@axa.fr", "Zoé Leroy", "jeanne@axa.fr", "Jeanne Martin"):
         for encoded in (plaintext.encode(), json.dumps(plaintext).encode()):
             assert encoded not in raw, plaintext
-    assert f"sealed:1:{world.mentor}:".encode() in raw
+    assert f"sealed:2:{world.mentor}:".encode() in raw
 
     app = client.app.state.enrolment
     before = {n.id: n.state for n in app.recorder.select_notifications(start=0, limit=10_000)}

@@ -175,7 +175,7 @@ def test_an_erased_participant_keeps_their_matches_and_shows_no_name_anywhere(cl
 
     raw = b"".join(n.state for n in matching.recorder.select_notifications(start=0, limit=10_000))
     assert b"mentee 0" not in raw and b"mentee0@sub-a.com" not in raw and b"mentor 0" not in raw
-    assert f"sealed:1:{gone}:".encode() in raw
+    assert f"sealed:2:{gone}:".encode() in raw
     matching.keys.store.destroy(gone)  # as enrolment does, in the key store every service shares
     fresh = type(matching)(env=dict(matching.env))  # the same store (SQLite file or PostgreSQL database)
     try:  # another process reading the same stores: nothing personal of theirs either

@@ -58,7 +58,7 @@ def test_erasure_reaches_every_service_and_every_copy_on_the_broker(platform):
         raw = b"".join(r.value for r in everything)
         for plaintext in (f"mentee0@{SLUG}.com", f"mentee1@{SLUG}.com", "Mentee 0", "Mentee 1", "Mentor 0", NOTE, COMMENT):
             assert plaintext.encode() not in raw, plaintext
-        assert f"sealed:1:{gone}:".encode() in raw
+        assert f"sealed:2:{gone}:".encode() in raw
 
         # Matching and sessions learnt of it: nothing personal of theirs is shown any more.
         wait_for(lambda: [p["mentee_names"] for p in matching.get(f"/subsidiaries/{SLUG}/matching-runs/{run['id']}").json()["proposals"] if gone in p["mentee_ids"]] == [[None]])

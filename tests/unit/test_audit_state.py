@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from contracts import IntegrationEvent, decode, encode
 from contracts import enrolment, matching, sessions
-from contracts.personal import parse_token, token
+from services.common.personal_data import MemoryKeyStore, PersonalDataKeys
 from infra.audit_state import ProgrammeState
 
 SUB, OTHER = "axa-france", "axa-belgium"
@@ -177,31 +177,14 @@ def test_redelivery_and_interleaving_change_nothing():
         assert folded(merged[:cut] + again + merged[cut:]) == reference, trial
 
 
-class FakeKeys:
-    """The participants' keys, as the wire uses them: "sealing" is base64 here."""
-
-    def __init__(self) -> None:
-        self.erased: set[str] = set()
-
-    def seal(self, subject: str, value: Any) -> str | None:
-        return None if subject in self.erased else token(subject, base64.urlsafe_b64encode(json.dumps(value).encode()).decode())
-
-    def unseal(self, sealed: str) -> Any:
-        subject, ciphertext = parse_token(sealed)
-        return None if subject in self.erased else json.loads(base64.urlsafe_b64decode(ciphertext))
-
-    def is_erased(self, subject: str) -> bool:
-        return subject in self.erased
-
-
 def test_events_through_the_wire_format():
     e, m, s = streams()
-    keys = FakeKeys()
+    keys = PersonalDataKeys(MemoryKeyStore())  # the real sealing, keys kept in memory
     events = [x for x in e + m + s if x.type != "ParticipantErased"]
     messages = [encode(x, keys)[1] for x in events]
     assert folded([decode(message, keys) for message in messages]) == folded(events)
     # Read after the erasure, the erased participant's name is gone from every event.
-    keys.erased.add(E4)
+    keys.erase(E4)
     people = {p["participant_id"]: p for p in folded([decode(message, keys) for message in messages])["participants"]}
     assert (people[E4]["name"], people[E1]["name"]) == (None, "Anne")
 

@@ -177,6 +177,6 @@ def test_personal_data_never_reaches_keys_or_headers_and_travels_sealed():
     for personal in (b"secret.person", b"Zo", b"1999"):
         assert personal not in exposed
         assert personal not in value
-    assert f"sealed:1:{mentor.id}:".encode() in value
+    assert f"sealed:2:{mentor.id}:".encode() in value
     with pytest.raises(ValueError, match="personal data"):
         encode(enrolled)  # never in plaintext

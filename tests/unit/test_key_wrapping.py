@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from contracts.personal import Binding
 from services.common.key_wrapping import WrappingKeyError, new_wrapping_key
 from services.common.personal_data import TABLE, KeyStore, PersonalDataKeys, key_store_from
 
@@ -82,13 +83,17 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return Store("postgres", {**home, **postgres})
 
 
+def bound(subject: str) -> Binding:
+    return Binding(subject, "name", "axa-fr")
+
+
 def keys_of(store: KeyStore) -> PersonalDataKeys:
     return PersonalDataKeys(store)
 
 
 def test_a_copy_of_the_store_holds_only_wrapped_keys(store: Store):
     keys = keys_of(store.open())
-    sealed = keys.seal(ADA, "Ada Lovelace")
+    sealed = keys.seal(bound(ADA), "Ada Lovelace")
     key = keys.store.fetch(ADA)[1]
     assert key is not None and len(base64.b64decode(key)) == 32
     [(stored, kid)] = store.rows().values()
@@ -96,7 +101,7 @@ def test_a_copy_of_the_store_holds_only_wrapped_keys(store: Store):
     if store.kind == "sqlite":
         for path in (Path(store.settings["TANDEM_HOME"])).glob("keys.db*"):
             assert key.encode() not in path.read_bytes(), path.name
-    assert keys_of(store.open()).unseal(sealed) == "Ada Lovelace"  # another process, the same wrapping key
+    assert keys_of(store.open()).unseal(sealed, bound(ADA)) == "Ada Lovelace"  # another process, the same wrapping key
     keys.close()
 
 
@@ -146,13 +151,13 @@ def test_a_malformed_wrapping_key_is_refused_naming_the_setting(store: Store):
 def test_a_store_written_by_todays_code_is_wrapped_on_start(store: Store):
     ada_key, bob_key = new_wrapping_key(), new_wrapping_key()
     plain = PersonalDataKeys(_Plain({ADA: ada_key, BOB: bob_key}))
-    sealed = plain.seal(ADA, "Ada Lovelace")
+    sealed = plain.seal(bound(ADA), "Ada Lovelace")
     store.written_by_todays_code({ADA: ada_key, BOB: None})  # Bob was erased
     opened = store.open()
     rows = store.rows()
     assert rows[BOB] == (None, None)
     assert rows[ADA][0] != ada_key and rows[ADA][1]
-    assert keys_of(opened).unseal(sealed) == "Ada Lovelace" and keys_of(opened).is_erased(BOB)
+    assert keys_of(opened).unseal(sealed, bound(ADA)) == "Ada Lovelace" and keys_of(opened).is_erased(BOB)
     if store.kind == "sqlite":
         opened.close()
         for path in (Path(store.settings["TANDEM_HOME"])).glob("keys.db*"):
@@ -163,10 +168,10 @@ def test_a_store_written_by_todays_code_is_wrapped_on_start(store: Store):
 def test_rotation_accepts_both_keys_then_rewraps_every_row_under_the_new_one(store: Store, tmp_path: Path):
     old, new = new_wrapping_key(), new_wrapping_key()
     before = keys_of(store.open(TANDEM_KEYS_WRAPPING_KEY=old))
-    sealed = before.seal(ADA, "Ada")
+    sealed = before.seal(bound(ADA), "Ada")
     # 1. Every process restarts with the new key first and the old one after it.
     rotating = store.open(TANDEM_KEYS_WRAPPING_KEY=f"{new},{old}")
-    assert keys_of(rotating).unseal(sealed) == "Ada"
+    assert keys_of(rotating).unseal(sealed, bound(ADA)) == "Ada"
     rotating.create({BOB: new_wrapping_key()})
     assert len({kid for _, kid in store.rows().values()}) == 2  # Ada under the old key, Bob under the new
     # 2. `tandem keys rotate-wrapping-key` re-wraps what is left under the old one.
@@ -175,7 +180,7 @@ def test_rotation_accepts_both_keys_then_rewraps_every_row_under_the_new_one(sto
     key_file = tmp_path / "new-key"
     key_file.write_text(new + "\n")
     after = store.open(TANDEM_KEYS_WRAPPING_KEY_FILE=str(key_file))
-    assert keys_of(after).unseal(sealed) == "Ada" and after.fetch(BOB)[1] is not None
+    assert keys_of(after).unseal(sealed, bound(ADA)) == "Ada" and after.fetch(BOB)[1] is not None
     with pytest.raises(WrappingKeyError):
         store.open(TANDEM_KEYS_WRAPPING_KEY=old)
 

@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import decode, encode
 from contracts import enrolment as published
-from contracts.personal import copied_along, is_token, open_fields, parse_token, personal_values, seal_fields
+from contracts.personal import Binding, copied_along, is_token, open_fields, parse_token, personal_values, seal_fields
 from services.common.personal_data import (
     MemoryKeyStore,
     PersonalDataKeys,
@@ -25,8 +25,13 @@ from services.common.personal_data import (
     SQLiteKeyStore,
     key_store_from,
 )
+from support import seal_v1
 
 ADA, BOB = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def bound(subject: str, field: str = "name", subsidiary: str = "axa-fr") -> Binding:
+    return Binding(subject, field, subsidiary)
 
 
 @pytest.fixture
@@ -39,36 +44,81 @@ def keys(tmp_path: Path) -> PersonalDataKeys:
 
 @pytest.mark.parametrize("value", ["Ada Lovelace", "zoé@axa.fr", 1990, "", {"nested": ["ok", 1]}])
 def test_a_sealed_value_is_a_token_naming_its_participant_and_opens_to_itself(keys, value: Any):
-    sealed = keys.seal(ADA, value)
-    assert is_token(sealed) and parse_token(sealed)[0] == ADA
+    sealed = keys.seal(bound(ADA), value)
+    assert is_token(sealed) and parse_token(sealed)[:2] == (2, ADA)
     assert json.dumps(value, ensure_ascii=False) not in sealed
-    assert keys.unseal(sealed) == value
-    assert keys.seal(ADA, value) != sealed  # a fresh nonce each time
+    assert keys.unseal(sealed, bound(ADA)) == value
+    assert keys.seal(bound(ADA), value) != sealed  # a fresh nonce each time
 
 
 def test_each_participant_has_a_key_of_their_own(keys):
-    sealed = keys.seal(ADA, "secret")
+    sealed = keys.seal(bound(ADA), "secret")
     forged = sealed.replace(ADA, BOB)  # the same ciphertext, claimed for another participant
-    keys.seal(BOB, "anything")
-    with pytest.raises(ValueError):
-        keys.unseal(forged)
+    keys.seal(bound(BOB), "anything")
+    assert keys.unseal(forged, bound(BOB)) is None  # unopenable: as if erased, and counted
+    assert keys.unopenable.count == 1
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [bound(ADA, field="email"), bound(ADA, subsidiary="axa-be"), bound(BOB)],
+    ids=["another field", "another subsidiary", "another participant"],
+)
+def test_a_sealed_value_moved_elsewhere_does_not_open_and_is_counted_once(keys, elsewhere: Binding):
+    sealed = keys.seal(bound(ADA), "Ada Lovelace")
+    keys.seal(bound(BOB), "Bob")
+    moved = sealed if elsewhere.subject == ADA else sealed.replace(ADA, BOB)
+    assert keys.unseal(moved, elsewhere) is None
+    assert keys.unseal(moved, elsewhere) is None  # met again: the same one, counted once
+    assert keys.unopenable.report()["unopenable"] == 1 and keys.unopenable.report()["by_field"] == {elsewhere.field: 1}
+    assert keys.unseal(sealed, bound(ADA)) == "Ada Lovelace"  # where it belongs, it opens
+
+
+def test_a_damaged_or_forged_token_reads_as_unavailable_and_never_raises(keys):
+    sealed = keys.seal(bound(ADA), "Ada Lovelace")
+    head, body = sealed.rsplit(":", 1)
+    flipped = head + ":" + ("B" if body[20] != "B" else "C").join((body[:20], body[21:]))
+    for broken in (flipped, f"{head}:AAAA", f"{head}:{body[:8]}", f"sealed:1:{ADA}:" + "A" * 40):
+        assert keys.unseal(broken, bound(ADA)) is None
+    assert keys.unopenable.count == 4
+    keys.erase(ADA)
+    assert keys.unseal(sealed, bound(ADA)) is None and keys.unopenable.count == 4  # erased is not unopenable
+
+
+def test_a_value_sealed_before_binding_still_opens_where_its_participant_is_the_fields_own(keys):
+    v1 = seal_v1(keys, ADA, "Ada")
+    assert keys.unseal(v1, bound(ADA)) == "Ada" and keys.unseal(v1, bound(ADA, field="email")) == "Ada"
+    assert keys.unseal(v1, bound(BOB)) is None  # claimed for somebody else: never opened with their key
+
+
+def test_input_shaped_like_a_token_is_sealed_as_data(keys):
+    forged = f"sealed:2:{BOB}:" + "A" * 40
+    state = {"id": ADA, "name": forged}
+    seal_fields(state, {"name": "id"}, keys, "axa-fr")
+    assert state["name"] != forged and parse_token(state["name"])[1] == ADA
+    open_fields(state, {"name": "id"}, keys, "axa-fr")
+    assert state["name"] == forged
+    relayed = {"id": ADA, "name": keys.seal(bound(ADA), "Ada")}
+    seal_fields(relayed, {"name": "id"}, keys, "axa-fr", pass_tokens=True)  # a relay: its own store's tokens go out as they are
+    open_fields(relayed, {"name": "id"}, keys, "axa-fr")
+    assert relayed["name"] == "Ada"
 
 
 def test_erasing_destroys_the_key_for_good_and_leaves_a_tombstone(tmp_path: Path, keys):
-    sealed = keys.seal(ADA, "Ada Lovelace")
-    other = keys.seal(BOB, "Bob")
+    sealed = keys.seal(bound(ADA), "Ada Lovelace")
+    other = keys.seal(bound(BOB), "Bob")
     keys.erase(ADA)
-    assert keys.unseal(sealed) is None and keys.is_erased(ADA)
-    assert keys.seal(ADA, "late event") is None  # nothing of theirs is sealed again
-    assert keys.unseal(other) == "Bob" and not keys.is_erased(BOB)
+    assert keys.unseal(sealed, bound(ADA)) is None and keys.is_erased(ADA)
+    assert keys.seal(bound(ADA), "late event") is None  # nothing of theirs is sealed again
+    assert keys.unseal(other, bound(BOB)) == "Bob" and not keys.is_erased(BOB)
 
     store = SQLiteKeyStore(tmp_path / "keys.db")
     assert store.fetch(ADA) == (True, None)
     store.create({ADA: "bmV3IGtleQ=="})  # a late or replayed event must not bring a key back
     assert store.fetch(ADA) == (True, None)
     another_process = PersonalDataKeys(SQLiteKeyStore(tmp_path / "keys.db"))
-    assert another_process.unseal(sealed) is None and another_process.seal(ADA, "x") is None
-    assert another_process.unseal(other) == "Bob"
+    assert another_process.unseal(sealed, bound(ADA)) is None and another_process.seal(bound(ADA), "x") is None
+    assert another_process.unseal(other, bound(BOB)) == "Bob"
     keys.erase(ADA)  # again: nothing changes
     assert store.fetch(ADA) == (True, None)
 
@@ -86,17 +136,17 @@ def test_the_destroyed_key_is_gone_from_the_file(tmp_path: Path, keys):
 def test_a_participant_erased_before_any_key_was_made_never_gets_one(keys):
     keys.erase(ADA)
     keys.provide([ADA, BOB])
-    assert keys.seal(ADA, "x") is None and keys.is_erased(ADA)
-    assert keys.unseal(keys.seal(BOB, "y")) == "y"
+    assert keys.seal(bound(ADA), "x") is None and keys.is_erased(ADA)
+    assert keys.unseal(keys.seal(bound(BOB), "y"), bound(BOB)) == "y"
 
 
 def test_a_process_that_learns_of_an_erasure_stops_using_the_key_at_once(tmp_path: Path, keys):
     elsewhere = PersonalDataKeys(SQLiteKeyStore(tmp_path / "keys.db"))
-    sealed = keys.seal(ADA, "Ada")
-    assert elsewhere.unseal(sealed) == "Ada"  # its key now cached there
+    sealed = keys.seal(bound(ADA), "Ada")
+    assert elsewhere.unseal(sealed, bound(ADA)) == "Ada"  # its key now cached there
     keys.erase(ADA)
     elsewhere.forget(ADA)  # it consumed ParticipantErased
-    assert elsewhere.unseal(sealed) is None and elsewhere.seal(ADA, "Ada") is None
+    assert elsewhere.unseal(sealed, bound(ADA)) is None and elsewhere.seal(bound(ADA), "Ada") is None
 
 
 def test_the_settings_choose_the_key_store(tmp_path: Path):
@@ -141,11 +191,11 @@ def test_paths_find_each_value_with_its_own_participant():
     sealed_with: list[str] = []
 
     class Recording:
-        def seal(self, subject: str, value: Any) -> str:
-            sealed_with.append(subject)
-            return f"sealed:1:{subject}:AAAA"
+        def seal(self, binding: Binding, value: Any) -> str:
+            sealed_with.append(binding.subject)
+            return f"sealed:2:{binding.subject}:AAAA"
 
-        def unseal(self, token: str) -> Any:
+        def unseal(self, token: str, binding: Binding) -> Any:
             return "opened"
 
         def is_erased(self, subject: str) -> bool:
@@ -153,17 +203,17 @@ def test_paths_find_each_value_with_its_own_participant():
 
     original = copy.deepcopy(state)
     copied = copied_along(state, fields)
-    seal_fields(copied, fields, Recording())
+    seal_fields(copied, fields, Recording(), "axa-fr")
     assert state == original  # sealing a copy leaves the event's own state alone
     assert copied["unmatched"] is state["unmatched"] or copied["unmatched"] == []
-    assert copied["proposals"][0]["explanation"]["members"][0]["name"] == "sealed:1:e1:AAAA"
+    assert copied["proposals"][0]["explanation"]["members"][0]["name"] == "sealed:2:e1:AAAA"
     sealed_with.clear()
 
-    seal_fields(state, fields, Recording())
+    seal_fields(state, fields, Recording(), "axa-fr")
     assert state == copied
-    assert state["proposals"][0]["mentee_names"] == ["sealed:1:e1:AAAA", None] and sorted(sealed_with) == sorted(["m1", "e1", "e1", "m2", "e3", str(uuid.UUID(int=7))])
+    assert state["proposals"][0]["mentee_names"] == ["sealed:2:e1:AAAA", None] and sorted(sealed_with) == sorted(["m1", "e1", "e1", "m2", "e3", str(uuid.UUID(int=7))])
     state["proposals"][1]["mentor_name"] = "Hugo"  # as if stored before sealing began
-    open_fields(state, fields, Recording())
+    open_fields(state, fields, Recording(), "axa-fr")
     assert state["proposals"][0]["mentor_name"] == "opened" and state["proposals"][1]["mentor_name"] is None  # m2 is erased
     with pytest.raises(ValueError, match="no data subject"):
         list(personal_values({"note": "hello"}, {"note": "author_id"}))
@@ -253,7 +303,7 @@ def test_a_message_holds_personal_data_sealed_and_opens_to_erased_once_the_key_i
 def test_values_still_sealed_as_stored_go_out_as_they_are(keys):
     """A relay builds its messages from the stored events without opening them: the tokens
     are published unchanged, and read like any others."""
-    sealed = {field: keys.seal(ADA, value) for field, value in enrolled(ADA).payload.personal_data.model_dump().items()}
+    sealed = {field: keys.seal(bound(ADA, field), value) for field, value in enrolled(ADA).payload.personal_data.model_dump().items()}
     event = enrolled(ADA).model_copy(update={"payload": enrolled(ADA).payload.model_copy(update={"personal_data": published.PersonalData(**sealed)})})
     _, value, _ = encode(event, keys)
     assert json.loads(value)["payload"]["personal_data"] == sealed
@@ -265,7 +315,7 @@ def test_a_message_of_the_first_version_is_upcast_and_honours_the_erasure(keys):
     v1["schema_version"] = 1  # as published before sealing: plaintext
     value = json.dumps(v1).encode()
     read = decode(value, keys)
-    assert read.schema_version == 2 and read.payload.personal_data.email == "ada@axa.fr"
+    assert read.schema_version == 3 and read.payload.personal_data.email == "ada@axa.fr"
     keys.erase(ADA)
     assert decode(value, keys).payload.personal_data.email is None
 
@@ -279,23 +329,52 @@ def test_the_postgres_key_store_is_shared_and_keeps_its_tombstones(postgres: dic
     assert isinstance(store, PostgresKeyStore)
     enrolment, matching = PersonalDataKeys(store), PersonalDataKeys(key_store_from(settings))
     enrolment.provide([ADA, BOB])
-    sealed = enrolment.seal(ADA, "Ada Lovelace")
-    assert matching.unseal(sealed) == "Ada Lovelace"
+    sealed = enrolment.seal(bound(ADA), "Ada Lovelace")
+    assert matching.unseal(sealed, bound(ADA)) == "Ada Lovelace"
     enrolment.erase(ADA)
     matching.forget(ADA)
-    assert matching.unseal(sealed) is None and matching.seal(ADA, "again") is None
+    assert matching.unseal(sealed, bound(ADA)) is None and matching.seal(bound(ADA), "again") is None
     fresh = PersonalDataKeys(key_store_from(settings))
-    assert fresh.unseal(sealed) is None and fresh.is_erased(ADA) and not fresh.is_erased(BOB)
+    assert fresh.unseal(sealed, bound(ADA)) is None and fresh.is_erased(ADA) and not fresh.is_erased(BOB)
     store.create({ADA: "bmV3IGtleQ=="})
     assert store.fetch(ADA) == (True, None)
     enrolment.erase(ADA)  # again
     assert store.fetch(ADA) == (True, None)
-    assert fresh.unseal(fresh.seal(BOB, "Bob")) == "Bob"
+    assert fresh.unseal(fresh.seal(bound(BOB), "Bob"), bound(BOB)) == "Bob"
     carol = str(uuid.uuid4())
     assert sorted(store.destroy_all([ADA, BOB, carol])) == sorted([BOB, carol])  # Ada was already erased
     assert store.destroy_all([ADA, BOB, carol]) == [] and store.fetch(BOB) == (True, None)
     for k in (enrolment, matching, fresh):
         k.close()
+
+
+def test_a_message_of_the_second_version_with_its_sealed_1_values_is_upcast(keys):
+    """What the topics hold from before binding: version 2, values sealed without it."""
+    v2 = json.loads(enrolled(ADA).model_dump_json())
+    v2["schema_version"] = 2
+    v2["payload"]["personal_data"] = {f: seal_v1(keys, ADA, v) for f, v in v2["payload"]["personal_data"].items()}
+    read = decode(json.dumps(v2).encode(), keys)
+    assert read.schema_version == 3 and read.payload.personal_data == enrolled(ADA).payload.personal_data
+    keys.erase(ADA)
+    assert decode(json.dumps(v2).encode(), keys).payload.personal_data.name is None
+
+
+def test_a_message_moved_to_another_subsidiary_opens_nothing(keys):
+    moved = json.loads(encode(enrolled(ADA), keys)[1])
+    moved["subsidiary_id"] = "axa-be"  # the same tokens, replayed as another subsidiary's event
+    read = decode(json.dumps(moved).encode(), keys)
+    assert read.payload.personal_data.model_dump() == dict.fromkeys(["name", "email", "birth_year", "manager_email"])
+    assert keys.unopenable.count == 4
+
+
+@pytest.mark.parametrize("where", ["in the clear", "sealed"])
+def test_a_message_breaking_its_contract_is_refused_without_quoting_a_value(keys, where: str):
+    message = json.loads(encode(enrolled(ADA), keys)[1])
+    bad = "zoe.martin(at)example.com"
+    message["payload"]["personal_data"]["email"] = bad if where == "in the clear" else keys.seal(bound(ADA, "email"), bad)
+    with pytest.raises(ValueError) as refused:
+        decode(json.dumps(message).encode(), keys)
+    assert "zoe.martin" not in str(refused.value) and "payload.personal_data.email" in str(refused.value)
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
