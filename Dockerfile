@@ -6,11 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# A non-root user, and TANDEM_HOME owned by it (compose mounts the tandem-home volume there:
-# a new volume takes this directory's owner and mode).
+# A non-root user, and TANDEM_HOME and the wrapping key's folder owned by it (compose mounts
+# the tandem-home and tandem-keys volumes there: a new volume takes the directory's owner and mode).
 RUN groupadd --system --gid 10001 tandem \
     && useradd --system --uid 10001 --gid tandem --home-dir /home/tandem --create-home tandem \
-    && install -d -o tandem -g tandem -m 0700 /var/lib/tandem
+    && install -d -o tandem -g tandem -m 0700 /var/lib/tandem /var/lib/tandem-keys
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -9,6 +9,8 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from eventsourcing.utils import Environment
+
 from contracts.topics import Topics
 from infra import audit
 from infra.audit import AuditClient, AuditError
@@ -18,6 +20,9 @@ from infra.services import CONSOLE, SERVICES, ServiceProcess, url_variable
 from infra.topics import ensure_topics
 from services.common.auth import Role, issue_token
 from services.common.chain import check_logs
+from services.common.files import private_dir
+from services.common.key_wrapping import WrappingKeyError, new_wrapping_key
+from services.common.personal_data import KeyStore, key_store_from
 from services.common.settings import ServiceSettings
 
 
@@ -48,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     relay = commands.add_parser("relay", help="run only a service's outbox relay, on its event store (its API instances then run with TANDEM_RELAY_ENABLED=false)")
     relay.add_argument("service", choices=[spec.name for spec in SERVICES])
     relay.set_defaults(run=cmd_relay)
+
+    keys = commands.add_parser("keys", help="the participants' key store: its wrapping key")
+    key_steps = keys.add_subparsers(dest="keys_command", required=True)
+    key_steps.add_parser("new-wrapping-key", help="print a new random wrapping key (base64), for TANDEM_KEYS_WRAPPING_KEY(_FILE)").set_defaults(run=cmd_keys_new)
+    key_steps.add_parser(
+        "rotate-wrapping-key",
+        help="re-wrap every participant key with the first wrapping key given (run once every service runs with the new key first, the old one after it)",
+    ).set_defaults(run=cmd_keys_rotate)
 
     topics = commands.add_parser("topics", help="create the topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)")
     topics.set_defaults(run=cmd_topics)
@@ -83,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except AuditError as exc:
         print(f"tandem audit: {exc}", file=sys.stderr)
+        return 2
+    except WrappingKeyError as exc:
+        print(f"tandem: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
         parser.error(str(exc))
@@ -209,6 +225,29 @@ def cmd_relay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    print(new_wrapping_key())
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    store = _shared_key_store()
+    try:
+        if store.wrapping is None:
+            raise ValueError("this key store keeps no wrapped keys (TANDEM_KEY_STORE=memory)")
+        count = store.rewrap()
+        print(f"{count} participant key(s) re-wrapped with wrapping key {store.wrapping.current}; "
+              "every row is now under it: the older wrapping keys may be dropped from the settings", flush=True)
+    finally:
+        store.close()
+    return 0
+
+
+def _shared_key_store(**env: str) -> KeyStore:
+    """The key store the services share, found from the same settings as theirs."""
+    return key_store_from(Environment("enrolment", {**os.environ, **ServiceSettings().event_store_env("enrolment"), **env}))
+
+
 def cmd_topics(args: argparse.Namespace) -> int:
     settings = ServiceSettings()
     wait_until_ready(settings.kafka_bootstrap_servers, timeout=120.0)
@@ -236,6 +275,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         # The secret exists before the services start, so they all share it.
         secret = settings.token_secret()
         env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TANDEM_HOME": str(settings.home.resolve())}
+        # So does the key store's wrapping key (generated into TANDEM_HOME on a new store); a
+        # key store it cannot open stops everything here, before any service starts.
+        _shared_key_store(TANDEM_HOME=env["TANDEM_HOME"]).close()
         for spec in SERVICES:
             port = int(os.environ.get(spec.port_variable, spec.default_port))
             process = ServiceProcess(spec, port, env, log=logs / f"{spec.name}.log")
@@ -296,9 +338,8 @@ def _replication() -> int:
 
 
 def _log_dir(home: Path) -> Path:
-    path = home / "logs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    private_dir(home)  # TANDEM_HOME is made here first, by `tandem up`: only its owner may enter
+    return private_dir(home / "logs")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application, Cache, LRUCache, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper
 from eventsourcing.utils import Environment, EnvType
 
 from services.common.chain import UNPLACED, Placement
 from services.common.errors import Conflict
+from services.common.files import is_sqlite_file, private_sqlite_file
 from services.common.personal_data import PersonalDataKeys, SealingMapper
 
 RETRIES = 5
@@ -26,6 +27,13 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.on_saved: Callable[[], None] = lambda: None
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        # The SQLite event store file is made 0600 before the library's factory opens it.
+        dbname = env.get("SQLITE_DBNAME")
+        if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite" and dbname and is_sqlite_file(dbname):
+            private_sqlite_file(dbname)
+        return super().construct_factory(env)
 
     def construct_mapper(self) -> Mapper[UUID]:
         # Personal data is sealed with its participant's own key in the stored events; the

@@ -21,6 +21,10 @@ Settings (read from the application's environment, with or without its prefix):
 - ``TANDEM_KEYS_POSTGRES_{HOST,PORT,DBNAME,USER,PASSWORD,SCHEMA}``: where the PostgreSQL table
   is, each defaulting to the POSTGRES_* setting of the same name. The three services must name
   the same database: each has its own event store database, so set TANDEM_KEYS_POSTGRES_DBNAME.
+- ``TANDEM_KEYS_WRAPPING_KEY``, else ``TANDEM_KEYS_WRAPPING_KEY_FILE`` (default
+  ``$TANDEM_HOME/keys-wrapping-key``, generated when absent on a store with no wrapped key):
+  the wrapping key(s) the SQLite and PostgreSQL stores keep every key wrapped with
+  (key_wrapping.py). A store with wrapped keys is refused without the wrapping key.
 """
 
 import base64
@@ -30,7 +34,8 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,16 @@ from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, T
 from eventsourcing.utils import Environment
 
 from contracts.personal import Binding, PersonalFields, copied_along, open_fields, parse_token, seal_fields, token
+from services.common.files import is_sqlite_file, private_sqlite_file
+from services.common.key_wrapping import (
+    FILE_SETTING,
+    VALUE_SETTING,
+    WrappingKeyError,
+    WrappingKeys,
+    WrappingKeySource,
+    open_wrapping,
+    wrapping_key_source,
+)
 
 TABLE = "tandem_personal_data_keys"
 KEY_BYTES = 32  # AES-256-GCM
@@ -50,7 +65,10 @@ log = logging.getLogger(__name__)
 
 
 class KeyStore:
-    """One key per participant id; destroying one leaves a tombstone (the key set to null)."""
+    """One key per participant id; destroying one leaves a tombstone (the key set to null).
+    The SQLite and PostgreSQL stores keep each key wrapped (key_wrapping.py)."""
+
+    wrapping: WrappingKeys | None = None
 
     def fetch(self, subject: str) -> tuple[bool, str | None]:
         """(found, key): (False, None) when the store has no row, (True, None) for a tombstone."""
@@ -64,8 +82,37 @@ class KeyStore:
         """Replace the subject's key, if any, by a tombstone (kept if already there)."""
         raise NotImplementedError
 
+    def destroy_all(self, subjects: Iterable[str]) -> list[str]:
+        """`destroy` for many at once (erasures re-applied on start); returns those whose row
+        changed: a key destroyed, or a tombstone made where there was no row."""
+        changed = []
+        for subject in dict.fromkeys(subjects):
+            if self.fetch(subject) != (True, None):
+                self.destroy(subject)
+                changed.append(subject)
+        return changed
+
+    def rewrap(self, plain_only: bool = False) -> int:
+        """Wrap with the current wrapping key every key not wrapped with it yet (`plain_only`:
+        only those stored unwrapped, by an earlier version); returns how many."""
+        return 0
+
     def close(self) -> None:
         pass
+
+    def _opened(self, subject: str, key: str | None, wrapping_key_id: str | None) -> str | None:
+        if key is None or wrapping_key_id is None:
+            return key  # a tombstone, or a key stored unwrapped by an earlier version (wrapped on the next start)
+        if self.wrapping is None:
+            raise WrappingKeyError(f"participant keys are wrapped: give the wrapping key ({VALUE_SETTING} or {FILE_SETTING})")
+        return self.wrapping.unwrap(subject, wrapping_key_id, key)
+
+    def _stored(self, subject: str, key: str) -> tuple[str, str | None]:
+        """(what the row holds, the wrapping key's id)."""
+        if self.wrapping is None:
+            return key, None
+        wrapping_key_id, wrapped = self.wrapping.wrap(subject, key)
+        return wrapped, wrapping_key_id
 
 
 class MemoryKeyStore(KeyStore):
@@ -92,39 +139,79 @@ class MemoryKeyStore(KeyStore):
 class SQLiteKeyStore(KeyStore):
     """A file every service process of one TANDEM_HOME opens."""
 
-    def __init__(self, path: str | Path, lock_timeout: float = 10.0) -> None:
+    def __init__(self, path: str | Path, lock_timeout: float = 10.0, wrapping: WrappingKeySource | None = None) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if is_sqlite_file(self.path):
+            private_sqlite_file(self.path)  # only its owner may read it, nor its -wal and -shm
         self.lock = threading.Lock()
         self.connection = sqlite3.connect(self.path, timeout=lock_timeout, check_same_thread=False, isolation_level=None)
         with self.lock:
             self.connection.execute("PRAGMA journal_mode=WAL")
             # A destroyed key is overwritten on disk, not merely unlinked from the b-tree.
             self.connection.execute("PRAGMA secure_delete=ON")
-            self.connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                "participant_id TEXT PRIMARY KEY, key TEXT, created_at TEXT NOT NULL, erased_at TEXT)"
-            )
+            with self._transaction():
+                self.connection.execute(
+                    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                    "participant_id TEXT PRIMARY KEY, key TEXT, created_at TEXT NOT NULL, erased_at TEXT, wrapping_key_id TEXT)"
+                )
+                columns = {row[1] for row in self.connection.execute(f"PRAGMA table_info({TABLE})")}
+                if "wrapping_key_id" not in columns:  # a store written before keys were wrapped
+                    self.connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN wrapping_key_id TEXT")
+            samples = self.connection.execute(  # one row per wrapping key in use
+                f"SELECT participant_id, key, wrapping_key_id FROM {TABLE} "
+                "WHERE key IS NOT NULL AND wrapping_key_id IS NOT NULL GROUP BY wrapping_key_id"
+            ).fetchall()
+        self.wrapping = open_wrapping(wrapping, samples, f"the key store {self.path}")
+        if self.wrapping is not None:
+            self.rewrap(plain_only=True)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.connection.execute("COMMIT")
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
 
     def fetch(self, subject: str) -> tuple[bool, str | None]:
         with self.lock:
-            row = self.connection.execute(f"SELECT key FROM {TABLE} WHERE participant_id = ?", (subject,)).fetchone()
-        return (row is not None, row[0] if row else None)
+            row = self.connection.execute(f"SELECT key, wrapping_key_id FROM {TABLE} WHERE participant_id = ?", (subject,)).fetchone()
+        return (False, None) if row is None else (True, self._opened(subject, *row))
 
     def create(self, keys: Mapping[str, str]) -> None:
         now = _now()
+        rows = [(subject, *self._stored(subject, key), now) for subject, key in keys.items()]
+        with self.lock, self._transaction():
+            self.connection.executemany(
+                f"INSERT INTO {TABLE} (participant_id, key, wrapping_key_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                rows,
+            )
+
+    def rewrap(self, plain_only: bool = False) -> int:
+        if self.wrapping is None:
+            return 0
+        which = "wrapping_key_id IS NULL" if plain_only else "(wrapping_key_id IS NULL OR wrapping_key_id <> ?)"
+        done = 0
         with self.lock:
-            self.connection.execute("BEGIN IMMEDIATE")
-            try:
-                self.connection.executemany(
-                    f"INSERT INTO {TABLE} (participant_id, key, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    [(subject, key, now) for subject, key in keys.items()],
-                )
-                self.connection.execute("COMMIT")
-            except BaseException:
-                self.connection.execute("ROLLBACK")
-                raise
+            while True:
+                with self._transaction():  # a batch at a time, each from what is there now
+                    rows = self.connection.execute(
+                        f"SELECT participant_id, key, wrapping_key_id FROM {TABLE} WHERE key IS NOT NULL AND {which} LIMIT 1000",
+                        () if plain_only else (self.wrapping.current,),
+                    ).fetchall()
+                    self.connection.executemany(
+                        f"UPDATE {TABLE} SET key = ?, wrapping_key_id = ? WHERE participant_id = ? AND key = ?",
+                        [(*self._stored(s, self._opened(s, key, kid) or ""), s, key) for s, key, kid in rows],
+                    )
+                if not rows:
+                    break
+                done += len(rows)
+            if done:
+                # The unwrapped or older values must not linger in the write-ahead log.
+                self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return done
 
     def destroy(self, subject: str) -> None:
         now = _now()
@@ -137,6 +224,21 @@ class SQLiteKeyStore(KeyStore):
             # Nothing of the key must linger in the write-ahead log either.
             self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def destroy_all(self, subjects: Iterable[str]) -> list[str]:
+        now = _now()
+        with self.lock:
+            # One statement: rows already tombstoned are only read, not written again.
+            changed = self.connection.execute(
+                f"INSERT INTO {TABLE} (participant_id, key, created_at, erased_at) "
+                "SELECT value, NULL, ?, ? FROM json_each(?) WHERE true "
+                "ON CONFLICT (participant_id) DO UPDATE SET key = NULL, erased_at = COALESCE(erased_at, excluded.erased_at) "
+                "WHERE key IS NOT NULL RETURNING participant_id",
+                (now, now, json.dumps(list(dict.fromkeys(subjects)))),
+            ).fetchall()
+            if changed:
+                self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return [row[0] for row in changed]
+
     def close(self) -> None:
         with self.lock:
             self.connection.close()
@@ -146,7 +248,17 @@ class PostgresKeyStore(KeyStore):
     """A table in a database every service reaches (PostgreSQL keeps a destroyed key's old
     row version until VACUUM: autovacuum, or VACUUM the table after erasures)."""
 
-    def __init__(self, host: str, port: str | int, dbname: str, user: str, password: str, schema: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: str | int,
+        dbname: str,
+        user: str,
+        password: str,
+        schema: str | None = None,
+        *,
+        wrapping: WrappingKeySource | None = None,
+    ) -> None:
         import psycopg  # the postgres extra
 
         self._psycopg = psycopg
@@ -156,10 +268,28 @@ class PostgresKeyStore(KeyStore):
         self.connection: Any = None
         self._run(
             f"CREATE TABLE IF NOT EXISTS {self.table} ("
-            "participant_id text PRIMARY KEY, key text, created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz)"
+            "participant_id text PRIMARY KEY, key text, created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz, "
+            "wrapping_key_id text)"
         )
+        # A table written before keys were wrapped (looked up first: ALTER TABLE locks the table
+        # even when there is nothing to add).
+        if not self._run(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'wrapping_key_id' "
+            "AND table_schema = COALESCE(%s, current_schema())",
+            (TABLE, schema),
+            fetch=True,
+        ):
+            self._run(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS wrapping_key_id text")
+        samples = self._run(  # one row per wrapping key in use
+            f"SELECT DISTINCT ON (wrapping_key_id) participant_id, key, wrapping_key_id FROM {self.table} "
+            "WHERE key IS NOT NULL AND wrapping_key_id IS NOT NULL",
+            fetch_all=True,
+        )
+        self.wrapping = open_wrapping(wrapping, samples, f"the key store {self.table} in database {dbname}")
+        if self.wrapping is not None:
+            self.rewrap(plain_only=True)
 
-    def _run(self, sql: str, params: Any = None, *, many: bool = False, fetch: bool = False) -> Any:
+    def _run(self, sql: str, params: Any = None, *, many: bool = False, fetch: bool = False, fetch_all: bool = False) -> Any:
         with self.lock:
             for attempt in (1, 2):  # a connection dropped meanwhile is opened again, once
                 try:
@@ -170,7 +300,7 @@ class PostgresKeyStore(KeyStore):
                             cursor.executemany(sql, params)
                         else:
                             cursor.execute(sql, params)
-                        return cursor.fetchone() if fetch else None
+                        return cursor.fetchall() if fetch_all else cursor.fetchone() if fetch else None
                 except self._psycopg.OperationalError:
                     self.connection = None
                     if attempt == 2:
@@ -178,15 +308,34 @@ class PostgresKeyStore(KeyStore):
         return None
 
     def fetch(self, subject: str) -> tuple[bool, str | None]:
-        row = self._run(f"SELECT key FROM {self.table} WHERE participant_id = %s", (subject,), fetch=True)
-        return (row is not None, row[0] if row else None)
+        row = self._run(f"SELECT key, wrapping_key_id FROM {self.table} WHERE participant_id = %s", (subject,), fetch=True)
+        return (False, None) if row is None else (True, self._opened(subject, *row))
 
     def create(self, keys: Mapping[str, str]) -> None:
         self._run(
-            f"INSERT INTO {self.table} (participant_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            list(keys.items()),
+            f"INSERT INTO {self.table} (participant_id, key, wrapping_key_id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            [(subject, *self._stored(subject, key)) for subject, key in keys.items()],
             many=True,
         )
+
+    def rewrap(self, plain_only: bool = False) -> int:
+        if self.wrapping is None:
+            return 0
+        which = "wrapping_key_id IS NULL" if plain_only else "wrapping_key_id IS DISTINCT FROM %s"
+        done = 0
+        while rows := self._run(
+            f"SELECT participant_id, key, wrapping_key_id FROM {self.table} WHERE key IS NOT NULL AND {which} LIMIT 1000",
+            () if plain_only else (self.wrapping.current,),
+            fetch_all=True,
+        ):
+            # Each row only if unchanged meanwhile (another process may be re-wrapping, or erasing).
+            self._run(
+                f"UPDATE {self.table} SET key = %s, wrapping_key_id = %s WHERE participant_id = %s AND key = %s",
+                [(*self._stored(s, self._opened(s, key, kid) or ""), s, key) for s, key, kid in rows],
+                many=True,
+            )
+            done += len(rows)
+        return done
 
     def destroy(self, subject: str) -> None:
         self._run(
@@ -194,6 +343,16 @@ class PostgresKeyStore(KeyStore):
             "ON CONFLICT (participant_id) DO UPDATE SET key = NULL, erased_at = COALESCE(kept.erased_at, now())",
             (subject,),
         )
+
+    def destroy_all(self, subjects: Iterable[str]) -> list[str]:
+        rows = self._run(
+            f"INSERT INTO {self.table} AS kept (participant_id, key, erased_at) SELECT unnest(%s::text[]), NULL, now() "
+            "ON CONFLICT (participant_id) DO UPDATE SET key = NULL, erased_at = COALESCE(kept.erased_at, now()) "
+            "WHERE kept.key IS NOT NULL RETURNING participant_id",
+            (list(dict.fromkeys(subjects)),),
+            fetch_all=True,
+        )
+        return [row[0] for row in rows]
 
     def close(self) -> None:
         with self.lock:
@@ -358,9 +517,11 @@ def key_store_from(env: Environment | Mapping[str, str]) -> KeyStore:
     }.get(get("PERSISTENCE_MODULE") or "", "memory")
     if kind == "memory":
         return _PROCESS_MEMORY_STORE
+    home = get("TANDEM_HOME")
     if kind == "sqlite":
-        path = get("TANDEM_KEYS_DBNAME") or str(Path(get("TANDEM_HOME") or _beside(get("SQLITE_DBNAME")) or ".tandem") / "keys.db")
-        return SQLiteKeyStore(path, float(get("SQLITE_LOCK_TIMEOUT") or 10))
+        path = get("TANDEM_KEYS_DBNAME") or str(Path(home or _beside(get("SQLITE_DBNAME")) or ".tandem") / "keys.db")
+        wrapping = wrapping_key_source(get("TANDEM_KEYS_WRAPPING_KEY"), get("TANDEM_KEYS_WRAPPING_KEY_FILE"), Path(home or Path(path).parent))
+        return SQLiteKeyStore(path, float(get("SQLITE_LOCK_TIMEOUT") or 10), wrapping)
     if kind == "postgres":
         def setting(name: str) -> str:
             value = get(f"TANDEM_KEYS_POSTGRES_{name}") or get(f"POSTGRES_{name}")
@@ -369,7 +530,10 @@ def key_store_from(env: Environment | Mapping[str, str]) -> KeyStore:
             return value
 
         schema = get("TANDEM_KEYS_POSTGRES_SCHEMA") or get("POSTGRES_SCHEMA")
-        return PostgresKeyStore(setting("HOST"), setting("PORT"), setting("DBNAME"), setting("USER"), setting("PASSWORD"), schema)
+        wrapping = wrapping_key_source(get("TANDEM_KEYS_WRAPPING_KEY"), get("TANDEM_KEYS_WRAPPING_KEY_FILE"), Path(home or ".tandem"))
+        return PostgresKeyStore(
+            setting("HOST"), setting("PORT"), setting("DBNAME"), setting("USER"), setting("PASSWORD"), schema, wrapping=wrapping
+        )
     raise ValueError(f"TANDEM_KEY_STORE is {kind!r}: use sqlite, postgres or memory")
 
 

@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import DEFAULT_PREFIX, Topics
+from services.common.files import private_dir
 
 
 class ServiceSettings(BaseSettings):
@@ -49,7 +50,7 @@ class ServiceSettings(BaseSettings):
         if not module:
             module = env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         if module == "eventsourcing.sqlite" and not lookup("SQLITE_DBNAME"):
-            self.home.mkdir(parents=True, exist_ok=True)
+            private_dir(self.home)
             env["SQLITE_DBNAME"] = str(self.home / f"{app_name}.db")
             # The service and the command line may open one file at once.
             env["SQLITE_LOCK_TIMEOUT"] = lookup("SQLITE_LOCK_TIMEOUT") or "10"
@@ -58,7 +59,7 @@ class ServiceSettings(BaseSettings):
 
 def ensure_secret_file(path: Path) -> str:
     """Read the secret at `path`, creating it (0600) if absent. Safe when processes race."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -1,11 +1,13 @@
 """Enrolment's application service: load, call the domain, save. One method per command."""
 
+import logging
 from collections import Counter
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from services.common.application import ServiceApplication
 from services.common.errors import Conflict, Invalid, NotFound, Problem
@@ -23,6 +25,9 @@ from services.enrolment.domain import (
 )
 from services.enrolment.view import EnrolmentView
 
+log = logging.getLogger(__name__)
+ERASURES_PER_BATCH = 1000
+
 
 class EnrolmentApplication(ServiceApplication):
     name = "enrolment"  # also the prefix of its eventsourcing settings, e.g. ENROLMENT_SQLITE_DBNAME
@@ -30,7 +35,26 @@ class EnrolmentApplication(ServiceApplication):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
+        self.reapply_erasures()
         self.view = EnrolmentView(self)
+
+    def reapply_erasures(self) -> int:
+        """Destroy again the key of every participant whose erasure this store records (the
+        journal of erasures): a key store restored from a backup taken before an erasure, or
+        a crash between recording one and destroying the key, must not leave a key behind.
+        Only the erasure events are read, in batches. Returns how many rows it changed."""
+        topic = get_topic(Participant.Erased)
+        changed, start = 0, 1
+        while rows := self.recorder.select_notifications(start, ERASURES_PER_BATCH, topics=(topic,)):
+            mended = self.keys.store.destroy_all(str(row.originator_id) for row in rows)
+            for subject in mended:
+                self.keys.forget(subject)
+            changed += len(mended)
+            start = rows[-1].id + 1
+        if changed:
+            # The count only: which participants were erased is nobody's business in a log.
+            log.warning("re-applied %d recorded erasure(s) the key store did not reflect (restored from a backup, or a crash before the key was destroyed)", changed)
+        return changed
 
     # -- subsidiaries -------------------------------------------------------------------
 

@@ -6,14 +6,17 @@ The conftest's world: in A, the mentor Zoé Leroy (zoe@axa.fr) and the mentee Je
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
 
 from apitools import ADMIN_A, AUDITOR_A, AUDITOR_ALL, GROUP_ADMIN, PRINCIPALS, SUB_A, SUB_B, participant
 from services.common.chain import check_logs
-from services.common.personal_data import KeyStore, key_store_from
+from services.common.key_wrapping import WrappingKeyError, new_wrapping_key
+from services.common.personal_data import KeyStore, PersonalDataKeys, PostgresKeyStore, SQLiteKeyStore, key_store_from
 from services.enrolment.domain import Participant
 
 PERSONAL = ("name", "email", "birth_year", "manager_email")
@@ -132,3 +135,80 @@ def test_a_restarted_service_still_shows_the_participant_erased(start_service, t
     again = start_service()
     p = again.get(f"/subsidiaries/{SUB_B}/participants/{pid}", headers=GROUP_ADMIN).json()
     assert p["personal_data_erased"] is True and p["email"] is None and p["name"] is None
+
+
+# -- the journal of erasures, re-applied on start ---------------------------------------------
+
+
+def back_up(store: KeyStore, tmp_path: Path) -> Any:
+    """A copy of the key store as an operator's backup would hold it: the SQLite file copied
+    (SQLite's backup API: the file with what its write-ahead log holds), or the table's rows."""
+    if isinstance(store, SQLiteKeyStore):
+        copy = tmp_path / "keys-backup.db"
+        with sqlite3.connect(store.path) as live, sqlite3.connect(copy) as backup:
+            live.backup(backup)
+        return copy
+    assert isinstance(store, PostgresKeyStore)
+    with store._psycopg.connect(**store.conninfo) as connection:
+        cursor = connection.execute(f"SELECT * FROM {store.table}")
+        return [column.name for column in cursor.description], cursor.fetchall()
+
+
+def restore(store: KeyStore, backup: Any) -> None:
+    if isinstance(store, SQLiteKeyStore):
+        with sqlite3.connect(backup) as copy, sqlite3.connect(store.path) as live:
+            copy.backup(live)
+        return
+    columns, rows = backup
+    with store._psycopg.connect(**store.conninfo) as connection:
+        connection.execute(f"DELETE FROM {store.table}")
+        placeholders = ", ".join(["%s"] * len(columns))
+        connection.cursor().executemany(f"INSERT INTO {store.table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+
+
+def reads_as_erased(client, pid: str, slug: str = SUB_A) -> bool:
+    """Enrolment shows them erased, and a fresh reader of the key store (any service) too."""
+    p = shown(client, pid, slug)
+    fresh = PersonalDataKeys(key_store(client))
+    try:
+        return p["personal_data_erased"] is True and p["email"] is None and fresh.is_erased(pid) and key_store(client).fetch(pid) == (True, None)
+    finally:
+        fresh.close()
+
+
+def test_a_key_store_restored_from_a_backup_taken_before_an_erasure_does_not_bring_the_participant_back(
+    start_service, world, client, tmp_path: Path
+):
+    store = key_store(client)
+    backup = back_up(store, tmp_path)  # Zoé's key is in it
+    assert erase(client, world.mentor).status_code == 204
+    restore(store, backup)
+    assert store.fetch(world.mentor)[1] is not None  # the restored store holds her key again...
+    restarted = start_service()  # ... until the service starts: it re-applies every recorded erasure
+    assert reads_as_erased(restarted, world.mentor)
+    assert key_store(restarted).fetch(world.mentee)[1] is not None  # the others keep theirs
+    enrolment = restarted.app.state.enrolment
+    sealed = [enrolment.mapper.to_domain_event(n) for n in enrolment.recorder.select_notifications(start=0, limit=10_000)]
+    [enrolled] = [e for e in sealed if isinstance(e, Participant.Enrolled) and e.originator_id == UUID(world.mentor)]
+    assert enrolled.profile["personal_data"] == dict.fromkeys(PERSONAL)
+
+
+def test_a_crash_between_recording_the_erasure_and_destroying_the_key_is_repaired_on_start(
+    start_service, world, client, events
+):
+    keys = client.app.state.enrolment.keys
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keys, "erase", lambda subject: (_ for _ in ()).throw(RuntimeError("crashed")))
+        with events.recorded(3), pytest.raises(RuntimeError, match="crashed"):  # recorded, then the process died
+            erase(client, world.mentor)
+    assert key_store(client).fetch(world.mentor)[1] is not None
+    restarted = start_service()
+    assert reads_as_erased(restarted, world.mentor)
+    assert restarted.app.state.enrolment.reapply_erasures() == 0  # nothing left to mend: idempotent
+
+
+def test_the_service_refuses_to_start_on_a_key_store_its_wrapping_key_does_not_open(start_service, world):
+    wrong = new_wrapping_key()
+    with pytest.raises(WrappingKeyError, match="TANDEM_KEYS_WRAPPING_KEY") as refused:
+        start_service(TANDEM_KEYS_WRAPPING_KEY=wrong)
+    assert wrong not in str(refused.value)

@@ -3,6 +3,7 @@
 import os
 import re
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -42,6 +43,13 @@ def test_tandem_up_runs_the_platform_prints_a_token_and_stops_cleanly_on_ctrl_c(
         admin = up.run("token", "--role", "subsidiary-admin", "--subsidiary", "axa-fr").stdout.strip()
         mine = httpx.get(f"{up.urls['enrolment']}/subsidiaries", headers={"Authorization": f"Bearer {admin}"})
         assert [s["id"] for s in mine.json()] == ["axa-fr"]
+
+        # Only its owner may enter the home it made, or read the stores and secrets in it.
+        home = tmp_path / "home"
+        private = {p.name: stat.S_IMODE(p.stat().st_mode) for p in home.iterdir() if p.is_file() and not p.name.endswith(".log")}
+        assert {"secret", "keys-wrapping-key", "keys.db", "enrolment.db", "matching.db", "sessions.db"} <= set(private)
+        assert private == dict.fromkeys(private, 0o600)
+        assert stat.S_IMODE(home.stat().st_mode) == stat.S_IMODE((home / "logs").stat().st_mode) == 0o700
     finally:
         up.stop()
     # Everything it started is gone: every port is free again.

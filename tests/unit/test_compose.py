@@ -462,8 +462,8 @@ def key_store_of(name: str, env: Mapping[str, str]) -> dict[str, Any]:
     """Where a service's key store is, as `key_store_from` picks it (nothing is opened)."""
     chosen: dict[str, Any] = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(personal_data, "PostgresKeyStore", lambda *args: chosen.update(kind="postgres", args=args))
-        patch.setattr(personal_data, "SQLiteKeyStore", lambda *args: chosen.update(kind="sqlite", args=args))
+        patch.setattr(personal_data, "PostgresKeyStore", lambda *args, **kwargs: chosen.update(kind="postgres", args=args, **kwargs))
+        patch.setattr(personal_data, "SQLiteKeyStore", lambda *args, **kwargs: chosen.update(kind="sqlite", args=args, **kwargs))
         personal_data.key_store_from(Environment(name, dict(env)))
     return chosen
 
@@ -621,6 +621,42 @@ def test_the_services_share_one_token_secret(compose: Compose) -> None:
     secrets = {repr(raw_env(compose["services"][key]).get("TANDEM_SECRET")) for key in platform_services(compose)}
     homes = {repr([v for v in compose["services"][key].get("volumes") or []]) for key in platform_services(compose)}
     assert len(secrets) == 1 and len(homes) == 1
+
+
+def wrapping_key_problems(compose: Compose) -> list[str]:
+    """Every service has the same wrapping key for the key store: given from outside the file
+    (TANDEM_KEYS_WRAPPING_KEY=${...}), or one file on a named volume they all mount, apart from
+    TANDEM_HOME and the databases (so that a backup of those does not carry it)."""
+    problems, found = [], set()
+    home = next(argument.split("=", 1)[1] for instruction, argument in dockerfile_instructions()
+                if instruction == "ENV" and argument.startswith("TANDEM_HOME="))
+    for key in platform_services(compose):
+        service = compose["services"][key]
+        raw = raw_env(service)
+        value = raw.get("TANDEM_KEYS_WRAPPING_KEY")
+        if value and not str(value).startswith("${"):
+            problems.append(f"{key}: TANDEM_KEYS_WRAPPING_KEY is written in the file")
+        file = resolved_env(service).get("TANDEM_KEYS_WRAPPING_KEY_FILE") or f"{raw.get('TANDEM_HOME') or home}/keys-wrapping-key"
+        mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in service.get("volumes") or [] if ":" in str(v)}
+        volume = mounts.get(str(Path(file).parent))
+        if volume not in set(compose.get("volumes") or {}):
+            problems.append(f"{key}: the wrapping key file {file} is not on a named volume")
+        elif volume == mounts.get(raw.get("TANDEM_HOME") or home):
+            problems.append(f"{key}: the wrapping key file {file} is in TANDEM_HOME's volume, with what it protects")
+        found.add((file, volume, str(value)))
+    if len(found) != 1:
+        problems.append(f"the services do not share one wrapping key: {sorted(found, key=str)}")
+    return problems
+
+
+def test_the_services_share_one_wrapping_key_kept_apart_from_the_stores(compose: Compose) -> None:
+    assert wrapping_key_problems(compose) == []
+    mutated = copy.deepcopy(compose)
+    mutated["services"]["sessions"]["environment"]["TANDEM_KEYS_WRAPPING_KEY_FILE"] = "/var/lib/tandem/wrapping-key"
+    assert wrapping_key_problems(mutated)
+    mutated = copy.deepcopy(compose)
+    mutated["services"]["matching"]["environment"]["TANDEM_KEYS_WRAPPING_KEY"] = "c2VjcmV0"
+    assert wrapping_key_problems(mutated)
 
 
 def test_long_running_containers_restart_and_have_a_healthcheck(compose: Compose) -> None:

@@ -341,6 +341,9 @@ def test_the_postgres_key_store_is_shared_and_keeps_its_tombstones(postgres: dic
     enrolment.erase(ADA)  # again
     assert store.fetch(ADA) == (True, None)
     assert fresh.unseal(fresh.seal(bound(BOB), "Bob"), bound(BOB)) == "Bob"
+    carol = str(uuid.uuid4())
+    assert sorted(store.destroy_all([ADA, BOB, carol])) == sorted([BOB, carol])  # Ada was already erased
+    assert store.destroy_all([ADA, BOB, carol]) == [] and store.fetch(BOB) == (True, None)
     for k in (enrolment, matching, fresh):
         k.close()
 
@@ -372,3 +375,14 @@ def test_a_message_breaking_its_contract_is_refused_without_quoting_a_value(keys
     with pytest.raises(ValueError) as refused:
         decode(json.dumps(message).encode(), keys)
     assert "zoe.martin" not in str(refused.value) and "payload.personal_data.email" in str(refused.value)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_destroying_many_keys_at_once_changes_only_the_rows_that_still_had_one(tmp_path: Path, kind: str):
+    store = MemoryKeyStore() if kind == "memory" else SQLiteKeyStore(tmp_path / "keys.db")
+    carol = str(uuid.uuid4())
+    store.create({ADA: "a2V5IEE=", BOB: "a2V5IEI="})
+    store.destroy(BOB)
+    assert sorted(store.destroy_all([ADA, BOB, carol, ADA])) == sorted([ADA, carol])  # Bob was already erased
+    assert [store.fetch(s) for s in (ADA, BOB, carol)] == [(True, None)] * 3
+    assert store.destroy_all([ADA, BOB, carol]) == []
