@@ -6,8 +6,10 @@ import os
 import signal
 import sys
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import jwt
 
 from contracts.topics import Topics
 from infra import audit
@@ -18,7 +20,7 @@ from infra.services import CONSOLE, SERVICES, ServiceProcess, url_variable
 from infra.topics import ensure_topics
 from services.common.auth import Role, issue_token
 from services.common.chain import check_logs
-from services.common.settings import ServiceSettings
+from services.common.settings import ConfigurationError, ServiceSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--role", required=True, choices=[str(r) for r in Role])
     token.add_argument("--subsidiary", help="the subsidiary a subsidiary-admin (or auditor) is limited to")
     token.add_argument("--subject", help="who the token speaks for (default: the role)")
-    token.add_argument("--ttl-hours", type=float, default=12.0)
+    token.add_argument("--ttl-hours", type=float, help="how long it lasts (default 12, at most TANDEM_TOKEN_MAX_HOURS)")
     token.set_defaults(run=cmd_token)
 
     broker = commands.add_parser("broker", help="run only the embedded broker, with the topics created")
@@ -84,19 +86,42 @@ def main(argv: list[str] | None = None) -> int:
     except AuditError as exc:
         print(f"tandem audit: {exc}", file=sys.stderr)
         return 2
+    except ConfigurationError as exc:
+        print(f"tandem {args.command}: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         parser.error(str(exc))
         return 2
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    """The bare token on stdout (for scripts: `TOKEN=$(tandem token ...)`), when it expires on stderr."""
     settings = ServiceSettings()
-    print(issue_token(settings.token_secret(), args.role, args.subsidiary, args.subject, timedelta(hours=args.ttl_hours)))
+    ttl = _default_ttl(settings) if args.ttl_hours is None else timedelta(hours=args.ttl_hours)
+    if ttl > settings.token_max_lifetime:
+        raise ValueError(f"--ttl-hours {args.ttl_hours:g} is more than the services accept: TANDEM_TOKEN_MAX_HOURS is {settings.token_max_hours:g}")
+    if ttl <= timedelta(0):
+        raise ValueError("--ttl-hours must be more than 0")
+    token = issue_token(settings.token_secret(), args.role, args.subsidiary, args.subject, ttl)
+    print(token, flush=True)
+    print(f"expires {_expiry(token)}", file=sys.stderr, flush=True)
     return 0
 
 
+def _expiry(token: str) -> str:
+    """When a token just issued expires, in UTC, and in how long."""
+    expires = datetime.fromtimestamp(int(jwt.decode(token, options={"verify_signature": False})["exp"]), timezone.utc)
+    hours = (expires - datetime.now(timezone.utc)).total_seconds() / 3600
+    return f"{expires:%Y-%m-%d %H:%M:%S} UTC (in {hours:.1f} h)"
+
+
+def _default_ttl(settings: ServiceSettings) -> timedelta:
+    return min(timedelta(hours=12), settings.token_max_lifetime)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    token = args.token or issue_token(ServiceSettings().token_secret(), Role.GROUP_ADMIN, subject="tandem-demo")
+    settings = ServiceSettings()
+    token = args.token or issue_token(settings.token_secret(), Role.GROUP_ADMIN, subject="tandem-demo", ttl=_default_ttl(settings))
     return run_demo(args.subsidiary, token, held=args.held)
 
 
@@ -248,8 +273,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         processes.append(console)
         console.start()
         print(f"{'console':<10} {console.url}  (sign in with the token below; log: {logs / 'console.log'})", flush=True)
-        print("\ngroup-admin token (12 h):", flush=True)
-        print(issue_token(secret, Role.GROUP_ADMIN, subject="group-admin"), flush=True)
+        admin = issue_token(secret, Role.GROUP_ADMIN, subject="group-admin", ttl=_default_ttl(settings))
+        print(f"\ngroup-admin token (expires {_expiry(admin)}):", flush=True)
+        print(admin, flush=True)
         print("\nTandem is up. Ctrl-C stops everything.", flush=True)
         return _supervise(processes)
     finally:
