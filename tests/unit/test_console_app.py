@@ -2,19 +2,22 @@
 operations' progress, failures, languages. (In front of the real services and in a real
 browser: tests/browser/test_console.py.)"""
 
+import ast
 import asyncio
 import re
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote, unquote
 
+import httpx
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
 from services.common.auth import Role, issue_token
-from services.console.gateway import ApiError
+from services.console.gateway import ApiError, UnsafePathPart, api_path
 from services.console.i18n import Language, negotiate
 from services.console.settings import ConsoleSettings
 from services.console.web.deps import CSRF_COOKIE, TOKEN_COOKIE, User
@@ -43,6 +46,11 @@ def signed_in(client: TestClient, role: Role = Role.GROUP_ADMIN, subsidiary: str
 def csrf(client: TestClient) -> str:
     client.get("/sign-in")
     return client.cookies[CSRF_COOKIE]
+
+
+def form_token(client: TestClient, page: str = "/sign-in") -> str:
+    """The anti-forgery token a page's forms carry."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text).group(1)
 
 
 def test_a_form_without_the_anti_forgery_token_is_refused_before_anything_is_done(console: TestClient):
@@ -186,3 +194,101 @@ def test_every_message_of_the_console_has_its_french():
         for text in strings:
             assert set(placeholders.findall(text)) == expected, (message.id, text)
         assert not message.fuzzy, message.id
+
+
+# -- ids in the services' paths --------------------------------------------------------------
+
+
+class RecordingServices:
+    """Stands for the three services: records the raw path of every call the console makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def transport(self, service: str) -> httpx.MockTransport:
+        def answer(request: httpx.Request) -> httpx.Response:
+            path = request.url.raw_path.decode().split("?")[0]
+            self.calls.append((service, request.method, path))
+            if request.method == "GET" and re.fullmatch(r"/subsidiaries/[^/]+", path):
+                sid = unquote(path.rsplit("/", 1)[1])
+                return httpx.Response(200, json={"id": sid, "name": "Lyon", "timezone": "Europe/Paris", "locale": "fr-FR", "programme": None})
+            return httpx.Response(404, json={"detail": "not found"})
+
+        return httpx.MockTransport(answer)
+
+
+@pytest.fixture
+def recorded(console: TestClient) -> RecordingServices:
+    services = RecordingServices()
+    clients = console.app.state.services.clients
+    for name, client in list(clients.items()):
+        clients[name] = httpx.AsyncClient(base_url=str(client.base_url), transport=services.transport(name))
+    return services
+
+
+@pytest.mark.parametrize("part", ["../x", "a/b", "%2e%2e", "..%2Fx", "x?y=1", "x#y", "a b", "é"])
+def test_an_id_is_always_one_encoded_path_part(part: str):
+    encoded = api_path("/subsidiaries/{}/participants/{}", "lyon", part)
+    assert encoded == "/subsidiaries/lyon/participants/" + quote(part, safe="")
+    assert encoded.count("/") == 4 and "?" not in encoded and "#" not in encoded and unquote(encoded.rsplit("/", 1)[1]) == part
+
+
+@pytest.mark.parametrize("part", ["", ".", ".."])
+def test_a_dot_segment_is_never_an_id(part: str):
+    with pytest.raises(UnsafePathPart):
+        api_path("/subsidiaries/{}/participants/{}", "lyon", part)
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("/subsidiaries/lyon/participants/a%2Fb", "/subsidiaries/lyon/participants/a%2Fb"),
+        ("/subsidiaries/lyon/participants/..%2F..%2Fsubsidiaries", "/subsidiaries/lyon/participants/..%2F..%2Fsubsidiaries"),
+        ("/subsidiaries/lyon/participants/%252e%252e", "/subsidiaries/lyon/participants/%252e%252e"),
+        ("/subsidiaries/lyon/participants/x%3Fstatus%3Dwithdrawn", "/subsidiaries/lyon/participants/x%3Fstatus%3Dwithdrawn"),
+        ("/subsidiaries/lyon/participants/%2e%2e", None),  # ".." once decoded: refused, nothing sent
+        ("/subsidiaries/lyon/matching/matches/%2e%2e", None),
+    ],
+)
+def test_an_id_from_the_address_cannot_reach_another_endpoint_of_a_service(console: TestClient, recorded: RecordingServices, address: str, expected: str | None):
+    signed_in(console)
+    response = console.get(address)
+    assert response.status_code == 404
+    # The console's own router may not match at all (an encoded "/" is a "/" to it); if it
+    # does, the service is asked for exactly that id, in one part, and nothing else.
+    paths = [path for _, _, path in recorded.calls]
+    assert set(paths) <= {"/subsidiaries/lyon", expected}, paths
+
+
+@pytest.mark.parametrize("part", ["../../x", "a/b", "%2e%2e", "x?y=1"])
+def test_an_id_from_a_form_is_sent_as_one_encoded_path_part(console: TestClient, recorded: RecordingServices, part: str):
+    signed_in(console)
+    console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": part, "csrf_token": form_token(console)})
+    posted = [path for _, method, path in recorded.calls if method == "POST"]
+    assert posted == [f"/subsidiaries/lyon/participants/{quote(part, safe='')}/certify"]
+
+
+def test_a_posted_command_with_a_dot_id_is_refused_before_any_service_hears_of_it(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    token = form_token(console)
+    response = console.post("/subsidiaries/lyon/participants/%2e%2e/withdraw", data={"reason": "x", "csrf_token": token})
+    assert response.status_code == 404 and "identifier in the address is not valid" in response.text
+    assert [c for c in recorded.calls if c[1] != "GET"] == []  # never POST /subsidiaries/lyon/withdraw
+    erase = console.post("/subsidiaries/lyon/participants/a%2F..%2F..%2Fx/erase", data={"confirm": "yes", "csrf_token": token})
+    assert erase.status_code in (404, 405)
+    assert all(path.startswith("/subsidiaries/lyon") for _, _, path in recorded.calls)
+
+
+def test_every_call_to_a_service_builds_its_path_with_encoded_parts():
+    """No f-string path reaches the gateway: every id goes through api_path (or a helper built on it)."""
+    calls = ("get", "post", "put", "delete", "page", "request")
+    offenders = []
+    for source in (CONSOLE / "web").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in calls:
+                receiver = node.func.value
+                if isinstance(receiver, ast.Name) and receiver.id == "api" or isinstance(receiver, ast.Call):
+                    path = node.args[2 if node.func.attr == "request" else 1] if len(node.args) > 1 else None
+                    if path is not None and any(isinstance(part, ast.JoinedStr) for part in ast.walk(path)):
+                        offenders.append(f"{source.name}:{node.lineno}")
+    assert offenders == []

@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 from starlette.datastructures import FormData
 
 from services.common.auth import Role
-from services.console.gateway import Api
+from services.console.gateway import Api, api_path
 from services.console.i18n import N_
 
 TOKEN_COOKIE = "tandem_token"
@@ -119,7 +119,7 @@ Form = Annotated[FormData, Depends(checked_form)]
 async def subsidiary(subsidiary_id: str, request: Request, api: Services) -> dict[str, Any]:
     """The subsidiary a page is about (its name and time zone head every page). Its 404
     also covers a subsidiary the token may not see."""
-    found = await api.get("enrolment", f"/subsidiaries/{subsidiary_id}")
+    found = await api.get("enrolment", api_path("/subsidiaries/{}", subsidiary_id))
     request.state.subsidiary = found
     return found
 

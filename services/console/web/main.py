@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from services.console.gateway import ApiError, Services, ServiceUnavailable
-from services.console.i18n import Language, negotiate
+from services.console.gateway import ApiError, Services, ServiceUnavailable, UnsafePathPart
+from services.console.i18n import N_, Language, negotiate
 from services.console.jobs import Jobs
 from services.console.settings import ConsoleSettings
 from services.console.web.deps import CSRF_COOKIE, LANGUAGE_COOKIE, TOKEN_COOKIE, SignInRequired
@@ -28,6 +28,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+NO_SUCH_ID = N_("No such page: an identifier in the address is not valid.")
 
 
 def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
@@ -78,6 +80,11 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(request: Request, exc: ServiceUnavailable) -> Response:
         return render(request, "error.html", status.HTTP_503_SERVICE_UNAVAILABLE, title="503", problems=[str(exc)], service=exc.service)
+
+    @app.exception_handler(UnsafePathPart)
+    async def no_such_id(request: Request, exc: UnsafePathPart) -> Response:
+        # "." or ".." as an id names nothing: never sent on, where it would reach another endpoint.
+        return render(request, "error.html", status.HTTP_404_NOT_FOUND, title="404", problems=[request.state.language.gettext(NO_SUCH_ID)], service=None)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

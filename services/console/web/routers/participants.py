@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.console.gateway import Api, ApiError
+from services.console.gateway import Api, ApiError, api_path
 from services.console.jobs import Job
 from services.console.web.deps import CurrentUser, Form, Services, Subsidiary, Writer
 from services.console.web.pages import redirect, render
@@ -24,7 +24,7 @@ RANKS = 5  # theme choices offered on the form, in order of preference
 
 
 def _path(subsidiary_id: str) -> str:
-    return f"/subsidiaries/{subsidiary_id}/participants"
+    return api_path("/subsidiaries/{}/participants", subsidiary_id)
 
 
 @router.get("")
@@ -65,7 +65,7 @@ async def enrol(request: Request, subsidiary_id: str, subsidiary: Subsidiary, us
         if exc.status not in (409, 422):
             raise
         return _enrol_form(request, subsidiary, {**text, "themes": themes, "availability": availability}, exc.field_errors(), exc.status)
-    return redirect(f"{_path(subsidiary_id)}/{created['id']}", "enrolled")
+    return redirect(_path(subsidiary_id) + api_path("/{}", created["id"]), "enrolled")
 
 
 @router.get("/import")
@@ -89,7 +89,7 @@ async def _import(job: Job, api: Api, subsidiary_id: str, content: bytes) -> Non
     rows = _rows(content)
     job.at("enrolling", rows=len(rows))
     try:
-        response = await api.request("enrolment", "POST", f"{_path(subsidiary_id)}/import", content=content, content_type="text/csv")
+        response = await api.request("enrolment", "POST", _path(subsidiary_id) + "/import", content=content, content_type="text/csv")
     except ApiError as exc:
         if exc.status == 422 and isinstance(exc.detail, list):
             # Every row error, next to the row it is about (the header is row 1).
@@ -119,39 +119,39 @@ async def certify_selected(request: Request, subsidiary_id: str, subsidiary: Sub
     """Certify every mentor ticked on the list, one command each."""
     chosen = [str(p) for p in form.getlist("participant_id")]
     for participant_id in chosen:
-        await api.post("enrolment", f"{_path(subsidiary_id)}/{participant_id}/certify")
+        await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/certify", participant_id))
     back = str(form.get("back") or _path(subsidiary_id))
     return redirect(back if back.startswith(_path(subsidiary_id)) else _path(subsidiary_id), "certified" if chosen else None)
 
 
 @router.get("/{participant_id}")
 async def participant(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: CurrentUser, api: Services) -> Response:
-    found = await api.get("enrolment", f"{_path(subsidiary_id)}/{participant_id}")
+    found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
     return render(request, "participant.html", participant=found, errors={}, tab="participants")
 
 
 @router.post("/{participant_id}/certify")
 async def certify(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
-    await api.post("enrolment", f"{_path(subsidiary_id)}/{participant_id}/certify")
-    return redirect(f"{_path(subsidiary_id)}/{participant_id}", "certified")
+    await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/certify", participant_id))
+    return redirect(_path(subsidiary_id) + api_path("/{}", participant_id), "certified")
 
 
 @router.post("/{participant_id}/withdraw")
 async def withdraw(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
     try:
-        await api.post("enrolment", f"{_path(subsidiary_id)}/{participant_id}/withdraw", {"reason": str(form.get("reason") or "")})
+        await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/withdraw", participant_id), {"reason": str(form.get("reason") or "")})
     except ApiError as exc:
         if exc.status != 422:
             raise
-        found = await api.get("enrolment", f"{_path(subsidiary_id)}/{participant_id}")
+        found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
         return render(request, "participant.html", 422, participant=found, errors={"reason": exc.field_errors().get("reason", exc.messages())}, tab="participants")
-    return redirect(f"{_path(subsidiary_id)}/{participant_id}", "withdrawn")
+    return redirect(_path(subsidiary_id) + api_path("/{}", participant_id), "withdrawn")
 
 
 @router.post("/{participant_id}/erase")
 async def erase(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
     if form.get("confirm") != "yes":
-        found = await api.get("enrolment", f"{_path(subsidiary_id)}/{participant_id}")
+        found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
         return render(request, "participant.html", 422, participant=found, errors={"confirm": ["confirm"]}, tab="participants")
-    await api.delete("enrolment", f"{_path(subsidiary_id)}/{participant_id}/personal-data")
-    return redirect(f"{_path(subsidiary_id)}/{participant_id}", "erased")
+    await api.delete("enrolment", _path(subsidiary_id) + api_path("/{}/personal-data", participant_id))
+    return redirect(_path(subsidiary_id) + api_path("/{}", participant_id), "erased")
