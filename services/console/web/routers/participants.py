@@ -4,6 +4,7 @@ erasing personal data."""
 
 import csv
 import io
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -85,27 +86,61 @@ async def start_import(request: Request, subsidiary_id: str, subsidiary: Subsidi
 
 
 async def _import(job: Job, api: Api, subsidiary_id: str, content: bytes) -> None:
+    """The file and its rows live only in this coroutine, while the job runs: what the job
+    keeps once it ends is row numbers, columns and messages, without anyone's name or email."""
     job.at("reading")
     rows = _rows(content)
     job.at("enrolling", rows=len(rows))
+    refused: ApiError | None = None
     try:
         response = await api.request("enrolment", "POST", _path(subsidiary_id) + "/import", content=content, content_type="text/csv")
     except ApiError as exc:
-        if exc.status == 422 and isinstance(exc.detail, list):
-            # Every row error, next to the row it is about (the header is row 1).
-            by_row: dict[int, list[dict[str, Any]]] = {}
-            for problem in exc.detail:
-                by_row.setdefault(int(problem.get("row", 0)), []).append(problem)
-            job.result["row_errors"] = [{"row": n, "cells": rows.get(n, {}), "problems": by_row[n]} for n in sorted(by_row)]
-            job.result["error_count"] = len(exc.detail)
-        raise
-    job.result["imported"] = response.json()["imported"]
-    job.result["done_url"] = None
+        if exc.status != 422 or not isinstance(exc.detail, list):
+            raise
+        refused = exc
+    if refused is None:
+        job.result["imported"] = response.json()["imported"]
+        job.result["done_url"] = None
+        return
+    # Every row error, by the row it is about (the header is row 1).
+    problems = [_row_problem(problem, rows) for problem in refused.detail]
+    by_row: dict[int, list[dict[str, Any]]] = {}
+    for problem in problems:
+        by_row.setdefault(problem["row"], []).append(problem)
+    job.result["row_errors"] = [{"row": n, "problems": by_row[n]} for n in sorted(by_row)]
+    job.result["error_count"] = len(problems)
+    del rows, refused
+    raise ApiError("enrolment", 422, problems)
+
+
+# The cells that say who someone is: never kept once the job ends, even inside a message.
+PERSONAL_COLUMNS = ("name", "email", "manager_email")
+_EMAIL = re.compile(r"[^\s@'\"<>,;]+@[^\s@'\"<>,;]+")
+
+
+def _row_problem(problem: Any, rows: dict[int, dict[str, str]]) -> dict[str, Any]:
+    """A row error as the job keeps it: its row, its column, its message with the row's
+    personal cells (and anything like an email address) taken out."""
+    if not isinstance(problem, dict):
+        return {"row": 0, "column": "", "message": _EMAIL.sub("[email]", str(problem))}
+    try:
+        row = int(problem.get("row", 0))
+    except (TypeError, ValueError):
+        row = 0
+    message = str(problem.get("message", ""))
+    cells = rows.get(row, {})
+    for column in PERSONAL_COLUMNS:
+        value = (cells.get(column) or "").strip()
+        parts = [value, *value.split("@")] if column.endswith("email") else [value]
+        for part in sorted({p for p in parts if len(p) >= 3}, key=len, reverse=True):
+            message = re.sub(re.escape(part), f"[{column}]", message, flags=re.IGNORECASE)
+    message = _EMAIL.sub("[email]", message)
+    return {"row": row, "column": str(problem.get("column", "")), "message": message}
 
 
 def _rows(content: bytes) -> dict[int, dict[str, str]]:
-    """The file's rows by number as enrolment counts them (the header is row 1), to show
-    each error next to its row's content."""
+    """The file's rows by number as enrolment counts them (the header is row 1), to count
+    them and to keep their personal cells out of the errors."""
     try:
         reader = csv.reader(io.StringIO(content.decode("utf-8-sig"), newline=""))
         header = [name.strip().lower() for name in next(reader, [])]
