@@ -269,7 +269,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"{spec.name:<10} {process.url}  (API docs: {process.url}/docs, log: {logs / f'{spec.name}.log'})", flush=True)
         port = int(os.environ.get(CONSOLE.port_variable, CONSOLE.default_port))
         urls = {url_variable(p.spec): p.url for p in processes}
-        console = ServiceProcess(CONSOLE, port, {**env, **urls}, log=logs / "console.log")
+        console = ServiceProcess(CONSOLE, port, {**env, **urls, **console_cookie_env()}, log=logs / "console.log")
         processes.append(console)
         console.start()
         print(f"{'console':<10} {console.url}  (sign in with the token below; log: {logs / 'console.log'})", flush=True)
@@ -284,6 +284,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         if broker is not None:
             broker.stop()
         print("Tandem stopped.", flush=True)
+
+
+def console_cookie_env() -> dict[str, str]:
+    """`tandem up` serves the console over plain HTTP on 127.0.0.1, where browsers refuse
+    Secure cookies: it turns them off, unless CONSOLE_SECURE_COOKIES is set (behind HTTPS)."""
+    return {"CONSOLE_SECURE_COOKIES": os.environ.get("CONSOLE_SECURE_COOKIES", "false")}
 
 
 def _supervise(processes: list[ServiceProcess]) -> int:

@@ -8,19 +8,21 @@ import re
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 import httpx
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from fastapi import Request
 from fastapi.testclient import TestClient
 
+from infra.cli import console_cookie_env
 from services.common.auth import Role, issue_token
 from services.console.gateway import ApiError, UnsafePathPart, api_path
 from services.console.i18n import Language, negotiate
 from services.console.settings import ConsoleSettings
-from services.console.web.deps import CSRF_COOKIE, TOKEN_COOKIE, User
+from services.console.web.deps import SESSION_COOKIE, TOKEN_COOKIE, User
 from services.console.web.main import create_app
 from services.console.web.routers.signin import _local
 from support import free_port
@@ -33,19 +35,22 @@ def console():
     # Nothing listens on these ports: whatever needs a service shows that it is unreachable.
     dead = {f"{name}_url": f"http://127.0.0.1:{free_port()}" for name in ("enrolment", "matching", "sessions")}
     app = create_app(ConsoleSettings(**dead))
-    with TestClient(app, base_url="http://127.0.0.1") as client:
+    with TestClient(app, base_url="https://127.0.0.1") as client:  # secure cookies by default: HTTPS
         yield client
+
+
+TOKEN = "__Host-" + TOKEN_COOKIE
+SESSION = "__Host-" + SESSION_COOKIE
 
 
 def signed_in(client: TestClient, role: Role = Role.GROUP_ADMIN, subsidiary: str | None = None, subject: str | None = None) -> str:
     token = issue_token("any-secret", role, subsidiary, subject)  # the console reads claims; services check signatures
-    client.cookies.set(TOKEN_COOKIE, token)
+    client.cookies.set(TOKEN, token)
     return token
 
 
 def csrf(client: TestClient) -> str:
-    client.get("/sign-in")
-    return client.cookies[CSRF_COOKIE]
+    return form_token(client)
 
 
 def form_token(client: TestClient, page: str = "/sign-in") -> str:
@@ -69,7 +74,7 @@ def test_sign_in_refuses_a_malformed_or_expired_token_without_asking_the_service
     expired = issue_token("any-secret", Role.GROUP_ADMIN, ttl=timedelta(seconds=-5))
     response = console.post("/sign-in", data={"token": expired, "csrf_token": token})
     assert response.status_code == 401 and "This token has expired" in response.text
-    assert TOKEN_COOKIE not in console.cookies
+    assert TOKEN not in console.cookies
 
 
 def test_pages_need_a_sign_in_and_come_back_to_where_the_user_was_going(console: TestClient):
@@ -126,7 +131,7 @@ def test_a_long_operation_shows_its_step_while_it_runs_then_its_outcome_to_its_o
     signed_in(console, subject="bob")  # someone else does not see it
     assert console.get(f"/jobs/{job.id}/progress").status_code == 404
 
-    console.cookies.set(TOKEN_COOKIE, owner)
+    console.cookies.set(TOKEN, owner)
     console.portal.call(gate.set)
     deadline = time.monotonic() + 5
     while job.running:
@@ -346,3 +351,124 @@ def test_a_failed_import_keeps_only_row_numbers_columns_and_messages_once_it_end
     row = re.search(r'<tr id="row-3">(.*?)</tr>', page, re.S).group(1)
     assert "<strong>themes</strong>" in row and "unknown theme &#39;knitting&#39;" in row
     assert [word for word in PERSONAL if word in page] == []
+
+
+# -- cookies, forgery, caching, sizes ---------------------------------------------------------
+
+
+def make_console(base_url: str = "https://127.0.0.1", **settings: object) -> TestClient:
+    dead = {f"{name}_url": f"http://127.0.0.1:{free_port()}" for name in ("enrolment", "matching", "sessions")}
+    return TestClient(create_app(ConsoleSettings(**{**dead, **settings})), base_url=base_url)
+
+
+def set_cookies(response: httpx.Response) -> dict[str, str]:
+    """Each Set-Cookie header by cookie name, its attributes lower-cased."""
+    return {header.split("=", 1)[0]: header.lower() for header in response.headers.get_list("set-cookie")}
+
+
+def test_cookies_are_secure_host_only_by_default_and_plain_only_when_told(console: TestClient, recorded: RecordingServices):
+    assert ConsoleSettings.model_fields["secure_cookies"].default is True
+    recorded.answers["GET", "/subsidiaries"] = httpx.Response(200, json=[])
+    first = console.get("/sign-in")
+    token = issue_token("any-secret", Role.GROUP_ADMIN)
+    signed = console.post("/sign-in", data={"token": token, "csrf_token": form_token(console), "next": "/subsidiaries"}, follow_redirects=False)
+    language = console.post("/language", data={"language": "fr", "csrf_token": form_token(console, "/subsidiaries"), "next": "/"}, follow_redirects=False)
+    out = console.post("/sign-out", data={"csrf_token": form_token(console, "/subsidiaries")}, follow_redirects=False)
+    sent = {**set_cookies(first), **set_cookies(signed), **set_cookies(language)}
+    assert set(sent) == {SESSION, TOKEN, "__Host-tandem_lang"}
+    assert TOKEN in set_cookies(out) and "__Host-tandem_notice" in set_cookies(out)
+    for header in [*sent.values(), *set_cookies(out).values()]:
+        attributes = [part.strip() for part in header.split(";")]
+        assert "secure" in attributes and "httponly" in attributes and "samesite=strict" in attributes and "path=/" in attributes
+        assert not any(part.startswith("domain") for part in attributes)  # __Host-: this host only
+
+    with make_console("http://127.0.0.1", CONSOLE_SECURE_COOKIES=False) as plain:  # tandem up, over plain HTTP
+        response = plain.get("/sign-in")
+        (name,) = set_cookies(response)
+        assert name == SESSION_COOKIE and "secure" not in [p.strip() for p in set_cookies(response)[name].split(";")]
+        plain.cookies.set(TOKEN_COOKIE, issue_token("any-secret", Role.GROUP_ADMIN))
+        assert plain.get("/", follow_redirects=False).headers["location"] == "/subsidiaries"  # read under its plain name
+        plain.cookies.set(TOKEN, plain.cookies[TOKEN_COOKIE])
+        plain.cookies.delete(TOKEN_COOKIE)
+        assert plain.get("/", follow_redirects=False).headers["location"] == "/sign-in"  # not under the other
+
+
+def test_tandem_up_turns_secure_cookies_off_for_its_plain_http_console(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("CONSOLE_SECURE_COOKIES", raising=False)
+    assert console_cookie_env() == {"CONSOLE_SECURE_COOKIES": "false"}
+    monkeypatch.setenv("CONSOLE_SECURE_COOKIES", "true")  # behind an HTTPS proxy
+    assert console_cookie_env() == {"CONSOLE_SECURE_COOKIES": "true"}
+
+
+def test_an_anti_forgery_token_from_another_session_is_refused(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    mine = form_token(console, "/subsidiaries/lyon/participants/import")
+    assert console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": mine}).status_code != 403
+
+    # Another browser (its own session cookie), signed in as the same user, with my token.
+    other = TestClient(console.app, base_url="https://127.0.0.1")  # the same console process
+    other.cookies.set(TOKEN, console.cookies[TOKEN])
+    theirs = form_token(other, "/sign-in")
+    assert theirs != mine
+    refused = other.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": mine})
+    assert refused.status_code == 403 and "did not come from this console" in refused.text
+
+    # The session cookie's own value is no token (as it was when the token was the cookie).
+    own_cookie = console.cookies[SESSION]
+    assert console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": own_cookie}).status_code == 403
+
+    # The same browser before signing in (or as someone else): its token no longer matches.
+    console.cookies.delete(TOKEN)
+    anonymous = form_token(console, "/sign-in")
+    signed_in(console, subject="mallory")
+    assert console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": anonymous}).status_code == 403
+    assert console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": mine}).status_code == 403
+    posted = [c for c in recorded.calls if c[1] == "POST"]
+    assert len(posted) == 1  # only the first, rightful one
+
+
+def test_no_page_is_kept_in_a_cache(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    for address in ("/sign-in", "/subsidiaries/lyon/participants/import", "/subsidiaries/lyon/participants/nobody", "/jobs/unknown", "/"):
+        response = console.get(address, follow_redirects=False)
+        assert response.headers["cache-control"] == "no-store", address
+    assert "no-store" not in console.get("/static/console.css").headers.get("cache-control", "")
+
+
+def test_a_form_larger_than_the_limit_is_refused_before_it_is_parsed(console: TestClient, recorded: RecordingServices, monkeypatch: pytest.MonkeyPatch):
+    signed_in(console)
+    token = form_token(console)
+    parsed = []
+    original = Request.form
+    monkeypatch.setattr(Request, "form", lambda self, *a, **k: parsed.append(self.url.path) or original(self, *a, **k))
+    big = {"participant_id": "x" * (64 * 1024), "csrf_token": token}
+    announced = console.post("/subsidiaries/lyon/participants/certify", data=big)
+    assert announced.status_code == 413
+    assert "The form is larger than the console accepts (64 KiB at most)." in announced.text and "Too large" in announced.text
+    assert announced.headers["cache-control"] == "no-store"
+    assert recorded.calls == []  # refused at once: no service asked, nothing read
+
+    body = urlencode(big).encode()
+    streamed = console.post(  # no Content-Length: counted as it arrives
+        "/subsidiaries/lyon/participants/certify", content=(body[i : i + 4096] for i in range(0, len(body), 4096)), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert streamed.status_code == 413 and "64 KiB at most" in streamed.text
+    assert parsed == ["/subsidiaries/lyon/participants/certify"]  # the streamed one began, the announced one never
+    assert [c for c in recorded.calls if c[1] == "POST"] == []
+
+
+def test_a_csv_file_may_be_larger_than_a_form_up_to_its_own_limit():
+    with make_console(CONSOLE_MAX_UPLOAD_BYTES=200_000) as console:
+        services = RecordingServices()
+        clients = console.app.state.services.clients
+        for name, client in list(clients.items()):
+            clients[name] = httpx.AsyncClient(base_url=str(client.base_url), transport=services.transport(name))
+        services.answers["POST", "/subsidiaries/lyon/participants/import"] = httpx.Response(200, json={"imported": 1000})
+        signed_in(console)
+        token = form_token(console)
+        rows = IMPORT_FILE.encode() + b"mentee,A,a@example.com,1970,IT,Lyon,fr,networking,mon-am\n" * 1500  # ~90 KB
+        accepted = console.post("/subsidiaries/lyon/participants/import", data={"csrf_token": token}, files={"file": ("p.csv", rows, "text/csv")}, follow_redirects=False)
+        assert accepted.status_code == 303 and accepted.headers["location"].startswith("/jobs/")
+        refused = console.post("/subsidiaries/lyon/participants/import", data={"csrf_token": token}, files={"file": ("p.csv", rows * 3, "text/csv")})
+        assert refused.status_code == 413
+        assert "The file is larger than the console accepts (195.3 KiB at most): split it into smaller files" in refused.text

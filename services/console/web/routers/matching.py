@@ -56,7 +56,7 @@ async def participant_names(api: Api, subsidiary_id: str) -> dict[str, str | Non
 async def start_run(request: Request, subsidiary_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
     format = str(form.get("format") or "pair")
     job = request.app.state.jobs.start(user.owner, "matching-run", subsidiary_id, lambda job: _run(job, api, subsidiary_id, format))
-    return redirect(f"/jobs/{job.id}")
+    return redirect(request, f"/jobs/{job.id}")
 
 
 async def _run(job: Job, api: Api, subsidiary_id: str, format: str) -> None:
@@ -77,7 +77,7 @@ async def run_page(request: Request, subsidiary_id: str, run_id: str, subsidiary
 @router.post("/runs/{run_id}/publish")
 async def publish(request: Request, subsidiary_id: str, run_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
     published = await api.post("matching", _api_path(subsidiary_id) + api_path("/matching-runs/{}/publish", run_id))
-    return redirect(f"/subsidiaries/{subsidiary_id}/matching/runs/{run_id}", "published", len(published["match_ids"]))
+    return redirect(request, f"/subsidiaries/{subsidiary_id}/matching/runs/{run_id}", "published", len(published["match_ids"]))
 
 
 @router.post("/matches/{match_id}/decline")
@@ -91,7 +91,7 @@ async def decline(request: Request, subsidiary_id: str, match_id: str, subsidiar
         match = await api.get("matching", _api_path(subsidiary_id) + api_path("/matches/{}", match_id))
         names = await participant_names(api, subsidiary_id)
         return render(request, "match.html", 422, match=match, names=names, errors=exc.field_errors(), tab="matching")
-    return redirect(f"/subsidiaries/{subsidiary_id}/matching", "declined")
+    return redirect(request, f"/subsidiaries/{subsidiary_id}/matching", "declined")
 
 
 @router.get("/matches/{match_id}")
@@ -110,4 +110,4 @@ async def set_weights(request: Request, subsidiary_id: str, subsidiary: Subsidia
         if exc.status != 422:
             raise
         return await _matching_page(request, api, subsidiary_id, "active", 0, exc.field_errors(), body, 422)
-    return redirect(f"/subsidiaries/{subsidiary_id}/matching", "weights-saved")
+    return redirect(request, f"/subsidiaries/{subsidiary_id}/matching", "weights-saved")

@@ -66,7 +66,7 @@ async def enrol(request: Request, subsidiary_id: str, subsidiary: Subsidiary, us
         if exc.status not in (409, 422):
             raise
         return _enrol_form(request, subsidiary, {**text, "themes": themes, "availability": availability}, exc.field_errors(), exc.status)
-    return redirect(_path(subsidiary_id) + api_path("/{}", created["id"]), "enrolled")
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", created["id"]), "enrolled")
 
 
 @router.get("/import")
@@ -82,7 +82,7 @@ async def start_import(request: Request, subsidiary_id: str, subsidiary: Subsidi
         return render(request, "import.html", 422, tab="participants", problems=["empty"])
     job = request.app.state.jobs.start(user.owner, "import", subsidiary_id, lambda job: _import(job, api, subsidiary_id, content))
     job.result["filename"] = getattr(upload, "filename", None) or "participants.csv"
-    return redirect(f"/jobs/{job.id}")
+    return redirect(request, f"/jobs/{job.id}")
 
 
 async def _import(job: Job, api: Api, subsidiary_id: str, content: bytes) -> None:
@@ -156,7 +156,7 @@ async def certify_selected(request: Request, subsidiary_id: str, subsidiary: Sub
     for participant_id in chosen:
         await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/certify", participant_id))
     back = str(form.get("back") or _path(subsidiary_id))
-    return redirect(back if back.startswith(_path(subsidiary_id)) else _path(subsidiary_id), "certified" if chosen else None)
+    return redirect(request, back if back.startswith(_path(subsidiary_id)) else _path(subsidiary_id), "certified" if chosen else None)
 
 
 @router.get("/{participant_id}")
@@ -168,7 +168,7 @@ async def participant(request: Request, subsidiary_id: str, participant_id: str,
 @router.post("/{participant_id}/certify")
 async def certify(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
     await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/certify", participant_id))
-    return redirect(_path(subsidiary_id) + api_path("/{}", participant_id), "certified")
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", participant_id), "certified")
 
 
 @router.post("/{participant_id}/withdraw")
@@ -180,7 +180,7 @@ async def withdraw(request: Request, subsidiary_id: str, participant_id: str, su
             raise
         found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
         return render(request, "participant.html", 422, participant=found, errors={"reason": exc.field_errors().get("reason", exc.messages())}, tab="participants")
-    return redirect(_path(subsidiary_id) + api_path("/{}", participant_id), "withdrawn")
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", participant_id), "withdrawn")
 
 
 @router.post("/{participant_id}/erase")
@@ -189,4 +189,4 @@ async def erase(request: Request, subsidiary_id: str, participant_id: str, subsi
         found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
         return render(request, "participant.html", 422, participant=found, errors={"confirm": ["confirm"]}, tab="participants")
     await api.delete("enrolment", _path(subsidiary_id) + api_path("/{}/personal-data", participant_id))
-    return redirect(_path(subsidiary_id) + api_path("/{}", participant_id), "erased")
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", participant_id), "erased")

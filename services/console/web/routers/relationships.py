@@ -78,7 +78,7 @@ async def schedule(request: Request, subsidiary_id: str, relationship_id: str, s
         if exc.status not in (409, 422):
             raise
         return await _relationship_page(request, api, subsidiary, relationship_id, fields, exc.field_errors(), exc.status)
-    return redirect(f"/subsidiaries/{subsidiary_id}/sessions/{created['id']}", "scheduled")
+    return redirect(request, f"/subsidiaries/{subsidiary_id}/sessions/{created['id']}", "scheduled")
 
 
 @router.post("/{relationship_id}/close")
@@ -90,4 +90,4 @@ async def close(request: Request, subsidiary_id: str, relationship_id: str, subs
             raise
         errors = {"close_reason": exc.field_errors().get("reason", exc.messages())}
         return await _relationship_page(request, api, subsidiary, relationship_id, {}, errors, 422)
-    return redirect(f"/subsidiaries/{subsidiary_id}/relationships/{relationship_id}", "closed")
+    return redirect(request, f"/subsidiaries/{subsidiary_id}/relationships/{relationship_id}", "closed")

@@ -61,7 +61,7 @@ async def _command(
             raise
         errors = {f"{prefix}{field}" if field else "": messages for field, messages in exc.field_errors().items()}
         return await _session_page(request, api, subsidiary_id, session_id, form, errors, exc.status)
-    return redirect(_path(subsidiary_id) + api_path("/{}", session_id), notice)
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", session_id), notice)
 
 
 @router.post("/{session_id}/attendance")

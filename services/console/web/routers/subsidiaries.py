@@ -35,7 +35,7 @@ async def onboard(request: Request, user: Writer, api: Services, form: Form) -> 
         return render(
             request, "subsidiaries.html", exc.status, subsidiaries=found, form=body, errors=exc.field_errors(), timezones=TIMEZONES, locales=LOCALES
         )
-    return redirect(f"/subsidiaries/{created['id']}/programme", "onboarded")
+    return redirect(request, f"/subsidiaries/{created['id']}/programme", "onboarded")
 
 
 async def optional(api: Api, service: str, path: str, **params: Any) -> Any:
@@ -77,7 +77,7 @@ async def configure_programme(request: Request, subsidiary_id: str, subsidiary: 
         if exc.status != 422:
             raise
         return render(request, "programme.html", 422, form=fields, errors=exc.field_errors(), tab="programme", configured=bool(subsidiary.get("programme")))
-    return redirect(f"/subsidiaries/{subsidiary_id}/programme", "programme-saved")
+    return redirect(request, f"/subsidiaries/{subsidiary_id}/programme", "programme-saved")
 
 
 def _programme_form(programme: dict[str, Any]) -> dict[str, str]:
