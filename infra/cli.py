@@ -6,9 +6,10 @@ import os
 import signal
 import sys
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import jwt
 from eventsourcing.utils import Environment
 
 from contracts.topics import Topics
@@ -23,7 +24,7 @@ from services.common.chain import check_logs
 from services.common.files import private_dir
 from services.common.key_wrapping import WrappingKeyError, new_wrapping_key
 from services.common.personal_data import KeyStore, key_store_from
-from services.common.settings import ServiceSettings
+from services.common.settings import ConfigurationError, ServiceSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--role", required=True, choices=[str(r) for r in Role])
     token.add_argument("--subsidiary", help="the subsidiary a subsidiary-admin (or auditor) is limited to")
     token.add_argument("--subject", help="who the token speaks for (default: the role)")
-    token.add_argument("--ttl-hours", type=float, default=12.0)
+    token.add_argument("--ttl-hours", type=float, help="how long it lasts (default 12, at most TANDEM_TOKEN_MAX_HOURS)")
     token.set_defaults(run=cmd_token)
 
     broker = commands.add_parser("broker", help="run only the embedded broker, with the topics created")
@@ -100,19 +101,42 @@ def main(argv: list[str] | None = None) -> int:
     except WrappingKeyError as exc:
         print(f"tandem: {exc}", file=sys.stderr)
         return 2
+    except ConfigurationError as exc:
+        print(f"tandem {args.command}: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         parser.error(str(exc))
         return 2
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    """The bare token on stdout (for scripts: `TOKEN=$(tandem token ...)`), when it expires on stderr."""
     settings = ServiceSettings()
-    print(issue_token(settings.token_secret(), args.role, args.subsidiary, args.subject, timedelta(hours=args.ttl_hours)))
+    ttl = _default_ttl(settings) if args.ttl_hours is None else timedelta(hours=args.ttl_hours)
+    if ttl > settings.token_max_lifetime:
+        raise ValueError(f"--ttl-hours {args.ttl_hours:g} is more than the services accept: TANDEM_TOKEN_MAX_HOURS is {settings.token_max_hours:g}")
+    if ttl <= timedelta(0):
+        raise ValueError("--ttl-hours must be more than 0")
+    token = issue_token(settings.token_secret(), args.role, args.subsidiary, args.subject, ttl)
+    print(token, flush=True)
+    print(f"expires {_expiry(token)}", file=sys.stderr, flush=True)
     return 0
 
 
+def _expiry(token: str) -> str:
+    """When a token just issued expires, in UTC, and in how long."""
+    expires = datetime.fromtimestamp(int(jwt.decode(token, options={"verify_signature": False})["exp"]), timezone.utc)
+    hours = (expires - datetime.now(timezone.utc)).total_seconds() / 3600
+    return f"{expires:%Y-%m-%d %H:%M:%S} UTC (in {hours:.1f} h)"
+
+
+def _default_ttl(settings: ServiceSettings) -> timedelta:
+    return min(timedelta(hours=12), settings.token_max_lifetime)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    token = args.token or issue_token(ServiceSettings().token_secret(), Role.GROUP_ADMIN, subject="tandem-demo")
+    settings = ServiceSettings()
+    token = args.token or issue_token(settings.token_secret(), Role.GROUP_ADMIN, subject="tandem-demo", ttl=_default_ttl(settings))
     return run_demo(args.subsidiary, token, held=args.held)
 
 
@@ -286,12 +310,13 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"{spec.name:<10} {process.url}  (API docs: {process.url}/docs, log: {logs / f'{spec.name}.log'})", flush=True)
         port = int(os.environ.get(CONSOLE.port_variable, CONSOLE.default_port))
         urls = {url_variable(p.spec): p.url for p in processes}
-        console = ServiceProcess(CONSOLE, port, {**env, **urls}, log=logs / "console.log")
+        console = ServiceProcess(CONSOLE, port, {**env, **urls, **console_cookie_env()}, log=logs / "console.log")
         processes.append(console)
         console.start()
         print(f"{'console':<10} {console.url}  (sign in with the token below; log: {logs / 'console.log'})", flush=True)
-        print("\ngroup-admin token (12 h):", flush=True)
-        print(issue_token(secret, Role.GROUP_ADMIN, subject="group-admin"), flush=True)
+        admin = issue_token(secret, Role.GROUP_ADMIN, subject="group-admin", ttl=_default_ttl(settings))
+        print(f"\ngroup-admin token (expires {_expiry(admin)}):", flush=True)
+        print(admin, flush=True)
         print("\nTandem is up. Ctrl-C stops everything.", flush=True)
         return _supervise(processes)
     finally:
@@ -300,6 +325,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         if broker is not None:
             broker.stop()
         print("Tandem stopped.", flush=True)
+
+
+def console_cookie_env() -> dict[str, str]:
+    """`tandem up` serves the console over plain HTTP on 127.0.0.1, where browsers refuse
+    Secure cookies: it turns them off, unless CONSOLE_SECURE_COOKIES is set (behind HTTPS)."""
+    return {"CONSOLE_SECURE_COOKIES": os.environ.get("CONSOLE_SECURE_COOKIES", "false")}
 
 
 def _supervise(processes: list[ServiceProcess]) -> int:

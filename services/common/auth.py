@@ -15,6 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 ALGORITHM = "HS256"
 ISSUER = "tandem"
+# The longest a token may live (exp - iat); TANDEM_TOKEN_MAX_HOURS sets it per platform.
+DEFAULT_MAX_LIFETIME = timedelta(hours=12)
 
 
 class Role(StrEnum):
@@ -61,21 +63,28 @@ class InvalidToken(Exception):
     pass
 
 
-def verify_token(secret: str, token: str) -> Principal:
+def verify_token(secret: str, token: str, max_lifetime: timedelta = DEFAULT_MAX_LIFETIME) -> Principal:
     try:
         # Only HS256: a token claiming `alg: none` or any other algorithm is refused.
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub", "iss"]}
+            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "iat", "sub", "iss"]}
         )
         role = Role(claims.get("role"))
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken(str(exc)) from None
+    # A token signed to live longer than the platform allows is refused, however it was made.
+    if int(claims["exp"]) - int(claims["iat"]) > max_lifetime.total_seconds():
+        raise InvalidToken(f"the token lives longer than the maximum of {max_lifetime.total_seconds() / 3600:g} h")
     subsidiary = claims.get("subsidiary")
     if role is Role.SUBSIDIARY_ADMIN and not subsidiary:
         raise InvalidToken("a subsidiary-admin token must name its subsidiary")
     if role is Role.GROUP_ADMIN:
         subsidiary = None
     return Principal(subject=str(claims["sub"]), role=role, subsidiary=subsidiary)
+
+
+def token_max_lifetime(request: Request) -> timedelta:
+    return getattr(request.app.state, "token_max_lifetime", DEFAULT_MAX_LIFETIME)
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `tandem token`")
@@ -88,7 +97,7 @@ def authenticate(
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=unauthorized)
     try:
-        return verify_token(request.app.state.token_secret, credentials.credentials)
+        return verify_token(request.app.state.token_secret, credentials.credentials, token_max_lifetime(request))
     except InvalidToken as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers=unauthorized) from None
 

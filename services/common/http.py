@@ -2,9 +2,11 @@
 
 import logging
 import re
+import sys
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from typing import Annotated, Any
 
 import uvicorn
@@ -18,6 +20,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import (
+    DEFAULT_MAX_LIFETIME,
     CurrentPrincipal,
     InvalidToken,
     Principal,
@@ -25,9 +28,11 @@ from services.common.auth import (
     require_group_admin,
     subsidiary_reader,
     subsidiary_writer,
+    token_max_lifetime,
     verify_token,
 )
 from services.common.errors import Problem, ServiceError
+from services.common.settings import ConfigurationError, check_secret
 
 
 class ErrorOut(BaseModel):
@@ -58,7 +63,9 @@ def create_service_app(
     max_body_bytes: int,
     routers: Sequence[APIRouter],
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+    token_max_lifetime: timedelta = DEFAULT_MAX_LIFETIME,
 ) -> FastAPI:
+    check_secret(token_secret, "TANDEM_SECRET")  # whoever builds the app, a weak key is refused
     app = FastAPI(
         title=title,
         description=description,
@@ -66,6 +73,7 @@ def create_service_app(
         lifespan=lifespan,
     )
     app.state.token_secret = token_secret
+    app.state.token_max_lifetime = token_max_lifetime
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
     @app.exception_handler(ServiceError)
@@ -180,14 +188,21 @@ def _principal(request: Request) -> Principal | None:
     if scheme.lower() != "bearer" or not token:
         return None
     try:
-        return verify_token(request.app.state.token_secret, token.strip())
+        return verify_token(request.app.state.token_secret, token.strip(), token_max_lifetime(request))
     except InvalidToken:
         return None
 
 
-def serve(service: str, app: FastAPI, host: str, port: int) -> None:
-    """Run one service's app in this process, until SIGTERM or Ctrl-C."""
+def serve(service: str, app: FastAPI | Callable[[], FastAPI], host: str, port: int) -> None:
+    """Run one service's app (or what builds it) in this process, until SIGTERM or Ctrl-C. A
+    setting that keeps it from starting ends the process with its message, and exit code 2."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+    if not isinstance(app, FastAPI):
+        try:
+            app = app()
+        except ConfigurationError as exc:
+            print(f"{service} cannot start: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

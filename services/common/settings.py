@@ -3,6 +3,7 @@
 import os
 import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
@@ -10,6 +11,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import DEFAULT_PREFIX, Topics
 from services.common.files import private_dir
+
+# An HS256 key shorter than the hash's output is guessable offline from one token (RFC 7518 3.2).
+MIN_SECRET_BYTES = 32
+
+
+class ConfigurationError(Exception):
+    """A setting that keeps a service from starting; the message names the setting, never its value."""
 
 
 class ServiceSettings(BaseSettings):
@@ -26,16 +34,23 @@ class ServiceSettings(BaseSettings):
     consumer_enabled: bool = Field(True, validation_alias="TANDEM_CONSUMER_ENABLED")
     relay_reset_check_seconds: float = Field(10.0, validation_alias="TANDEM_RELAY_RESET_CHECK_SECONDS", gt=0)
     max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="TANDEM_MAX_BODY_BYTES")
+    token_max_hours: float = Field(12.0, validation_alias="TANDEM_TOKEN_MAX_HOURS", gt=0, description="Tokens living longer (exp - iat) are refused")
 
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix)
 
+    @property
+    def token_max_lifetime(self) -> timedelta:
+        return timedelta(hours=self.token_max_hours)
+
     def token_secret(self) -> str:
-        """TANDEM_SECRET, or a secret generated once into TANDEM_HOME and shared by every service."""
+        """TANDEM_SECRET, or a secret generated once into TANDEM_HOME and shared by every service.
+        One shorter than MIN_SECRET_BYTES raises ConfigurationError."""
         if self.secret:
-            return self.secret
-        return ensure_secret_file(self.home / "secret")
+            return check_secret(self.secret, "TANDEM_SECRET")
+        path = self.home / "secret"
+        return check_secret(ensure_secret_file(path), f"the secret file {path} (TANDEM_HOME/secret)")
 
     def event_store_env(self, app_name: str) -> dict[str, str]:
         """Defaults for the eventsourcing library: SQLite under TANDEM_HOME unless the
@@ -55,6 +70,15 @@ class ServiceSettings(BaseSettings):
             # The service and the command line may open one file at once.
             env["SQLITE_LOCK_TIMEOUT"] = lookup("SQLITE_LOCK_TIMEOUT") or "10"
         return env
+
+
+def check_secret(secret: str, source: str) -> str:
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"{source} is shorter than {MIN_SECRET_BYTES} bytes: set a long random value "
+            "(e.g. `openssl rand -base64 48`), the same for every service"
+        )
+    return secret
 
 
 def ensure_secret_file(path: Path) -> str:

@@ -7,8 +7,36 @@ behind it decided with the user's token, exactly as for a call with curl.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+
+
+class UnsafePathPart(ValueError):
+    """An id that cannot be one part of a service's path ("", "." or "..")."""
+
+
+def path_part(value: object) -> str:
+    """One id as one path segment: every character that could end it or change the path
+    ("/", "?", "#", "%", ...) is percent-encoded, and dot segments are refused (the HTTP
+    client would resolve them), so an id can never reach another endpoint."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise UnsafePathPart(f"{text!r} is not an id")
+    return quote(text, safe="")
+
+
+def api_path(template: str, *parts: object) -> str:
+    """`template` with each `{}` replaced by one encoded part:
+    api_path("/subsidiaries/{}/participants/{}", sid, pid)."""
+    return template.format(*(path_part(part) for part in parts))
+
+
+def _check_path(path: str) -> None:
+    """The last guard: a path the console sends has no dot segment, query or fragment of its own."""
+    segments = path.split("/")
+    if not path.startswith("/") or any(s in (".", "..") for s in segments) or "?" in path or "#" in path:
+        raise UnsafePathPart(f"not a path the console sends: {path!r}")
 
 
 class ServiceUnavailable(Exception):
@@ -129,6 +157,7 @@ class Api:
         content: bytes | None = None,
         content_type: str | None = None,
     ) -> httpx.Response:
+        _check_path(path)
         client = self.services.clients[service]
         headers = dict(self.headers)
         if content_type:

@@ -6,4 +6,4 @@ from services.enrolment.settings import EnrolmentSettings
 
 if __name__ == "__main__":
     settings = EnrolmentSettings()
-    serve("enrolment", create_app(settings), settings.host, settings.port)
+    serve("enrolment", lambda: create_app(settings), settings.host, settings.port)

@@ -6,4 +6,4 @@ from services.matching.settings import MatchingSettings
 
 if __name__ == "__main__":
     settings = MatchingSettings()
-    serve("matching", create_app(settings), settings.host, settings.port)
+    serve("matching", lambda: create_app(settings), settings.host, settings.port)

@@ -6,4 +6,4 @@ from services.sessions.settings import SessionsSettings
 
 if __name__ == "__main__":
     settings = SessionsSettings()
-    serve("sessions", create_app(settings), settings.host, settings.port)
+    serve("sessions", lambda: create_app(settings), settings.host, settings.port)

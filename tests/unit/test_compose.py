@@ -722,6 +722,8 @@ def console_problems(compose: Compose) -> list[str]:
         problems.append(f"{key}'s healthcheck asks {healthcheck_ports(service)}")
     if "TANDEM_SECRET" in raw_env(service) or "POSTGRES_PASSWORD" in raw_env(service):
         problems.append(f"{key} is given a secret: it needs none, it acts with its users' tokens")
+    if not settings.secure_cookies:
+        problems.append(f"{key}'s cookies are not Secure by default: the deployment is meant to be behind HTTPS")
     return problems
 
 
@@ -740,6 +742,7 @@ def test_the_console_reaches_every_service_by_its_compose_name_and_port(compose:
         pytest.param(lambda s: s["environment"].update(TANDEM_SECRET="${TANDEM_SECRET:-}"), id="given-a-secret"),
         pytest.param(lambda s: s["depends_on"].pop("enrolment"), id="starts-before-enrolment"),
         pytest.param(lambda s: s.update(ports=["8000:8000"]), id="published-beyond-loopback"),
+        pytest.param(lambda s: s["environment"].update(CONSOLE_SECURE_COOKIES="${CONSOLE_SECURE_COOKIES:-false}"), id="insecure-cookies-by-default"),
     ],
 )
 def test_a_console_that_could_not_reach_a_service_is_caught(compose: Compose, mistake: Any) -> None:

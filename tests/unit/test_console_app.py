@@ -2,22 +2,27 @@
 operations' progress, failures, languages. (In front of the real services and in a real
 browser: tests/browser/test_console.py.)"""
 
+import ast
 import asyncio
 import re
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote, unquote, urlencode
 
+import httpx
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from fastapi import Request
 from fastapi.testclient import TestClient
 
+from infra.cli import console_cookie_env
 from services.common.auth import Role, issue_token
-from services.console.gateway import ApiError
+from services.console.gateway import ApiError, UnsafePathPart, api_path
 from services.console.i18n import Language, negotiate
 from services.console.settings import ConsoleSettings
-from services.console.web.deps import CSRF_COOKIE, TOKEN_COOKIE, User
+from services.console.web.deps import SESSION_COOKIE, TOKEN_COOKIE, User
 from services.console.web.main import create_app
 from services.console.web.routers.signin import _local
 from support import free_port
@@ -30,19 +35,27 @@ def console():
     # Nothing listens on these ports: whatever needs a service shows that it is unreachable.
     dead = {f"{name}_url": f"http://127.0.0.1:{free_port()}" for name in ("enrolment", "matching", "sessions")}
     app = create_app(ConsoleSettings(**dead))
-    with TestClient(app, base_url="http://127.0.0.1") as client:
+    with TestClient(app, base_url="https://127.0.0.1") as client:  # secure cookies by default: HTTPS
         yield client
+
+
+TOKEN = "__Host-" + TOKEN_COOKIE
+SESSION = "__Host-" + SESSION_COOKIE
 
 
 def signed_in(client: TestClient, role: Role = Role.GROUP_ADMIN, subsidiary: str | None = None, subject: str | None = None) -> str:
     token = issue_token("any-secret", role, subsidiary, subject)  # the console reads claims; services check signatures
-    client.cookies.set(TOKEN_COOKIE, token)
+    client.cookies.set(TOKEN, token)
     return token
 
 
 def csrf(client: TestClient) -> str:
-    client.get("/sign-in")
-    return client.cookies[CSRF_COOKIE]
+    return form_token(client)
+
+
+def form_token(client: TestClient, page: str = "/sign-in") -> str:
+    """The anti-forgery token a page's forms carry."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text).group(1)
 
 
 def test_a_form_without_the_anti_forgery_token_is_refused_before_anything_is_done(console: TestClient):
@@ -61,7 +74,7 @@ def test_sign_in_refuses_a_malformed_or_expired_token_without_asking_the_service
     expired = issue_token("any-secret", Role.GROUP_ADMIN, ttl=timedelta(seconds=-5))
     response = console.post("/sign-in", data={"token": expired, "csrf_token": token})
     assert response.status_code == 401 and "This token has expired" in response.text
-    assert TOKEN_COOKIE not in console.cookies
+    assert TOKEN not in console.cookies
 
 
 def test_pages_need_a_sign_in_and_come_back_to_where_the_user_was_going(console: TestClient):
@@ -118,7 +131,7 @@ def test_a_long_operation_shows_its_step_while_it_runs_then_its_outcome_to_its_o
     signed_in(console, subject="bob")  # someone else does not see it
     assert console.get(f"/jobs/{job.id}/progress").status_code == 404
 
-    console.cookies.set(TOKEN_COOKIE, owner)
+    console.cookies.set(TOKEN, owner)
     console.portal.call(gate.set)
     deadline = time.monotonic() + 5
     while job.running:
@@ -126,26 +139,6 @@ def test_a_long_operation_shows_its_step_while_it_runs_then_its_outcome_to_its_o
         time.sleep(0.01)
     done = console.get(f"/jobs/{job.id}/progress")
     assert 'data-state="done"' in done.text and "4,000 participants enrolled from the file." in done.text
-
-
-def test_an_import_refused_row_by_row_lists_each_error_with_its_row(console: TestClient):
-    owner = signed_in(console)
-
-    async def start():
-        async def work(job):
-            job.result["row_errors"] = [{"row": 3, "cells": {"name": "Ann <script>", "email": "ann@x", "role": "mentee"}, "problems": [{"row": 3, "column": "email", "message": "not an email"}]}]
-            job.result["error_count"] = 1
-            raise ApiError("enrolment", 422, [{"row": 3, "column": "email", "message": "not an email"}])
-
-        return console.app.state.jobs.start(User.from_token(owner).owner, "import", "lyon", work)
-
-    job = console.portal.call(start)
-    while job.running:
-        time.sleep(0.01)
-    page = console.get(f"/jobs/{job.id}/progress").text
-    assert "Nothing was imported: 1 error in the file." in page
-    row = re.search(r'<tr id="row-3">(.*?)</tr>', page, re.S).group(1)
-    assert "Ann &lt;script&gt;" in row and "not an email" in row  # a cell's content is shown, never run
 
 
 def test_the_language_is_the_users_choice_else_the_browsers():
@@ -186,3 +179,296 @@ def test_every_message_of_the_console_has_its_french():
         for text in strings:
             assert set(placeholders.findall(text)) == expected, (message.id, text)
         assert not message.fuzzy, message.id
+
+
+# -- ids in the services' paths --------------------------------------------------------------
+
+
+class RecordingServices:
+    """Stands for the three services: records the raw path of every call the console makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.answers: dict[tuple[str, str], httpx.Response] = {}  # (method, path) -> what to answer
+
+    def transport(self, service: str) -> httpx.MockTransport:
+        def answer(request: httpx.Request) -> httpx.Response:
+            path = request.url.raw_path.decode().split("?")[0]
+            self.calls.append((service, request.method, path))
+            if (request.method, path) in self.answers:
+                return self.answers[request.method, path]
+            if request.method == "GET" and re.fullmatch(r"/subsidiaries/[^/]+", path):
+                sid = unquote(path.rsplit("/", 1)[1])
+                return httpx.Response(200, json={"id": sid, "name": "Lyon", "timezone": "Europe/Paris", "locale": "fr-FR", "programme": None})
+            return httpx.Response(404, json={"detail": "not found"})
+
+        return httpx.MockTransport(answer)
+
+
+@pytest.fixture
+def recorded(console: TestClient) -> RecordingServices:
+    services = RecordingServices()
+    clients = console.app.state.services.clients
+    for name, client in list(clients.items()):
+        clients[name] = httpx.AsyncClient(base_url=str(client.base_url), transport=services.transport(name))
+    return services
+
+
+@pytest.mark.parametrize("part", ["../x", "a/b", "%2e%2e", "..%2Fx", "x?y=1", "x#y", "a b", "é"])
+def test_an_id_is_always_one_encoded_path_part(part: str):
+    encoded = api_path("/subsidiaries/{}/participants/{}", "lyon", part)
+    assert encoded == "/subsidiaries/lyon/participants/" + quote(part, safe="")
+    assert encoded.count("/") == 4 and "?" not in encoded and "#" not in encoded and unquote(encoded.rsplit("/", 1)[1]) == part
+
+
+@pytest.mark.parametrize("part", ["", ".", ".."])
+def test_a_dot_segment_is_never_an_id(part: str):
+    with pytest.raises(UnsafePathPart):
+        api_path("/subsidiaries/{}/participants/{}", "lyon", part)
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("/subsidiaries/lyon/participants/a%2Fb", "/subsidiaries/lyon/participants/a%2Fb"),
+        ("/subsidiaries/lyon/participants/..%2F..%2Fsubsidiaries", "/subsidiaries/lyon/participants/..%2F..%2Fsubsidiaries"),
+        ("/subsidiaries/lyon/participants/%252e%252e", "/subsidiaries/lyon/participants/%252e%252e"),
+        ("/subsidiaries/lyon/participants/x%3Fstatus%3Dwithdrawn", "/subsidiaries/lyon/participants/x%3Fstatus%3Dwithdrawn"),
+        ("/subsidiaries/lyon/participants/%2e%2e", None),  # ".." once decoded: refused, nothing sent
+        ("/subsidiaries/lyon/matching/matches/%2e%2e", None),
+    ],
+)
+def test_an_id_from_the_address_cannot_reach_another_endpoint_of_a_service(console: TestClient, recorded: RecordingServices, address: str, expected: str | None):
+    signed_in(console)
+    response = console.get(address)
+    assert response.status_code == 404
+    # The console's own router may not match at all (an encoded "/" is a "/" to it); if it
+    # does, the service is asked for exactly that id, in one part, and nothing else.
+    paths = [path for _, _, path in recorded.calls]
+    assert set(paths) <= {"/subsidiaries/lyon", expected}, paths
+
+
+@pytest.mark.parametrize("part", ["../../x", "a/b", "%2e%2e", "x?y=1"])
+def test_an_id_from_a_form_is_sent_as_one_encoded_path_part(console: TestClient, recorded: RecordingServices, part: str):
+    signed_in(console)
+    console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": part, "csrf_token": form_token(console)})
+    posted = [path for _, method, path in recorded.calls if method == "POST"]
+    assert posted == [f"/subsidiaries/lyon/participants/{quote(part, safe='')}/certify"]
+
+
+def test_a_posted_command_with_a_dot_id_is_refused_before_any_service_hears_of_it(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    token = form_token(console)
+    response = console.post("/subsidiaries/lyon/participants/%2e%2e/withdraw", data={"reason": "x", "csrf_token": token})
+    assert response.status_code == 404 and "identifier in the address is not valid" in response.text
+    assert [c for c in recorded.calls if c[1] != "GET"] == []  # never POST /subsidiaries/lyon/withdraw
+    erase = console.post("/subsidiaries/lyon/participants/a%2F..%2F..%2Fx/erase", data={"confirm": "yes", "csrf_token": token})
+    assert erase.status_code in (404, 405)
+    assert all(path.startswith("/subsidiaries/lyon") for _, _, path in recorded.calls)
+
+
+def test_every_call_to_a_service_builds_its_path_with_encoded_parts():
+    """No f-string path reaches the gateway: every id goes through api_path (or a helper built on it)."""
+    calls = ("get", "post", "put", "delete", "page", "request")
+    offenders = []
+    for source in (CONSOLE / "web").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in calls:
+                receiver = node.func.value
+                if isinstance(receiver, ast.Name) and receiver.id == "api" or isinstance(receiver, ast.Call):
+                    path = node.args[2 if node.func.attr == "request" else 1] if len(node.args) > 1 else None
+                    if path is not None and any(isinstance(part, ast.JoinedStr) for part in ast.walk(path)):
+                        offenders.append(f"{source.name}:{node.lineno}")
+    assert offenders == []
+
+
+# -- a failed import keeps no personal data ----------------------------------------------------
+
+IMPORT_FILE = (
+    "role,name,email,birth_year,department,site,languages,themes,availability\n"
+    "mentor,Léa Martin,lea.martin@example.com,2000,IT,Lyon,fr,networking,mon-am\n"
+    "mentee,Ann <script>Dubois,ann.dubois@example.org,1968,Finance,Lyon,fr,knitting,mon-am\n"
+    "mentee,Marc Petit,marc.petit@example.net,1965,Claims,Lyon,fr,networking,wed-am\n"
+)
+# What enrolment answers (its real messages name the email they are about).
+IMPORT_REFUSAL = [
+    {"row": 2, "column": "email", "message": "lea.martin@example.com is already enrolled"},
+    {"row": 3, "column": "themes", "message": "unknown theme 'knitting'; the programme's themes are: networking"},
+    {"row": 3, "column": "name", "message": "Ann <script>Dubois: value is too long"},
+    {"row": 4, "column": "email", "message": "MARC.PETIT@example.net appears more than once"},
+]
+PERSONAL = ["Léa", "Martin", "lea.martin", "Ann", "Dubois", "ann.dubois", "Marc", "Petit", "marc.petit", "example.com", "example.org", "example.net"]
+
+
+def _everything_in(value: object, seen: set[int] | None = None) -> str:
+    """Every string a job holds, however deeply (its fields, dicts, lists)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return ""
+    seen.add(id(value))
+    if isinstance(value, (str, bytes)):
+        return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return " ".join(_everything_in(k, seen) + " " + _everything_in(v, seen) for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return " ".join(_everything_in(v, seen) for v in value)
+    if hasattr(value, "__dict__"):
+        return _everything_in(vars(value), seen)
+    return str(value)
+
+
+def test_a_failed_import_keeps_only_row_numbers_columns_and_messages_once_it_ends(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    recorded.answers["POST", "/subsidiaries/lyon/participants/import"] = httpx.Response(422, json={"detail": IMPORT_REFUSAL})
+    started = console.post(
+        "/subsidiaries/lyon/participants/import",
+        data={"csrf_token": form_token(console)},
+        files={"file": ("pilot.csv", IMPORT_FILE.encode(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303
+    jobs = console.app.state.jobs
+    (job,) = jobs._jobs.values()
+    deadline = time.monotonic() + 5
+    while job.running:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert job.state == "failed" and not jobs._tasks  # the task (and the file it read) is gone
+
+    held = _everything_in(job)
+    assert [word for word in PERSONAL if word.casefold() in held.casefold()] == []
+    assert job.result["row_errors"] == [
+        {"row": 2, "problems": [{"row": 2, "column": "email", "message": "[email] is already enrolled"}]},
+        {"row": 3, "problems": [
+            {"row": 3, "column": "themes", "message": "unknown theme 'knitting'; the programme's themes are: networking"},
+            {"row": 3, "column": "name", "message": "[name]: value is too long"},
+        ]},
+        {"row": 4, "problems": [{"row": 4, "column": "email", "message": "[email] appears more than once"}]},
+    ]  # fmt: skip
+
+    page = console.get(f"/jobs/{job.id}/progress").text
+    assert "Nothing was imported: 4 errors in the file." in page
+    row = re.search(r'<tr id="row-3">(.*?)</tr>', page, re.S).group(1)
+    assert "<strong>themes</strong>" in row and "unknown theme &#39;knitting&#39;" in row
+    assert [word for word in PERSONAL if word in page] == []
+
+
+# -- cookies, forgery, caching, sizes ---------------------------------------------------------
+
+
+def make_console(base_url: str = "https://127.0.0.1", **settings: object) -> TestClient:
+    dead = {f"{name}_url": f"http://127.0.0.1:{free_port()}" for name in ("enrolment", "matching", "sessions")}
+    return TestClient(create_app(ConsoleSettings(**{**dead, **settings})), base_url=base_url)
+
+
+def set_cookies(response: httpx.Response) -> dict[str, str]:
+    """Each Set-Cookie header by cookie name, its attributes lower-cased."""
+    return {header.split("=", 1)[0]: header.lower() for header in response.headers.get_list("set-cookie")}
+
+
+def test_cookies_are_secure_host_only_by_default_and_plain_only_when_told(console: TestClient, recorded: RecordingServices):
+    assert ConsoleSettings.model_fields["secure_cookies"].default is True
+    recorded.answers["GET", "/subsidiaries"] = httpx.Response(200, json=[])
+    first = console.get("/sign-in")
+    token = issue_token("any-secret", Role.GROUP_ADMIN)
+    signed = console.post("/sign-in", data={"token": token, "csrf_token": form_token(console), "next": "/subsidiaries"}, follow_redirects=False)
+    language = console.post("/language", data={"language": "fr", "csrf_token": form_token(console, "/subsidiaries"), "next": "/"}, follow_redirects=False)
+    out = console.post("/sign-out", data={"csrf_token": form_token(console, "/subsidiaries")}, follow_redirects=False)
+    sent = {**set_cookies(first), **set_cookies(signed), **set_cookies(language)}
+    assert set(sent) == {SESSION, TOKEN, "__Host-tandem_lang"}
+    assert TOKEN in set_cookies(out) and "__Host-tandem_notice" in set_cookies(out)
+    for header in [*sent.values(), *set_cookies(out).values()]:
+        attributes = [part.strip() for part in header.split(";")]
+        assert "secure" in attributes and "httponly" in attributes and "samesite=strict" in attributes and "path=/" in attributes
+        assert not any(part.startswith("domain") for part in attributes)  # __Host-: this host only
+
+    with make_console("http://127.0.0.1", CONSOLE_SECURE_COOKIES=False) as plain:  # tandem up, over plain HTTP
+        response = plain.get("/sign-in")
+        (name,) = set_cookies(response)
+        assert name == SESSION_COOKIE and "secure" not in [p.strip() for p in set_cookies(response)[name].split(";")]
+        plain.cookies.set(TOKEN_COOKIE, issue_token("any-secret", Role.GROUP_ADMIN))
+        assert plain.get("/", follow_redirects=False).headers["location"] == "/subsidiaries"  # read under its plain name
+        plain.cookies.set(TOKEN, plain.cookies[TOKEN_COOKIE])
+        plain.cookies.delete(TOKEN_COOKIE)
+        assert plain.get("/", follow_redirects=False).headers["location"] == "/sign-in"  # not under the other
+
+
+def test_tandem_up_turns_secure_cookies_off_for_its_plain_http_console(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("CONSOLE_SECURE_COOKIES", raising=False)
+    assert console_cookie_env() == {"CONSOLE_SECURE_COOKIES": "false"}
+    monkeypatch.setenv("CONSOLE_SECURE_COOKIES", "true")  # behind an HTTPS proxy
+    assert console_cookie_env() == {"CONSOLE_SECURE_COOKIES": "true"}
+
+
+def test_an_anti_forgery_token_from_another_session_is_refused(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    mine = form_token(console, "/subsidiaries/lyon/participants/import")
+    assert console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": mine}).status_code != 403
+
+    # Another browser (its own session cookie), signed in as the same user, with my token.
+    other = TestClient(console.app, base_url="https://127.0.0.1")  # the same console process
+    other.cookies.set(TOKEN, console.cookies[TOKEN])
+    theirs = form_token(other, "/sign-in")
+    assert theirs != mine
+    refused = other.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": mine})
+    assert refused.status_code == 403 and "did not come from this console" in refused.text
+
+    # The session cookie's own value is no token (as it was when the token was the cookie).
+    own_cookie = console.cookies[SESSION]
+    assert console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": own_cookie}).status_code == 403
+
+    # The same browser before signing in (or as someone else): its token no longer matches.
+    console.cookies.delete(TOKEN)
+    anonymous = form_token(console, "/sign-in")
+    signed_in(console, subject="mallory")
+    assert console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": anonymous}).status_code == 403
+    assert console.post("/subsidiaries/lyon/participants/certify", data={"participant_id": "p1", "csrf_token": mine}).status_code == 403
+    posted = [c for c in recorded.calls if c[1] == "POST"]
+    assert len(posted) == 1  # only the first, rightful one
+
+
+def test_no_page_is_kept_in_a_cache(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    for address in ("/sign-in", "/subsidiaries/lyon/participants/import", "/subsidiaries/lyon/participants/nobody", "/jobs/unknown", "/"):
+        response = console.get(address, follow_redirects=False)
+        assert response.headers["cache-control"] == "no-store", address
+    assert "no-store" not in console.get("/static/console.css").headers.get("cache-control", "")
+
+
+def test_a_form_larger_than_the_limit_is_refused_before_it_is_parsed(console: TestClient, recorded: RecordingServices, monkeypatch: pytest.MonkeyPatch):
+    signed_in(console)
+    token = form_token(console)
+    parsed = []
+    original = Request.form
+    monkeypatch.setattr(Request, "form", lambda self, *a, **k: parsed.append(self.url.path) or original(self, *a, **k))
+    big = {"participant_id": "x" * (64 * 1024), "csrf_token": token}
+    announced = console.post("/subsidiaries/lyon/participants/certify", data=big)
+    assert announced.status_code == 413
+    assert "The form is larger than the console accepts (64 KiB at most)." in announced.text and "Too large" in announced.text
+    assert announced.headers["cache-control"] == "no-store"
+    assert recorded.calls == []  # refused at once: no service asked, nothing read
+
+    body = urlencode(big).encode()
+    streamed = console.post(  # no Content-Length: counted as it arrives
+        "/subsidiaries/lyon/participants/certify", content=(body[i : i + 4096] for i in range(0, len(body), 4096)), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert streamed.status_code == 413 and "64 KiB at most" in streamed.text
+    assert parsed == ["/subsidiaries/lyon/participants/certify"]  # the streamed one began, the announced one never
+    assert [c for c in recorded.calls if c[1] == "POST"] == []
+
+
+def test_a_csv_file_may_be_larger_than_a_form_up_to_its_own_limit():
+    with make_console(CONSOLE_MAX_UPLOAD_BYTES=200_000) as console:
+        services = RecordingServices()
+        clients = console.app.state.services.clients
+        for name, client in list(clients.items()):
+            clients[name] = httpx.AsyncClient(base_url=str(client.base_url), transport=services.transport(name))
+        services.answers["POST", "/subsidiaries/lyon/participants/import"] = httpx.Response(200, json={"imported": 1000})
+        signed_in(console)
+        token = form_token(console)
+        rows = IMPORT_FILE.encode() + b"mentee,A,a@example.com,1970,IT,Lyon,fr,networking,mon-am\n" * 1500  # ~90 KB
+        accepted = console.post("/subsidiaries/lyon/participants/import", data={"csrf_token": token}, files={"file": ("p.csv", rows, "text/csv")}, follow_redirects=False)
+        assert accepted.status_code == 303 and accepted.headers["location"].startswith("/jobs/")
+        refused = console.post("/subsidiaries/lyon/participants/import", data={"csrf_token": token}, files={"file": ("p.csv", rows * 3, "text/csv")})
+        assert refused.status_code == 413
+        assert "The file is larger than the console accepts (195.3 KiB at most): split it into smaller files" in refused.text

@@ -1,5 +1,6 @@
 """The console's FastAPI application: pages, static files, and how a failure is shown."""
 
+import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -13,12 +14,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from services.console.gateway import ApiError, Services, ServiceUnavailable
-from services.console.i18n import Language, negotiate
+from services.console.gateway import ApiError, Services, ServiceUnavailable, UnsafePathPart
+from services.console.i18n import N_, Language, negotiate
 from services.console.jobs import Jobs
 from services.console.settings import ConsoleSettings
-from services.console.web.deps import CSRF_COOKIE, LANGUAGE_COOKIE, TOKEN_COOKIE, SignInRequired
-from services.console.web.pages import render
+from services.console.web.deps import LANGUAGE_COOKIE, SESSION_COOKIE, TOKEN_COOKIE, AntiForgery, Cookies, SignInRequired, TooLarge
+from services.console.web.limits import BodyLimit
+from services.console.web.pages import render, too_large_page
 from services.console.web.routers import dashboards, jobs, matching, participants, relationships, sessions, signin, subsidiaries
 
 # No inline script or style, no other origin: what a page runs and loads is ours alone.
@@ -28,6 +30,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+NO_SUCH_ID = N_("No such page: an identifier in the address is not valid.")
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
 def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
@@ -42,21 +47,36 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Tandem console", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
+    app.state.cookies = jar = Cookies(settings.secure_cookies)
+    # The forms' tokens are an HMAC with this key: it lives in this process only (a restart
+    # asks the user to reload a form they had open).
+    app.state.forgery = forgery = AntiForgery(secrets.token_bytes(32))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in (signin, subsidiaries, participants, matching, relationships, sessions, dashboards, jobs):
         app.include_router(router.router)
 
+    # Inside per_request (added first), so what it raises while the form is read reaches the
+    # exception handlers below, which answer with a page.
+    app.add_middleware(BodyLimit, form_bytes=settings.max_form_bytes, upload_bytes=settings.max_upload_bytes)
+
     @app.middleware("http")
     async def per_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
         request.state.correlation_id = str(uuid.uuid4())
-        request.state.language = Language(negotiate(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language")))
-        known = request.cookies.get(CSRF_COOKIE)
-        request.state.csrf_token = known or secrets.token_urlsafe(32)
+        request.state.language = Language(negotiate(jar.get(request, LANGUAGE_COOKIE), request.headers.get("accept-language")))
+        session = jar.get(request, SESSION_COOKIE)
+        new_session = session is None or not _SESSION_ID.match(session)
+        if new_session:
+            session = secrets.token_urlsafe(32)
+        assert session is not None
+        request.state.csrf_token = forgery.token(session, jar.get(request, TOKEN_COOKIE))
         response: Response = await call_next(request)
-        if not known:
-            response.set_cookie(CSRF_COOKIE, request.state.csrf_token, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/")
+        if new_session:
+            jar.set(response, SESSION_COOKIE, session)
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
+        if not request.url.path.startswith("/static/"):
+            # Pages carry personal data and the user's forms: no cache, shared or private, keeps them.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.exception_handler(SignInRequired)
@@ -66,7 +86,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             target += f"&reason={exc.reason}"
         response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
         if exc.reason:
-            response.delete_cookie(TOKEN_COOKIE, path="/")
+            jar.delete(response, TOKEN_COOKIE)
         return response
 
     @app.exception_handler(ApiError)
@@ -78,6 +98,15 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(request: Request, exc: ServiceUnavailable) -> Response:
         return render(request, "error.html", status.HTTP_503_SERVICE_UNAVAILABLE, title="503", problems=[str(exc)], service=exc.service)
+
+    @app.exception_handler(TooLarge)
+    async def too_large(request: Request, exc: TooLarge) -> Response:
+        return too_large_page(request, exc)
+
+    @app.exception_handler(UnsafePathPart)
+    async def no_such_id(request: Request, exc: UnsafePathPart) -> Response:
+        # "." or ".." as an id names nothing: never sent on, where it would reach another endpoint.
+        return render(request, "error.html", status.HTTP_404_NOT_FOUND, title="404", problems=[request.state.language.gettext(NO_SUCH_ID)], service=None)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.console.i18n import N_
-from services.console.web.deps import CSRF_FIELD, NOTICE_COOKIE
+from services.console.web.deps import CSRF_FIELD, NOTICE_COOKIE, TooLarge, cookies
 
 
 # What an action can say after it redirected: key -> message (num: a count).
@@ -70,21 +70,40 @@ def render(request: Request, template: str, status_code: int = status.HTTP_200_O
         status_code=status_code,
     )
     if notice is not None:
-        response.delete_cookie(NOTICE_COOKIE, path="/")
+        cookies(request).delete(response, NOTICE_COOKIE)
     return response
 
 
-def redirect(url: str, notice: str | None = None, num: int | None = None) -> RedirectResponse:
+TOO_LARGE_FILE = N_("The file is larger than the console accepts (%(size)s at most): split it into smaller files and import each one.")
+TOO_LARGE_FORM = N_("The form is larger than the console accepts (%(size)s at most).")
+
+
+def too_large_page(request: Request, exc: TooLarge) -> HTMLResponse:
+    """413, with the limit, on a page of its own; the rest of the body is not read."""
+    problem = request.state.language.gettext(TOO_LARGE_FILE if exc.upload else TOO_LARGE_FORM, size=_size(exc.limit))
+    response = render(request, "error.html", status.HTTP_413_CONTENT_TOO_LARGE, title="413", problems=[problem], service=None)
+    response.headers["Connection"] = "close"
+    return response
+
+
+def _size(count: int) -> str:
+    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if count >= factor:
+            return f"{count / factor:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{count} B"
+
+
+def redirect(request: Request, url: str, notice: str | None = None, num: int | None = None) -> RedirectResponse:
     """After a successful POST: see the result on a page of its own (a reload does not post again)."""
     response = RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
     if notice is not None:
         assert notice in NOTICES, notice
-        response.set_cookie(NOTICE_COOKIE, quote(json.dumps({"key": notice, "num": num})), path="/", httponly=True, samesite="strict", max_age=60)
+        cookies(request).set(response, NOTICE_COOKIE, quote(json.dumps({"key": notice, "num": num})), max_age=60)
     return response
 
 
 def _take_notice(request: Request, language: Any) -> str | None:
-    raw = request.cookies.get(NOTICE_COOKIE)
+    raw = cookies(request).get(request, NOTICE_COOKIE)
     if not raw:
         return None
     try:

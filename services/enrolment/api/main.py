@@ -35,6 +35,7 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
         version="1.0.0",
         token_secret=settings.token_secret(),
         max_body_bytes=settings.max_body_bytes,
+        token_max_lifetime=settings.token_max_lifetime,
         routers=[subsidiaries.router, participants.router, audit_router(runtime), replay_router(runtime), health_router(runtime.health)],
         lifespan=runtime.lifespan(),
     )

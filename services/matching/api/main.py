@@ -40,6 +40,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         version="1.0.0",
         token_secret=settings.token_secret(),
         max_body_bytes=settings.max_body_bytes,
+        token_max_lifetime=settings.token_max_lifetime,
         routers=[runs.router, matches.router, pool.router, audit_router(runtime), replay_router(runtime), health_router(runtime.health)],
         lifespan=runtime.lifespan(),
     )

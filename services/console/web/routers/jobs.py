@@ -3,6 +3,7 @@
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 
+from services.console.gateway import api_path
 from services.console.i18n import N_
 from services.console.jobs import Job
 from services.console.web.deps import CurrentUser, Services
@@ -21,7 +22,7 @@ def _job(request: Request, job_id: str, owner: str) -> Job:
 @router.get("/{job_id}")
 async def job_page(request: Request, job_id: str, user: CurrentUser, api: Services) -> Response:
     job = _job(request, job_id, user.owner)
-    request.state.subsidiary = await api.get("enrolment", f"/subsidiaries/{job.subsidiary_id}")
+    request.state.subsidiary = await api.get("enrolment", api_path("/subsidiaries/{}", job.subsidiary_id))
     return render(request, "job.html", job=job, tab="participants" if job.kind == "import" else "matching")
 
 

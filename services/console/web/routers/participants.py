@@ -4,12 +4,13 @@ erasing personal data."""
 
 import csv
 import io
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.console.gateway import Api, ApiError
+from services.console.gateway import Api, ApiError, api_path
 from services.console.jobs import Job
 from services.console.web.deps import CurrentUser, Form, Services, Subsidiary, Writer
 from services.console.web.pages import redirect, render
@@ -24,7 +25,7 @@ RANKS = 5  # theme choices offered on the form, in order of preference
 
 
 def _path(subsidiary_id: str) -> str:
-    return f"/subsidiaries/{subsidiary_id}/participants"
+    return api_path("/subsidiaries/{}/participants", subsidiary_id)
 
 
 @router.get("")
@@ -65,7 +66,7 @@ async def enrol(request: Request, subsidiary_id: str, subsidiary: Subsidiary, us
         if exc.status not in (409, 422):
             raise
         return _enrol_form(request, subsidiary, {**text, "themes": themes, "availability": availability}, exc.field_errors(), exc.status)
-    return redirect(f"{_path(subsidiary_id)}/{created['id']}", "enrolled")
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", created["id"]), "enrolled")
 
 
 @router.get("/import")
@@ -81,31 +82,65 @@ async def start_import(request: Request, subsidiary_id: str, subsidiary: Subsidi
         return render(request, "import.html", 422, tab="participants", problems=["empty"])
     job = request.app.state.jobs.start(user.owner, "import", subsidiary_id, lambda job: _import(job, api, subsidiary_id, content))
     job.result["filename"] = getattr(upload, "filename", None) or "participants.csv"
-    return redirect(f"/jobs/{job.id}")
+    return redirect(request, f"/jobs/{job.id}")
 
 
 async def _import(job: Job, api: Api, subsidiary_id: str, content: bytes) -> None:
+    """The file and its rows live only in this coroutine, while the job runs: what the job
+    keeps once it ends is row numbers, columns and messages, without anyone's name or email."""
     job.at("reading")
     rows = _rows(content)
     job.at("enrolling", rows=len(rows))
+    refused: ApiError | None = None
     try:
-        response = await api.request("enrolment", "POST", f"{_path(subsidiary_id)}/import", content=content, content_type="text/csv")
+        response = await api.request("enrolment", "POST", _path(subsidiary_id) + "/import", content=content, content_type="text/csv")
     except ApiError as exc:
-        if exc.status == 422 and isinstance(exc.detail, list):
-            # Every row error, next to the row it is about (the header is row 1).
-            by_row: dict[int, list[dict[str, Any]]] = {}
-            for problem in exc.detail:
-                by_row.setdefault(int(problem.get("row", 0)), []).append(problem)
-            job.result["row_errors"] = [{"row": n, "cells": rows.get(n, {}), "problems": by_row[n]} for n in sorted(by_row)]
-            job.result["error_count"] = len(exc.detail)
-        raise
-    job.result["imported"] = response.json()["imported"]
-    job.result["done_url"] = None
+        if exc.status != 422 or not isinstance(exc.detail, list):
+            raise
+        refused = exc
+    if refused is None:
+        job.result["imported"] = response.json()["imported"]
+        job.result["done_url"] = None
+        return
+    # Every row error, by the row it is about (the header is row 1).
+    problems = [_row_problem(problem, rows) for problem in refused.detail]
+    by_row: dict[int, list[dict[str, Any]]] = {}
+    for problem in problems:
+        by_row.setdefault(problem["row"], []).append(problem)
+    job.result["row_errors"] = [{"row": n, "problems": by_row[n]} for n in sorted(by_row)]
+    job.result["error_count"] = len(problems)
+    del rows, refused
+    raise ApiError("enrolment", 422, problems)
+
+
+# The cells that say who someone is: never kept once the job ends, even inside a message.
+PERSONAL_COLUMNS = ("name", "email", "manager_email")
+_EMAIL = re.compile(r"[^\s@'\"<>,;]+@[^\s@'\"<>,;]+")
+
+
+def _row_problem(problem: Any, rows: dict[int, dict[str, str]]) -> dict[str, Any]:
+    """A row error as the job keeps it: its row, its column, its message with the row's
+    personal cells (and anything like an email address) taken out."""
+    if not isinstance(problem, dict):
+        return {"row": 0, "column": "", "message": _EMAIL.sub("[email]", str(problem))}
+    try:
+        row = int(problem.get("row", 0))
+    except (TypeError, ValueError):
+        row = 0
+    message = str(problem.get("message", ""))
+    cells = rows.get(row, {})
+    for column in PERSONAL_COLUMNS:
+        value = (cells.get(column) or "").strip()
+        parts = [value, *value.split("@")] if column.endswith("email") else [value]
+        for part in sorted({p for p in parts if len(p) >= 3}, key=len, reverse=True):
+            message = re.sub(re.escape(part), f"[{column}]", message, flags=re.IGNORECASE)
+    message = _EMAIL.sub("[email]", message)
+    return {"row": row, "column": str(problem.get("column", "")), "message": message}
 
 
 def _rows(content: bytes) -> dict[int, dict[str, str]]:
-    """The file's rows by number as enrolment counts them (the header is row 1), to show
-    each error next to its row's content."""
+    """The file's rows by number as enrolment counts them (the header is row 1), to count
+    them and to keep their personal cells out of the errors."""
     try:
         reader = csv.reader(io.StringIO(content.decode("utf-8-sig"), newline=""))
         header = [name.strip().lower() for name in next(reader, [])]
@@ -119,39 +154,39 @@ async def certify_selected(request: Request, subsidiary_id: str, subsidiary: Sub
     """Certify every mentor ticked on the list, one command each."""
     chosen = [str(p) for p in form.getlist("participant_id")]
     for participant_id in chosen:
-        await api.post("enrolment", f"{_path(subsidiary_id)}/{participant_id}/certify")
+        await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/certify", participant_id))
     back = str(form.get("back") or _path(subsidiary_id))
-    return redirect(back if back.startswith(_path(subsidiary_id)) else _path(subsidiary_id), "certified" if chosen else None)
+    return redirect(request, back if back.startswith(_path(subsidiary_id)) else _path(subsidiary_id), "certified" if chosen else None)
 
 
 @router.get("/{participant_id}")
 async def participant(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: CurrentUser, api: Services) -> Response:
-    found = await api.get("enrolment", f"{_path(subsidiary_id)}/{participant_id}")
+    found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
     return render(request, "participant.html", participant=found, errors={}, tab="participants")
 
 
 @router.post("/{participant_id}/certify")
 async def certify(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
-    await api.post("enrolment", f"{_path(subsidiary_id)}/{participant_id}/certify")
-    return redirect(f"{_path(subsidiary_id)}/{participant_id}", "certified")
+    await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/certify", participant_id))
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", participant_id), "certified")
 
 
 @router.post("/{participant_id}/withdraw")
 async def withdraw(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
     try:
-        await api.post("enrolment", f"{_path(subsidiary_id)}/{participant_id}/withdraw", {"reason": str(form.get("reason") or "")})
+        await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/withdraw", participant_id), {"reason": str(form.get("reason") or "")})
     except ApiError as exc:
         if exc.status != 422:
             raise
-        found = await api.get("enrolment", f"{_path(subsidiary_id)}/{participant_id}")
+        found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
         return render(request, "participant.html", 422, participant=found, errors={"reason": exc.field_errors().get("reason", exc.messages())}, tab="participants")
-    return redirect(f"{_path(subsidiary_id)}/{participant_id}", "withdrawn")
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", participant_id), "withdrawn")
 
 
 @router.post("/{participant_id}/erase")
 async def erase(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
     if form.get("confirm") != "yes":
-        found = await api.get("enrolment", f"{_path(subsidiary_id)}/{participant_id}")
+        found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
         return render(request, "participant.html", 422, participant=found, errors={"confirm": ["confirm"]}, tab="participants")
-    await api.delete("enrolment", f"{_path(subsidiary_id)}/{participant_id}/personal-data")
-    return redirect(f"{_path(subsidiary_id)}/{participant_id}", "erased")
+    await api.delete("enrolment", _path(subsidiary_id) + api_path("/{}/personal-data", participant_id))
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", participant_id), "erased")

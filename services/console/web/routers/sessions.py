@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.console.gateway import Api, ApiError
+from services.console.gateway import Api, ApiError, api_path
 from services.console.web.deps import CurrentUser, Form, Services, Subsidiary, Writer
 from services.console.web.pages import redirect, render
 from services.console.web.routers.relationships import local_moment, place
@@ -18,7 +18,7 @@ PAGE_SIZE = 50
 
 
 def _path(subsidiary_id: str) -> str:
-    return f"/subsidiaries/{subsidiary_id}/sessions"
+    return api_path("/subsidiaries/{}/sessions", subsidiary_id)
 
 
 @router.get("")
@@ -30,7 +30,7 @@ async def list_sessions(request: Request, subsidiary_id: str, subsidiary: Subsid
 
 @router.get("/{session_id}.ics")
 async def invitation(subsidiary_id: str, session_id: str, user: CurrentUser, api: Services) -> Response:
-    found = await api.request("sessions", "GET", f"{_path(subsidiary_id)}/{session_id}.ics")
+    found = await api.request("sessions", "GET", _path(subsidiary_id) + api_path("/{}.ics", session_id))
     return Response(
         found.content,
         media_type="text/calendar",
@@ -46,7 +46,7 @@ async def session(request: Request, subsidiary_id: str, session_id: str, subsidi
 async def _session_page(
     request: Request, api: Api, subsidiary_id: str, session_id: str, form: dict[str, str], errors: dict[str, list[str]], status_code: int = 200
 ) -> Response:
-    found = await api.get("sessions", f"{_path(subsidiary_id)}/{session_id}")
+    found = await api.get("sessions", _path(subsidiary_id) + api_path("/{}", session_id))
     return render(request, "session.html", status_code, session=found, form=form, errors=errors, tab="sessions")
 
 
@@ -55,13 +55,13 @@ async def _command(
 ) -> Response:
     """One of a session's commands; a refusal is shown on the session's page, next to its form."""
     try:
-        await api.post("sessions", f"{_path(subsidiary_id)}/{session_id}/{action}", body)
+        await api.post("sessions", _path(subsidiary_id) + api_path("/{}/{}", session_id, action), body)
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
         errors = {f"{prefix}{field}" if field else "": messages for field, messages in exc.field_errors().items()}
         return await _session_page(request, api, subsidiary_id, session_id, form, errors, exc.status)
-    return redirect(f"{_path(subsidiary_id)}/{session_id}", notice)
+    return redirect(request, _path(subsidiary_id) + api_path("/{}", session_id), notice)
 
 
 @router.post("/{session_id}/attendance")

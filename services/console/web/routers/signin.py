@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from services.console.gateway import ApiError
 from services.console.i18n import LANGUAGES
-from services.console.web.deps import LANGUAGE_COOKIE, TOKEN_COOKIE, Form, User, signed_in_user
+from services.console.web.deps import LANGUAGE_COOKIE, TOKEN_COOKIE, Form, User, cookies, signed_in_user
 from services.console.web.pages import redirect, render
 
 router = APIRouter(tags=["sign-in"])
@@ -49,27 +49,27 @@ async def sign_in(request: Request, form: Form) -> Response:
                 problems.append("refused" if exc.status == 401 else "unexpected")
     if problems:
         return render(request, "sign_in.html", 401, next=target, reason=None, problems=problems)
-    response = redirect(target)
-    secure = request.app.state.settings.secure_cookies
-    # HttpOnly: no script can read it; SameSite=Strict: no other site's page can send it.
+    response = redirect(request, target)
+    # HttpOnly: no script can read it; SameSite=Strict: no other site's page can send it;
+    # Secure and __Host- (by default): over HTTPS only, set by this host only.
     max_age = max(int((user.expires_at - datetime.now(UTC)).total_seconds()), 0)
-    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/", max_age=max_age)
+    cookies(request).set(response, TOKEN_COOKIE, token, max_age=max_age)
     return response
 
 
 @router.post("/sign-out")
-async def sign_out(form: Form) -> Response:
-    response = redirect("/sign-in", "signed-out")
-    response.delete_cookie(TOKEN_COOKIE, path="/")
+async def sign_out(request: Request, form: Form) -> Response:
+    response = redirect(request, "/sign-in", "signed-out")
+    cookies(request).delete(response, TOKEN_COOKIE)
     return response
 
 
 @router.post("/language")
 async def choose_language(request: Request, form: Form) -> Response:
     language = str(form.get("language") or "")
-    response = redirect(_local(str(form.get("next") or "/")))
+    response = redirect(request, _local(str(form.get("next") or "/")))
     if language in LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, language, samesite="strict", path="/", max_age=365 * 24 * 3600)
+        cookies(request).set(response, LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600)
     return response
 
 
@@ -77,8 +77,8 @@ async def choose_language(request: Request, form: Form) -> Response:
 async def home(request: Request) -> Response:
     user = signed_in_user(request)
     if user is None:
-        return redirect("/sign-in")
+        return redirect(request, "/sign-in")
     if user.sees_group:
-        return redirect("/subsidiaries")
-    return redirect(f"/subsidiaries/{user.subsidiary}")
+        return redirect(request, "/subsidiaries")
+    return redirect(request, f"/subsidiaries/{user.subsidiary}")
 

@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.console.gateway import Api, ApiError
+from services.console.gateway import Api, ApiError, api_path
 from services.console.web.deps import CurrentUser, Form, Services, Subsidiary, Writer
 from services.console.web.pages import redirect, render
 
@@ -35,7 +35,7 @@ async def onboard(request: Request, user: Writer, api: Services, form: Form) -> 
         return render(
             request, "subsidiaries.html", exc.status, subsidiaries=found, form=body, errors=exc.field_errors(), timezones=TIMEZONES, locales=LOCALES
         )
-    return redirect(f"/subsidiaries/{created['id']}/programme", "onboarded")
+    return redirect(request, f"/subsidiaries/{created['id']}/programme", "onboarded")
 
 
 async def optional(api: Api, service: str, path: str, **params: Any) -> Any:
@@ -51,7 +51,7 @@ async def optional(api: Api, service: str, path: str, **params: Any) -> Any:
 
 @router.get("/subsidiaries/{subsidiary_id}")
 async def overview(request: Request, subsidiary_id: str, subsidiary: Subsidiary, api: Services) -> Response:
-    dashboard = await optional(api, "sessions", f"/subsidiaries/{subsidiary_id}/dashboard")
+    dashboard = await optional(api, "sessions", api_path("/subsidiaries/{}/dashboard", subsidiary_id))
     return render(request, "overview.html", dashboard=dashboard, tab="overview")
 
 
@@ -72,12 +72,12 @@ async def configure_programme(request: Request, subsidiary_id: str, subsidiary: 
         body["themes"] = themes
     body["min_age_gap"] = fields["min_age_gap"] or None
     try:
-        await api.put("enrolment", f"/subsidiaries/{subsidiary_id}/programme", body)
+        await api.put("enrolment", api_path("/subsidiaries/{}/programme", subsidiary_id), body)
     except ApiError as exc:
         if exc.status != 422:
             raise
         return render(request, "programme.html", 422, form=fields, errors=exc.field_errors(), tab="programme", configured=bool(subsidiary.get("programme")))
-    return redirect(f"/subsidiaries/{subsidiary_id}/programme", "programme-saved")
+    return redirect(request, f"/subsidiaries/{subsidiary_id}/programme", "programme-saved")
 
 
 def _programme_form(programme: dict[str, Any]) -> dict[str, str]:
