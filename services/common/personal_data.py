@@ -400,7 +400,10 @@ class PersonalDataKeys:
         version, subject, ciphertext = parse_token(sealed)
         if subject != binding.subject:
             return self.unopenable.note(sealed, binding, "sealed for another participant")
-        cipher = self._cipher(subject, create=False)
+        try:
+            cipher = self._cipher(subject, create=False)
+        except WrappingKeyError:  # a key row altered, or copied from another participant
+            return self.unopenable.note(sealed, binding, "its participant's key does not unwrap")
         if cipher is None:
             if self.is_erased(subject):
                 return None

@@ -116,10 +116,13 @@ def test_the_wrapping_key_file_is_generated_once_private_and_shared(store: Store
 def test_a_wrapped_key_copied_onto_another_participant_does_not_unwrap(store: Store):
     opened = store.open()
     opened.create({ADA: new_wrapping_key(), BOB: new_wrapping_key()})
+    bobs = PersonalDataKeys(opened).seal(Binding(BOB, "name", "axa-fr"), "Bob")
     ada_row = store.rows()[ADA][0]
     store.sql(f"UPDATE {TABLE} SET key = ? WHERE participant_id = ?", (ada_row, BOB))
     with pytest.raises(WrappingKeyError, match="altered or copied"):
         store.open().fetch(BOB)
+    reader = PersonalDataKeys(store.open())  # a service reading Bob's values: unavailable, never a failure
+    assert reader.unseal(bobs, Binding(BOB, "name", "axa-fr")) is None and reader.unopenable.count == 1
 
 
 @pytest.mark.parametrize("how", ["no-file", "another-key", "another-file"])
