@@ -3,6 +3,7 @@
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import Field
@@ -25,6 +26,9 @@ class ServiceSettings(BaseSettings):
     consumer_enabled: bool = Field(True, validation_alias="TANDEM_CONSUMER_ENABLED")
     relay_reset_check_seconds: float = Field(10.0, validation_alias="TANDEM_RELAY_RESET_CHECK_SECONDS", gt=0)
     max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="TANDEM_MAX_BODY_BYTES")
+    # The key of the email claims' ids (enrolment): never in an event store.
+    email_claim_secret: str | None = Field(None, validation_alias="TANDEM_EMAIL_CLAIM_SECRET")
+    email_claim_secret_file: Path | None = Field(None, validation_alias="TANDEM_EMAIL_CLAIM_SECRET_FILE")
 
     @property
     def topics(self) -> Topics:
@@ -35,6 +39,17 @@ class ServiceSettings(BaseSettings):
         if self.secret:
             return self.secret
         return ensure_secret_file(self.home / "secret")
+
+    def claim_secret(self) -> str:
+        """The email claims' key: TANDEM_EMAIL_CLAIM_SECRET, the file TANDEM_EMAIL_CLAIM_SECRET_FILE,
+        or one generated once (0600) into TANDEM_HOME/email-claim-secret."""
+        return email_claim_secret(
+            {
+                "TANDEM_EMAIL_CLAIM_SECRET": self.email_claim_secret,
+                "TANDEM_EMAIL_CLAIM_SECRET_FILE": str(self.email_claim_secret_file) if self.email_claim_secret_file else None,
+                "TANDEM_HOME": str(self.home),
+            }.get
+        )
 
     def event_store_env(self, app_name: str) -> dict[str, str]:
         """Defaults for the eventsourcing library: SQLite under TANDEM_HOME unless the
@@ -72,3 +87,22 @@ def ensure_secret_file(path: Path) -> str:
             return value
         time.sleep(0.01)
     raise RuntimeError(f"secret file {path} is empty")
+
+
+EMAIL_CLAIM_SECRET_FILE = "email-claim-secret"
+
+
+def email_claim_secret(get: Callable[[str], str | None], default_home: str | Path = ".tandem") -> str:
+    """The key of the email claims' ids, from the settings `get` reads: TANDEM_EMAIL_CLAIM_SECRET,
+    else the file named by TANDEM_EMAIL_CLAIM_SECRET_FILE (it must exist and hold one), else
+    TANDEM_HOME/email-claim-secret, generated once (0600) if absent."""
+    value = (get("TANDEM_EMAIL_CLAIM_SECRET") or "").strip()
+    if value:
+        return value
+    named = get("TANDEM_EMAIL_CLAIM_SECRET_FILE")
+    if named:
+        value = Path(named).read_text().strip()
+        if not value:
+            raise RuntimeError(f"TANDEM_EMAIL_CLAIM_SECRET_FILE {named} is empty")
+        return value
+    return ensure_secret_file(Path(get("TANDEM_HOME") or default_home) / EMAIL_CLAIM_SECRET_FILE)
