@@ -198,6 +198,8 @@ _PROFILE = {f"profile.personal_data.{field}": "originator_id" for field in PERSO
 PERSONAL_DATA: dict[type, dict[str, str]] = {
     Participant.Enrolled: _PROFILE,
     Participant.ProfileUpdated: _PROFILE,
+    # Their own words, sealed with their key (null once erased).
+    Participant.Withdrawn: {"reason": "originator_id"},
     # Claims made before claims were keyed (uuid5 ids) name their holder in plaintext (new ones
     # hold no participant id): erasing the holder tombstones the claim's id in the key store,
     # and from then on that id reads as None, so the claim no longer leads to them.

@@ -132,6 +132,12 @@ class SessionsView(LogFollowingView):
         with self.lock:
             return self._person(self._subsidiary(subsidiary_id), participant_id)["name"]
 
+    def relationships_with(self, subsidiary_id: str, participant_id: str) -> list[str]:
+        """The relationships, whatever their status, whose mentor or mentees include the participant."""
+        self.catch_up()
+        with self.lock:
+            return [rel["id"] for rel in self._subsidiary(subsidiary_id).relationships.values() if _member(rel, participant_id)]
+
     def relationship_of_session(self, subsidiary_id: str, session_id: str) -> UUID | None:
         self.catch_up()
         with self.lock:
@@ -270,11 +276,18 @@ class SessionsView(LogFollowingView):
     @apply.register
     def _(self, e: Roster.ParticipantErased) -> None:
         """Nothing personal of theirs is shown any more: name, email, their notes and feedback
-        comments; counts, relationships and sessions stay. (Rare: a scan of the subsidiary.)"""
+        comments, and the free text of the relationships they are in (why it closed, its
+        sessions' places and cancellation reasons: the application destroys those
+        relationships' keys); counts, relationships and sessions stay. (Rare: a scan of the
+        subsidiary.)"""
         sub = self._subsidiary(e.context["subsidiary_id"])
         with self._counting(sub, e.participant_id) as person:
             person.update(name=None, email=None, erased=True)
         for rel in sub.relationships.values():
+            if _member(rel, e.participant_id):
+                rel["reason"] = None
+                for session_id in rel["session_ids"]:
+                    sub.sessions[session_id].update(location=None, video_link=None, cancellation_reason=None)
             for note in rel["notes"]:
                 if note["author_id"] == e.participant_id:
                     note["note"] = None
@@ -521,6 +534,10 @@ class SessionsView(LogFollowingView):
                     **{name: plain(value) for name, value in vars(self).items() if name not in ("app", "lock", "position", "subsidiaries")},
                 }
             )
+
+
+def _member(rel: dict[str, Any], participant_id: str) -> bool:
+    return participant_id == rel["mentor_id"] or participant_id in rel["mentee_ids"]
 
 
 _AFTER_ANY_ID = "\U0010ffff"
