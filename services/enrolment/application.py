@@ -153,8 +153,10 @@ class EnrolmentApplication(ServiceApplication):
     def erase_personal_data(self, slug: str, participant_id: UUID, context: Context) -> None:
         """The right to erasure: recorded (withdrawing the participant first if need be), then
         their key is destroyed, which erases every sealed copy of their data, in every
-        service, store and topic. Repeating it records nothing more and destroys the key again
-        (in case a crash came between the two)."""
+        service, store and topic. Their email's claim is released (it names nobody); a claim
+        made before claims were keyed, which names them, has its id tombstoned in the key store
+        first. Repeating it records nothing more and destroys the keys again (in case a crash
+        came between)."""
 
         def record() -> None:
             participant = self.get_participant(slug, participant_id)
@@ -171,6 +173,7 @@ class EnrolmentApplication(ServiceApplication):
         self.retrying(record)
         # A claim made before claims were keyed (uuid5 id) names its participant: its id is
         # tombstoned in the key store, so that the name reads as None from then on.
+        self.view.catch_up()
         for email in emails:
             legacy = legacy_email_claim_id(slug, email)
             if self.view.ever_claimed(legacy):
