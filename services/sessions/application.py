@@ -27,6 +27,7 @@ from services.sessions.domain import (
     ends_at,
     relationship_id,
     roster_id,
+    text_goes_with,
 )
 from services.sessions.view import SessionsView
 
@@ -361,12 +362,15 @@ class Batch:
                 roster.note_match_end(match_id=payload["match_id"], source_event_id=source, context=context)
 
     def _relationships_with(self, participant_id: str) -> list[str]:
-        """The relationships, whatever their status, whose mentor or mentees include the
-        participant: those the view knows, and those this batch opened or changed."""
+        """The relationships, whatever their status, whose free text goes with the
+        participant's erasure (domain.text_goes_with): as the view knows them, or as this batch
+        changed them."""
         found = set(self.app.view.relationships_with(self.subsidiary_id, participant_id))
         for aggregate in self.changed.values():
-            if isinstance(aggregate, Relationship) and participant_id in aggregate.members:
-                found.add(str(aggregate.id))
+            if isinstance(aggregate, Relationship):
+                found.discard(str(aggregate.id))
+                if text_goes_with(participant_id, aggregate.mentor_id, aggregate.mentee_ids, aggregate.format, aggregate.status):
+                    found.add(str(aggregate.id))
         return sorted(found)
 
     def _open(self, roster: Roster, match: dict[str, Any], context: Context) -> None:

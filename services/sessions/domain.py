@@ -42,6 +42,18 @@ def because(what: str, reason: str | None) -> str:
     return f"{what}: {reason}" if reason else what
 
 
+def text_goes_with(participant_id: str, mentor_id: str, mentee_ids: list[str], format: str, status: str) -> bool:  # noqa: A002
+    """Whether the relationship's free text (places, reasons) goes when this participant is
+    erased: they are its mentor, or one of its mentees, except in a group that goes on with
+    other mentees (an erased mentee withdrew first: matching takes them off the group, and
+    the group keeps its key and its places)."""
+    if participant_id == mentor_id:
+        return True
+    if participant_id not in mentee_ids:
+        return False
+    return not (format == "mini-session" and len(mentee_ids) > 1 and status != CLOSED)
+
+
 def roster_id(subsidiary_id: str) -> UUID:
     return uuid5(NAMESPACE, f"roster:{subsidiary_id}")
 

@@ -32,6 +32,7 @@ from services.sessions.domain import (
     ProgrammeRules,
     Relationship,
     Roster,
+    text_goes_with,
 )
 
 
@@ -133,7 +134,8 @@ class SessionsView(LogFollowingView):
             return self._person(self._subsidiary(subsidiary_id), participant_id)["name"]
 
     def relationships_with(self, subsidiary_id: str, participant_id: str) -> list[str]:
-        """The relationships, whatever their status, whose mentor or mentees include the participant."""
+        """The relationships, whatever their status, whose free text goes with the participant's
+        erasure: those they are the mentor or a mentee of (but a group that goes on without them)."""
         self.catch_up()
         with self.lock:
             return [rel["id"] for rel in self._subsidiary(subsidiary_id).relationships.values() if _member(rel, participant_id)]
@@ -537,7 +539,8 @@ class SessionsView(LogFollowingView):
 
 
 def _member(rel: dict[str, Any], participant_id: str) -> bool:
-    return participant_id == rel["mentor_id"] or participant_id in rel["mentee_ids"]
+    """Whether the relationship's free text goes with this participant's erasure (domain.text_goes_with)."""
+    return text_goes_with(participant_id, rel["mentor_id"], rel["mentee_ids"], rel["format"], rel["status"])
 
 
 _AFTER_ANY_ID = "\U0010ffff"

@@ -1212,3 +1212,19 @@ def test_free_text_stored_before_it_was_sealed_reads_as_it_is_until_a_member_is_
     assert rebuilt.session(SUB_A, old["id"])["cancellation_reason"] is None and rebuilt.session(SUB_A, old["id"])["location"] is None
     [cancelled] = [e for e in app.repository.event_store.get(uuid.UUID(world.p1)) if isinstance(e, Relationship.SessionCancelled)]
     assert cancelled.reason is None  # read through the store too: its relationship's key is destroyed
+
+
+def test_a_group_that_goes_on_without_an_erased_mentee_keeps_its_places(client, world, now):
+    """The erasure may arrive before matching takes the mentee off the group (the topics are
+    read independently): the group goes on, with its key and its places."""
+    group = book(client, group=world.g, theme="online learning", start=S, location="Room G")
+    apply(client, withdrawn(SUB_A, world.e3, "mentee"), erased(SUB_A, world.e3))
+    app = client.app.state.sessions
+    assert session_of(client, group["id"])["location"] == "Room G" and not app.keys.is_erased(world.g)
+    apply(client, member_left(SUB_A, world.g_match, world.m1, world.e3, world.e4, world.e5))
+    later = book(client, group=world.g, theme="online learning", start=S + 7 * DAY, location="Room H")
+    assert session_of(client, later["id"])["location"] == "Room H"
+    # Its mentor's erasure takes them all.
+    apply(client, withdrawn(SUB_A, world.m1, "mentor"), erased(SUB_A, world.m1))
+    assert app.keys.is_erased(world.g)
+    assert session_of(client, group["id"])["location"] is None and session_of(client, later["id"])["location"] is None
