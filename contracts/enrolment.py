@@ -88,7 +88,9 @@ class MentorCertifiedPayload(_Payload):
 class ParticipantWithdrawnPayload(_Payload):
     participant_id: UUID
     role: Role
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Sealed[Annotated[str, Field(min_length=1, max_length=500)]] = personal(
+        "Why they withdrew, in their words: sealed with their key (since schema version 2); null once they are erased"
+    )
 
 
 class ParticipantErasedPayload(_Payload):
@@ -102,8 +104,9 @@ PARTICIPANT_DATA = {f"payload.personal_data.{field}": "payload.participant_id" f
 
 
 def personal_data_sealed(data: dict[str, Any]) -> dict[str, Any]:
-    """v1 -> v2: the same fields; v2 seals the personal ones. Decoding opens either (a v1
-    message's plaintext reads as erased once its participant is)."""
+    """v1 -> v2: the same fields; v2 seals the personal ones (ParticipantWithdrawn: the
+    reason). Decoding opens either (a v1 message's plaintext reads as it is, or as erased once
+    its participant is)."""
     return {**data, "schema_version": 2}
 
 
@@ -149,8 +152,10 @@ class ParticipantProfileUpdated(_EnrolmentEvent):
 
 
 class ParticipantWithdrawn(_EnrolmentEvent):
+    PERSONAL: ClassVar[dict[str, str]] = {"payload.reason": "payload.participant_id"}
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["ParticipantWithdrawn"] = "ParticipantWithdrawn"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: ParticipantWithdrawnPayload
 
 

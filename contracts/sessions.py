@@ -21,6 +21,13 @@ PRODUCER = "sessions"
 Reason = Annotated[str, Field(min_length=1, max_length=600)]
 
 
+def _relationship_text(what: str) -> Any:
+    return personal(
+        f"{what}: free text about the relationship, sealed with the relationship's key (since schema version 2), "
+        "destroyed once any of its members is erased; null from then on"
+    )
+
+
 class _Payload(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -49,7 +56,7 @@ class RelationshipCompletedPayload(_Payload):
 class RelationshipClosedPayload(_Payload):
     relationship_id: UUID
     match_id: UUID
-    reason: Reason
+    reason: Sealed[Reason] = _relationship_text("Why it was closed")
     sessions_held: int
 
 
@@ -58,7 +65,9 @@ class RelationshipMemberLeftPayload(_Payload):
 
     relationship_id: UUID
     participant_id: UUID
-    reason: Reason
+    reason: Sealed[Reason] = personal(
+        "Why they left, in their words: sealed with their key (since schema version 2); null once they are erased"
+    )
 
 
 class FollowUpNoteAddedPayload(_Payload):
@@ -79,8 +88,8 @@ class SessionScheduledPayload(_Payload):
     theme: ThemeName
     starts_at: AwareDatetime
     duration_minutes: int = Field(ge=1)
-    location: str | None = Field(description="Where the members meet, or null for a video session")
-    video_link: str | None
+    location: Sealed[str] = _relationship_text("Where the members meet, or null for a video session")
+    video_link: Sealed[str] = _relationship_text("The video session's link, or null")
     participant_ids: Annotated[list[UUID], Field(min_length=2, description="The mentor first, then the mentees")]
 
 
@@ -91,15 +100,15 @@ class SessionRescheduledPayload(_Payload):
     relationship_id: UUID
     starts_at: AwareDatetime
     duration_minutes: int = Field(ge=1)
-    location: str | None
-    video_link: str | None
+    location: Sealed[str] = _relationship_text("Where the members meet, or null for a video session")
+    video_link: Sealed[str] = _relationship_text("The video session's link, or null")
     sequence: int = Field(ge=1, description="How many times the session has been rescheduled")
 
 
 class SessionCancelledPayload(_Payload):
     session_id: UUID
     relationship_id: UUID
-    reason: Reason
+    reason: Sealed[Reason] = _relationship_text("Why it was cancelled")
 
 
 class AttendanceRecordedPayload(_Payload):
@@ -131,9 +140,16 @@ class SessionHeldPayload(_Payload):
 
 
 def personal_data_sealed(data: dict[str, Any]) -> dict[str, Any]:
-    """v1 -> v2: the same fields; v2 seals the free text with its writer's key. Decoding
-    opens either (a v1 message's plaintext reads as erased once its writer is)."""
+    """v1 -> v2: the same fields; v2 seals the free text (with its writer's key, or the
+    relationship's). Decoding opens either (a v1 message's plaintext reads as it is, or as
+    erased once its key is destroyed)."""
     return {**data, "schema_version": 2}
+
+
+# The relationship's own key: free text about a relationship or its sessions is sealed with
+# it, and sessions destroys it when any of the relationship's members is erased.
+RELATIONSHIP_TEXT = {"payload.reason": "payload.relationship_id"}
+PLACE = {"payload.location": "payload.relationship_id", "payload.video_link": "payload.relationship_id"}
 
 
 # --- the events ----------------------------------------------------------------------------
@@ -156,14 +172,18 @@ class RelationshipCompleted(_SessionsEvent):
 
 
 class RelationshipClosed(_SessionsEvent):
+    PERSONAL: ClassVar[dict[str, str]] = RELATIONSHIP_TEXT
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["RelationshipClosed"] = "RelationshipClosed"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: RelationshipClosedPayload
 
 
 class RelationshipMemberLeft(_SessionsEvent):
+    PERSONAL: ClassVar[dict[str, str]] = {"payload.reason": "payload.participant_id"}
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["RelationshipMemberLeft"] = "RelationshipMemberLeft"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: RelationshipMemberLeftPayload
 
 
@@ -176,20 +196,26 @@ class FollowUpNoteAdded(_SessionsEvent):
 
 
 class SessionScheduled(_SessionsEvent):
+    PERSONAL: ClassVar[dict[str, str]] = PLACE
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["SessionScheduled"] = "SessionScheduled"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: SessionScheduledPayload
 
 
 class SessionRescheduled(_SessionsEvent):
+    PERSONAL: ClassVar[dict[str, str]] = PLACE
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["SessionRescheduled"] = "SessionRescheduled"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: SessionRescheduledPayload
 
 
 class SessionCancelled(_SessionsEvent):
+    PERSONAL: ClassVar[dict[str, str]] = RELATIONSHIP_TEXT
+    UPCASTERS: ClassVar[dict[int, Any]] = {1: personal_data_sealed}
     type: Literal["SessionCancelled"] = "SessionCancelled"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: SessionCancelledPayload
 
 

@@ -108,7 +108,8 @@ class ProgrammeState:
         }
 
     def _on_MatchDeclined(self, p: dict[str, Any], at: str) -> None:
-        self._end_match(p, DECLINED, f"declined by {p['by']}: {p['reason']}", at)
+        # The reason is sealed with the match's key: null once a member is erased.
+        self._end_match(p, DECLINED, f"declined by {p['by']}" + (f": {p['reason']}" if p.get("reason") else ""), at)
 
     def _on_MatchEnded(self, p: dict[str, Any], at: str) -> None:
         self._end_match(p, ENDED, p["reason"], at)

@@ -296,8 +296,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             bootstrap = broker.bootstrap_servers
             print(f"embedded broker (Tansu, in memory) on {bootstrap}", flush=True)
         ensure_topics(bootstrap, Topics(settings.topic_prefix).all(), partitions=_partitions())
-        # The secret exists before the services start, so they all share it.
+        # The secrets exist before the services start, so they all share them: the tokens' key,
+        # and the email claims' key (TANDEM_HOME/email-claim-secret, 0600, unless given).
         secret = settings.token_secret()
+        settings.claim_secret()
         env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TANDEM_HOME": str(settings.home.resolve())}
         # So does the key store's wrapping key (generated into TANDEM_HOME on a new store); a
         # key store it cannot open stops everything here, before any service starts.

@@ -3,6 +3,7 @@
 import os
 import secrets
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,6 +36,9 @@ class ServiceSettings(BaseSettings):
     relay_reset_check_seconds: float = Field(10.0, validation_alias="TANDEM_RELAY_RESET_CHECK_SECONDS", gt=0)
     max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="TANDEM_MAX_BODY_BYTES")
     token_max_hours: float = Field(12.0, validation_alias="TANDEM_TOKEN_MAX_HOURS", gt=0, description="Tokens living longer (exp - iat) are refused")
+    # The key of the email claims' ids (enrolment): never in an event store.
+    email_claim_secret: str | None = Field(None, validation_alias="TANDEM_EMAIL_CLAIM_SECRET")
+    email_claim_secret_file: Path | None = Field(None, validation_alias="TANDEM_EMAIL_CLAIM_SECRET_FILE")
 
     @property
     def topics(self) -> Topics:
@@ -51,6 +55,17 @@ class ServiceSettings(BaseSettings):
             return check_secret(self.secret, "TANDEM_SECRET")
         path = self.home / "secret"
         return check_secret(ensure_secret_file(path), f"the secret file {path} (TANDEM_HOME/secret)")
+
+    def claim_secret(self) -> str:
+        """The email claims' key: TANDEM_EMAIL_CLAIM_SECRET, the file TANDEM_EMAIL_CLAIM_SECRET_FILE,
+        or one generated once (0600) into TANDEM_HOME/email-claim-secret."""
+        return email_claim_secret(
+            {
+                "TANDEM_EMAIL_CLAIM_SECRET": self.email_claim_secret,
+                "TANDEM_EMAIL_CLAIM_SECRET_FILE": str(self.email_claim_secret_file) if self.email_claim_secret_file else None,
+                "TANDEM_HOME": str(self.home),
+            }.get
+        )
 
     def event_store_env(self, app_name: str) -> dict[str, str]:
         """Defaults for the eventsourcing library: SQLite under TANDEM_HOME unless the
@@ -97,3 +112,22 @@ def ensure_secret_file(path: Path) -> str:
             return value
         time.sleep(0.01)
     raise RuntimeError(f"secret file {path} is empty")
+
+
+EMAIL_CLAIM_SECRET_FILE = "email-claim-secret"
+
+
+def email_claim_secret(get: Callable[[str], str | None], default_home: str | Path = ".tandem") -> str:
+    """The key of the email claims' ids, from the settings `get` reads: TANDEM_EMAIL_CLAIM_SECRET,
+    else the file named by TANDEM_EMAIL_CLAIM_SECRET_FILE (it must exist and hold one), else
+    TANDEM_HOME/email-claim-secret, generated once (0600) if absent."""
+    value = (get("TANDEM_EMAIL_CLAIM_SECRET") or "").strip()
+    if value:
+        return value
+    named = get("TANDEM_EMAIL_CLAIM_SECRET_FILE")
+    if named:
+        value = Path(named).read_text().strip()
+        if not value:
+            raise RuntimeError(f"TANDEM_EMAIL_CLAIM_SECRET_FILE {named} is empty")
+        return value
+    return ensure_secret_file(Path(get("TANDEM_HOME") or default_home) / EMAIL_CLAIM_SECRET_FILE)

@@ -2,6 +2,8 @@
 
 import logging
 from collections import Counter
+from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +13,7 @@ from eventsourcing.utils import get_topic
 
 from services.common.application import ServiceApplication
 from services.common.errors import Conflict, Invalid, NotFound, Problem
+from services.common.settings import email_claim_secret
 from services.enrolment.domain import (
     DEFAULT_PROGRAMME,
     PERSONAL_DATA,
@@ -21,6 +24,7 @@ from services.enrolment.domain import (
     Participant,
     Subsidiary,
     email_claim_id,
+    legacy_email_claim_id,
     subsidiary_id,
 )
 from services.enrolment.view import EnrolmentView
@@ -29,12 +33,17 @@ log = logging.getLogger(__name__)
 ERASURES_PER_BATCH = 1000
 
 
+# The email claims' key of in-memory stores (tests): one per process, like their key store.
+_PROCESS_CLAIM_SECRET = token_urlsafe(48)
+
+
 class EnrolmentApplication(ServiceApplication):
     name = "enrolment"  # also the prefix of its eventsourcing settings, e.g. ENROLMENT_SQLITE_DBNAME
     personal_data = PERSONAL_DATA
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
+        self.claim_secret = self._claim_secret()
         self.reapply_erasures()
         self.view = EnrolmentView(self)
 
@@ -55,6 +64,22 @@ class EnrolmentApplication(ServiceApplication):
             # The count only: which participants were erased is nobody's business in a log.
             log.warning("re-applied %d recorded erasure(s) the key store did not reflect (restored from a backup, or a crash before the key was destroyed)", changed)
         return changed
+
+    def _claim_secret(self) -> str:
+        """The email claims' key (TANDEM_EMAIL_CLAIM_SECRET, ..._FILE, or TANDEM_HOME's file);
+        an in-memory store gets one for this process."""
+        module = self.env.get("PERSISTENCE_MODULE") or ""
+        if module not in ("eventsourcing.sqlite", "eventsourcing.postgres") and not (
+            self.env.get("TANDEM_EMAIL_CLAIM_SECRET") or self.env.get("TANDEM_EMAIL_CLAIM_SECRET_FILE")
+        ):
+            return _PROCESS_CLAIM_SECRET
+        sqlite = self.env.get("SQLITE_DBNAME") or ""
+        beside = str(Path(sqlite).parent) if sqlite and sqlite != ":memory:" and not sqlite.startswith("file:") else ".tandem"
+        return email_claim_secret(self.env.get, default_home=beside)
+
+    def claim_ids(self, slug: str, email: str) -> tuple[UUID, UUID]:
+        """The email's claim ids: the keyed one, and the one claims had before (uuid5)."""
+        return email_claim_id(self.claim_secret, slug, email), legacy_email_claim_id(slug, email)
 
     # -- subsidiaries -------------------------------------------------------------------
 
@@ -130,6 +155,7 @@ class EnrolmentApplication(ServiceApplication):
             # The new email must be free; the old one is released in the same transaction.
             aggregates.append(self._claim_email(slug, changes["email"], participant.id))
             aggregates.append(self._released_claim(slug, str(participant.email)))
+            aggregates = [a for a in aggregates if a is not None]
         try:
             changed = participant.update_profile(changes, context={**context, "subsidiary_id": slug})
         except EnrolmentError as exc:
@@ -145,25 +171,49 @@ class EnrolmentApplication(ServiceApplication):
         except EnrolmentError as exc:
             raise Conflict(str(exc)) from None
         # A withdrawn participant's email is free again: they may enrol anew later.
-        self._save_or_conflict(participant, self._released_claim(slug, str(participant.email)))
+        released = self._released_claim(slug, str(participant.email))
+        self._save_or_conflict(participant, *([released] if released is not None else []))
 
     def erase_personal_data(self, slug: str, participant_id: UUID, context: Context) -> None:
         """The right to erasure: recorded (withdrawing the participant first if need be), then
         their key is destroyed, which erases every sealed copy of their data, in every
-        service, store and topic. Repeating it records nothing more and destroys the key again
-        (in case a crash came between the two)."""
+        service, store and topic. Their email's claim is released (it names nobody); a claim
+        made before claims were keyed, which names them, has its id tombstoned in the key store
+        first. Repeating it records nothing more and destroys the keys again (in case a crash
+        came between)."""
 
         def record() -> None:
             participant = self.get_participant(slug, participant_id)
             aggregates: list[Any] = [participant]
             if participant.status != WITHDRAWN and participant.email is not None:
-                aggregates.append(self._released_claim(slug, participant.email))  # their email is free again
+                released = self._released_claim(slug, participant.email)  # their email is free again
+                if released is not None:
+                    aggregates.append(released)
             if participant.erase_personal_data(context={**context, "subsidiary_id": slug}):
                 self.save(*aggregates)
 
+        self.get_participant(slug, participant_id)
+        emails = self._emails_of(participant_id)  # read before their key goes (also when asked again)
         self.retrying(record)
+        # A claim made before claims were keyed (uuid5 id) names its participant: its id is
+        # tombstoned in the key store, so that the name reads as None from then on.
+        self.view.catch_up()
+        for email in emails:
+            legacy = legacy_email_claim_id(slug, email)
+            if self.view.ever_claimed(legacy):
+                self.keys.erase(legacy)
         self.keys.erase(participant_id)
         self.forget_participant(participant_id)
+
+    def _emails_of(self, participant_id: UUID) -> set[str]:
+        """Every email the participant's events gave them, as they read now (none once erased)."""
+        emails = set()
+        for e in self.repository.event_store.get(participant_id):
+            profile = getattr(e, "profile", None)
+            email = profile["personal_data"].get("email") if isinstance(profile, dict) else None
+            if email:
+                emails.add(str(email).casefold())
+        return emails
 
     def get_participant(self, slug: str, participant_id: UUID) -> Participant:
         try:
@@ -179,7 +229,8 @@ class EnrolmentApplication(ServiceApplication):
     def _programme_problems(self, subsidiary: Subsidiary, candidates: list[dict[str, Any]]) -> list[Problem]:
         problems: list[Problem] = []
         emails = Counter(c["email"].casefold() for c in candidates if c.get("email"))
-        held = self.view.claims_held({email_claim_id(subsidiary.slug, email) for email in emails})
+        ids = {email: self.claim_ids(subsidiary.slug, email) for email in emails}
+        held = self.view.claims_held({claim_id for pair in ids.values() for claim_id in pair})
         for index, candidate in enumerate(candidates):
             if candidate.get("themes") is not None:
                 try:
@@ -191,7 +242,7 @@ class EnrolmentApplication(ServiceApplication):
                 continue
             if emails[email.casefold()] > 1:
                 problems.append(Problem([index, "email"], f"{email} appears more than once", "duplicate_email"))
-            elif email_claim_id(subsidiary.slug, email) in held:
+            elif any(claim_id in held for claim_id in ids[email.casefold()]):
                 problems.append(Problem([index, "email"], f"{email} is already enrolled", "already_enrolled"))
         return problems
 
@@ -213,20 +264,29 @@ class EnrolmentApplication(ServiceApplication):
         return canonical
 
     def _claim_email(self, slug: str, email: str, participant_id: UUID) -> EmailClaim:
-        claim_id = email_claim_id(slug, email)
-        if not self.view.ever_claimed(claim_id):
-            return EmailClaim(participant_id=participant_id, subsidiary_id=slug, id=claim_id)
-        claim: EmailClaim = self.repository.get(claim_id)
+        """The email's claim, taken: its keyed claim, made or claimed again. A claim made
+        before claims were keyed (uuid5 id) that is still held refuses it too."""
+        keyed, legacy = self.claim_ids(slug, email)
+        if self.view.claims_held({legacy}):
+            raise Conflict(f"{email} is already enrolled in {slug}")
+        if not self.view.ever_claimed(keyed):
+            return EmailClaim(subsidiary_id=slug, id=keyed)
+        claim: EmailClaim = self.repository.get(keyed)
         try:
-            claim.claim(participant_id)
+            claim.claim()
         except EnrolmentError:
             raise Conflict(f"{email} is already enrolled in {slug}") from None
         return claim
 
-    def _released_claim(self, slug: str, email: str) -> EmailClaim:
-        claim: EmailClaim = self.repository.get(email_claim_id(slug, email))
-        claim.release()
-        return claim
+    def _released_claim(self, slug: str, email: str) -> EmailClaim | None:
+        """The email's claim, released: the keyed one, or the one made before claims were
+        keyed when that is the one held (None when the email holds neither)."""
+        for claim_id in self.claim_ids(slug, email):
+            if self.view.claims_held({claim_id}):
+                claim: EmailClaim = self.repository.get(claim_id)
+                claim.release()
+                return claim
+        return None
 
     def _save_or_conflict(self, *aggregates: Any) -> None:
         try:

@@ -5,6 +5,8 @@ No I/O here. Aggregates record what happened as events; every event carries a `c
 the event store has no metadata of its own.
 """
 
+import hashlib
+import hmac
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -12,8 +14,9 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.enrolment import canonical_theme
 
-# Fixes the ids derived from names (a subsidiary's slug, a claimed email): the same name
-# always gives the same aggregate id, so the event store itself refuses duplicates.
+# Fixes the ids derived from names (a subsidiary's slug; a claimed email before claims were
+# keyed): the same name always gives the same aggregate id, so the event store itself refuses
+# duplicates.
 NAMESPACE = UUID("7d6f0c1e-3b0a-4f43-9d35-5a8e2f4f7c11")
 
 DEFAULT_THEMES = [
@@ -159,31 +162,34 @@ class Participant(Aggregate):
 class EmailClaim(Aggregate):
     """Keeps a work email unique among a subsidiary's active participants.
 
-    Its id is derived from the subsidiary and the email, so two enrolments racing for one
-    email cannot both be saved. The email itself is not stored here (personal data lives
-    only in the participant's events)."""
+    Its id is derived from the subsidiary and the email with a keyed hash (`email_claim_id`:
+    HMAC-SHA256 under a secret kept outside the event store), so two enrolments racing for one
+    email cannot both be saved, and nobody without the secret can tell from a guessed email
+    whether it has a claim. Neither the email nor, since claims were keyed, the participant
+    who holds it is stored here: a claim is only held or free. (Claims made before then, with
+    a uuid5 id, name their participant: that id reads as None once they are erased.)"""
 
     @event("Claimed")
-    def __init__(self, participant_id: UUID, subsidiary_id: str | None = None, id: UUID | None = None) -> None:  # noqa: A002 - the library's name
-        self.participant_id: UUID | None = participant_id
+    def __init__(self, participant_id: UUID | None = None, subsidiary_id: str | None = None, id: UUID | None = None) -> None:  # noqa: A002 - the library's name
+        self.held = True
         self.subsidiary_id = subsidiary_id  # the audit chain its events join (None in claims made before it was kept)
 
     @property
     def is_held(self) -> bool:
-        return self.participant_id is not None
+        return self.held
 
-    def claim(self, participant_id: UUID) -> None:
+    def claim(self) -> None:
         if self.is_held:
             raise EnrolmentError("this email is already enrolled")
-        self._claimed_again(participant_id=participant_id)
+        self._claimed_again()
 
     @event("ClaimedAgain")
-    def _claimed_again(self, participant_id: UUID) -> None:
-        self.participant_id = participant_id
+    def _claimed_again(self, participant_id: UUID | None = None) -> None:
+        self.held = True
 
     @event("Released")
     def release(self) -> None:
-        self.participant_id = None
+        self.held = False
 
 
 # Where each stored event holds personal data, and whose: sealed with that participant's key
@@ -192,6 +198,13 @@ _PROFILE = {f"profile.personal_data.{field}": "originator_id" for field in PERSO
 PERSONAL_DATA: dict[type, dict[str, str]] = {
     Participant.Enrolled: _PROFILE,
     Participant.ProfileUpdated: _PROFILE,
+    # Their own words, sealed with their key (null once erased).
+    Participant.Withdrawn: {"reason": "originator_id"},
+    # Claims made before claims were keyed (uuid5 ids) name their holder in plaintext (new ones
+    # hold no participant id): erasing the holder tombstones the claim's id in the key store,
+    # and from then on that id reads as None, so the claim no longer leads to them.
+    EmailClaim.Claimed: {"participant_id": "originator_id"},
+    EmailClaim.ClaimedAgain: {"participant_id": "originator_id"},
 }
 
 
@@ -199,5 +212,15 @@ def subsidiary_id(slug: str) -> UUID:
     return uuid5(NAMESPACE, f"subsidiary:{slug}")
 
 
-def email_claim_id(subsidiary_slug: str, email: str) -> UUID:
+def email_claim_id(secret: str | bytes, subsidiary_slug: str, email: str) -> UUID:
+    """The claim's id: HMAC-SHA256 of the subsidiary and the normalised email under the secret
+    (TANDEM_EMAIL_CLAIM_SECRET), as a UUID. Without the secret nobody can compute it."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(key, f"email:{subsidiary_slug}:{email.casefold()}".encode(), hashlib.sha256).digest()
+    return UUID(bytes=digest[:16], version=4)
+
+
+def legacy_email_claim_id(subsidiary_slug: str, email: str) -> UUID:
+    """The id claims had before they were keyed (a uuid5 of a public constant): still looked
+    up, so that an email enrolled then is not enrolled twice."""
     return uuid5(NAMESPACE, f"email:{subsidiary_slug}:{email.casefold()}")

@@ -108,7 +108,7 @@ class EnrolmentView(LogFollowingView):
 
     @apply.register
     def _(self, e: Participant.Erased) -> None:
-        self._update(e, **dict.fromkeys(PERSONAL_FIELDS), personal_data_erased=True)
+        self._update(e, **dict.fromkeys(PERSONAL_FIELDS), withdrawal_reason=None, personal_data_erased=True)
 
     @apply.register
     def _(self, e: EmailClaim.Claimed) -> None:

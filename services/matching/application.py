@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
 from services.common.errors import Conflict, NotFound
+from services.common.personal_data import PersonalDataKeys
 from services.matching.domain import PERSONAL_DATA, Context, MatchBook, MatchingError, MatchingRun, book_id
 from services.matching.proposals import person, rules_of, run_matching
 from services.matching.scoring import violations
@@ -54,12 +55,12 @@ class MatchingApplication(ServiceApplication):
                 book = MatchBook(subsidiary_id=subsidiary_id, source_event_id=source, context=context)
                 if e.type == "SubsidiaryOnboarded":
                     continue
-            self._apply(book, e, context)
+            self._apply(book, e, context, self.keys)
         if book is not None and book.pending_events:
             self.save(book)
 
     @staticmethod
-    def _apply(book: MatchBook, e: IntegrationEvent, context: Context) -> None:
+    def _apply(book: MatchBook, e: IntegrationEvent, context: Context, keys: PersonalDataKeys) -> None:
         source = str(e.event_id)
         payload = e.payload.model_dump(mode="json")
         match e.type:
@@ -78,6 +79,10 @@ class MatchingApplication(ServiceApplication):
             case "ParticipantWithdrawn":
                 book.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source, context=context)
             case "ParticipantErased":
+                # The free text of their matches goes with them: each match's key is destroyed
+                # (again, if this runs again) before the erasure is recorded.
+                for match_id in book.matches_with(payload["participant_id"]):
+                    keys.erase(match_id)
                 book.note_erased(participant_id=payload["participant_id"], source_event_id=source, context=context)
             case "RelationshipCompleted":
                 book.note_relationship_completed(

@@ -30,6 +30,11 @@ class MatchingError(Exception):
         self.problems = problems or [message]
 
 
+def because(what: str, reason: str | None) -> str:
+    """`what: reason`, or `what` alone once the reason is erased."""
+    return f"{what}: {reason}" if reason else what
+
+
 def book_id(subsidiary_id: str) -> UUID:
     return uuid5(NAMESPACE, f"match-book:{subsidiary_id}")
 
@@ -76,12 +81,19 @@ class MatchBook(Aggregate):
     @event("ParticipantErased")
     def note_erased(self, participant_id: str, source_event_id: str, context: Context) -> None:
         """Their personal data is erased: none of it is kept (their matches stay, and they
-        withdrew first, so no rule needs it)."""
+        withdrew first, so no rule needs it), nor the free text of the matches they are in
+        (the application destroys those matches' keys: `matches_with`)."""
         record = self._participant(participant_id)
         if record["profile"] is not None:
             record["profile"] = {**record["profile"], "personal_data": dict.fromkeys(record["profile"]["personal_data"])}
-        record["erased"] = True
+        record.update(erased=True, withdrawal_reason=None)
+        for match_id in self.matches_with(participant_id):
+            self.matches[match_id]["reason"] = None
         self.processed[source_event_id] = True
+
+    def matches_with(self, participant_id: str) -> list[str]:
+        """The matches, whatever their status, whose mentor or mentees include the participant."""
+        return [m["id"] for m in self.matches.values() if participant_id == m["mentor_id"] or participant_id in m["mentee_ids"]]
 
     @event("MentorCertified")
     def note_certified(self, participant_id: str, source_event_id: str, context: Context) -> None:
@@ -92,7 +104,7 @@ class MatchBook(Aggregate):
         """The participant leaves: their active matches end, and the others are freed; a
         mini-session group that still has mentees goes on without the mentee who left."""
         for match in self.active_matches_of(participant_id):
-            why = f"{self._who(match, participant_id)} withdrew: {reason}"
+            why = because(f"{self._who(match, participant_id)} withdrew", reason)
             if match["mentor_id"] != participant_id and len(match["mentee_ids"]) > 1:
                 remaining = [m for m in match["mentee_ids"] if m != participant_id]
                 self._member_left(
@@ -136,7 +148,7 @@ class MatchBook(Aggregate):
         """Closed early in sessions (by an admin): the match ends and its members return to
         the pool. Closed because the match ended here already: nothing more to do."""
         if self._is_active(match_id):
-            self.end_match(match_id, f"the relationship was closed: {reason}", context)
+            self.end_match(match_id, because("the relationship was closed", reason), context)
         self._source_noted(source_event_id=source_event_id, context=context)
 
     @event("SourceNoted")
@@ -351,4 +363,11 @@ PERSONAL_DATA: dict[type, dict[str, str]] = {
         "unmatched[].name": "unmatched[].participant_id",
     },
     MatchBook.MatchConfirmed: {f"proposal.{path}": f"proposal.{subject}" for path, subject in _PROPOSAL_NAMES.items()},
+    # Free text. A participant's own words: their key. What is about a match (and may quote or
+    # name any of its members): the match's own key, destroyed when any member is erased.
+    MatchBook.ParticipantWithdrawn: {"reason": "participant_id"},
+    MatchBook.MatchMemberLeft: {"reason": "participant_id"},
+    MatchBook.MatchDeclined: {"reason": "match_id"},
+    MatchBook.MatchEnded: {"reason": "match_id"},
+    MatchBook.MatchCompleted: {"reason": "match_id"},
 }

@@ -23,9 +23,11 @@ from services.sessions.domain import (
     Roster,
     SessionsError,
     agenda_id,
+    because,
     ends_at,
     relationship_id,
     roster_id,
+    text_goes_with,
 )
 from services.sessions.view import SessionsView
 
@@ -334,6 +336,10 @@ class Batch:
             case "MentorCertified":
                 roster.note_certified(participant_id=payload["participant_id"], source_event_id=source, context=context)
             case "ParticipantErased":
+                # The free text of their relationships goes with them: each relationship's key
+                # is destroyed (again, if this runs again) before the erasure is recorded.
+                for rel_id in self._relationships_with(payload["participant_id"]):
+                    self.app.keys.erase(rel_id)
                 roster.note_erased(participant_id=payload["participant_id"], source_event_id=source, context=context)
             case "ParticipantWithdrawn":
                 # Matching ends the withdrawn participant's matches: their active relationships close then.
@@ -351,9 +357,21 @@ class Batch:
                     match_id=payload["match_id"], mentee_ids=payload["mentee_ids"], source_event_id=source, context=context
                 )
             case "MatchDeclined" | "MatchEnded":
-                reason = payload["reason"] if e.type == "MatchEnded" else f"the match was declined ({_who(payload)}): {payload['reason']}"
+                reason = payload["reason"] if e.type == "MatchEnded" else because(f"the match was declined ({_who(payload)})", payload["reason"])
                 self._close(payload["match_id"], reason, context)
                 roster.note_match_end(match_id=payload["match_id"], source_event_id=source, context=context)
+
+    def _relationships_with(self, participant_id: str) -> list[str]:
+        """The relationships, whatever their status, whose free text goes with the
+        participant's erasure (domain.text_goes_with): as the view knows them, or as this batch
+        changed them."""
+        found = set(self.app.view.relationships_with(self.subsidiary_id, participant_id))
+        for aggregate in self.changed.values():
+            if isinstance(aggregate, Relationship):
+                found.discard(str(aggregate.id))
+                if text_goes_with(participant_id, aggregate.mentor_id, aggregate.mentee_ids, aggregate.format, aggregate.status):
+                    found.add(str(aggregate.id))
+        return sorted(found)
 
     def _open(self, roster: Roster, match: dict[str, Any], context: Context) -> None:
         rel_id = relationship_id(match["match_id"])

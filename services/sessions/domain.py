@@ -37,6 +37,23 @@ class SessionsError(Exception):
         self.problems = problems or [message]
 
 
+def because(what: str, reason: str | None) -> str:
+    """`what: reason`, or `what` alone once the reason is erased."""
+    return f"{what}: {reason}" if reason else what
+
+
+def text_goes_with(participant_id: str, mentor_id: str, mentee_ids: list[str], format: str, status: str) -> bool:  # noqa: A002
+    """Whether the relationship's free text (places, reasons) goes when this participant is
+    erased: they are its mentor, or one of its mentees, except in a group that goes on with
+    other mentees (an erased mentee withdrew first: matching takes them off the group, and
+    the group keeps its key and its places)."""
+    if participant_id == mentor_id:
+        return True
+    if participant_id not in mentee_ids:
+        return False
+    return not (format == "mini-session" and len(mentee_ids) > 1 and status != CLOSED)
+
+
 def roster_id(subsidiary_id: str) -> UUID:
     return uuid5(NAMESPACE, f"roster:{subsidiary_id}")
 
@@ -96,7 +113,7 @@ class Roster(Aggregate):
     @event("ParticipantErased")
     def note_erased(self, participant_id: str, source_event_id: str, context: Context) -> None:
         """Their personal data is erased: none of it is kept; their relationships and sessions stay."""
-        self._participant(participant_id).update(name=None, email=None, erased=True)
+        self._participant(participant_id).update(name=None, email=None, withdrawal_reason=None, erased=True)
         self.processed[source_event_id] = True
 
     @event("MentorCertified")
@@ -218,7 +235,7 @@ class Relationship(Aggregate):
         agendas (checked by the caller, who knows the programme and the clock)."""
         problems = []
         if self.status == CLOSED:
-            problems.append(f"the relationship is closed: {self.reason}")
+            problems.append(because("the relationship is closed", self.reason))
         if self.format == "mini-session" and len(self.mentee_ids) > size_limit:
             problems.append(
                 f"the group has {len(self.mentee_ids)} mentees; the programme allows at most {size_limit} in a mini-session"
@@ -236,7 +253,7 @@ class Relationship(Aggregate):
         context: Context,
     ) -> None:
         if self.status == CLOSED:
-            raise SessionsError(f"the relationship is closed: {self.reason}")
+            raise SessionsError(because("the relationship is closed", self.reason))
         self._scheduled(
             session_id=session_id,
             theme=theme,
@@ -381,7 +398,7 @@ class Relationship(Aggregate):
     def add_note(self, author_id: str, note: str, now: datetime, context: Context) -> None:
         """Follow-up notes: the exchange goes on after completion, not after closing."""
         if self.status == CLOSED:
-            raise SessionsError(f"the relationship is closed: {self.reason}")
+            raise SessionsError(because("the relationship is closed", self.reason))
         if self.role_of(author_id) is None:
             raise SessionsError(f"participant {author_id} is not a member of this relationship")
         self._note_added(author_id=author_id, note=note, written_at=now, context=context)
@@ -398,11 +415,11 @@ class Relationship(Aggregate):
         if self.status != COMPLETED or (participant_id != self.mentor_id and participant_id not in self.mentee_ids):
             return [], []
         if self.format == "mini-session" and participant_id != self.mentor_id and len(self.mentee_ids) > 1:
-            return [], self.remove_member(participant_id, f"a mentee withdrew: {reason}", at, context)
+            return [], self.remove_member(participant_id, because("a mentee withdrew", reason), at, context)
         who = "the mentor" if participant_id == self.mentor_id else "the mentee"
         upcoming = [s["id"] for s in self.sessions.values() if s["status"] == SCHEDULED and s["starts_at"] > at]
         for session_id in upcoming:
-            self._cancelled(session_id=session_id, reason=f"{who} withdrew: {reason}", context=context)
+            self._cancelled(session_id=session_id, reason=because(f"{who} withdrew", reason), context=context)
         return upcoming, []
 
     def remove_member(self, participant_id: str, reason: str, at: datetime, context: Context) -> list[str]:
@@ -429,7 +446,7 @@ class Relationship(Aggregate):
             return []
         to_cancel = [s["id"] for s in self.sessions.values() if s["status"] == SCHEDULED]
         for session_id in to_cancel:
-            self._cancelled(session_id=session_id, reason=f"the relationship was closed: {reason}", context=context)
+            self._cancelled(session_id=session_id, reason=because("the relationship was closed", reason), context=context)
         self._closed(match_id=self.match_id, reason=reason, sessions_held=self.held, context=context)
         return to_cancel
 
@@ -501,6 +518,15 @@ PERSONAL_DATA: dict[type, dict[str, str]] = {
     Roster.ParticipantNoted: {"name": "participant_id", "email": "participant_id"},
     Relationship.NoteAdded: {"note": "author_id"},
     Relationship.FeedbackGiven: {"comment": "participant_id"},
+    # Free text. A participant's own words: their key. What is about a relationship or its
+    # sessions (and may name any member): the relationship's own key, destroyed when any of
+    # its members is erased.
+    Roster.ParticipantWithdrawn: {"reason": "participant_id"},
+    Relationship.MemberLeft: {"reason": "participant_id"},
+    Relationship.Closed: {"reason": "originator_id"},
+    Relationship.SessionCancelled: {"reason": "originator_id"},
+    Relationship.SessionScheduled: {"location": "originator_id", "video_link": "originator_id"},
+    Relationship.SessionRescheduled: {"location": "originator_id", "video_link": "originator_id"},
 }
 
 

@@ -32,6 +32,7 @@ from services.sessions.domain import (
     ProgrammeRules,
     Relationship,
     Roster,
+    text_goes_with,
 )
 
 
@@ -131,6 +132,13 @@ class SessionsView(LogFollowingView):
     def name_of(self, subsidiary_id: str, participant_id: str) -> str | None:
         with self.lock:
             return self._person(self._subsidiary(subsidiary_id), participant_id)["name"]
+
+    def relationships_with(self, subsidiary_id: str, participant_id: str) -> list[str]:
+        """The relationships, whatever their status, whose free text goes with the participant's
+        erasure: those they are the mentor or a mentee of (but a group that goes on without them)."""
+        self.catch_up()
+        with self.lock:
+            return [rel["id"] for rel in self._subsidiary(subsidiary_id).relationships.values() if _member(rel, participant_id)]
 
     def relationship_of_session(self, subsidiary_id: str, session_id: str) -> UUID | None:
         self.catch_up()
@@ -270,11 +278,18 @@ class SessionsView(LogFollowingView):
     @apply.register
     def _(self, e: Roster.ParticipantErased) -> None:
         """Nothing personal of theirs is shown any more: name, email, their notes and feedback
-        comments; counts, relationships and sessions stay. (Rare: a scan of the subsidiary.)"""
+        comments, and the free text of the relationships they are in (why it closed, its
+        sessions' places and cancellation reasons: the application destroys those
+        relationships' keys); counts, relationships and sessions stay. (Rare: a scan of the
+        subsidiary.)"""
         sub = self._subsidiary(e.context["subsidiary_id"])
         with self._counting(sub, e.participant_id) as person:
             person.update(name=None, email=None, erased=True)
         for rel in sub.relationships.values():
+            if _member(rel, e.participant_id):
+                rel["reason"] = None
+                for session_id in rel["session_ids"]:
+                    sub.sessions[session_id].update(location=None, video_link=None, cancellation_reason=None)
             for note in rel["notes"]:
                 if note["author_id"] == e.participant_id:
                     note["note"] = None
@@ -521,6 +536,11 @@ class SessionsView(LogFollowingView):
                     **{name: plain(value) for name, value in vars(self).items() if name not in ("app", "lock", "position", "subsidiaries")},
                 }
             )
+
+
+def _member(rel: dict[str, Any], participant_id: str) -> bool:
+    """Whether the relationship's free text goes with this participant's erasure (domain.text_goes_with)."""
+    return text_goes_with(participant_id, rel["mentor_id"], rel["mentee_ids"], rel["format"], rel["status"])
 
 
 _AFTER_ANY_ID = "\U0010ffff"

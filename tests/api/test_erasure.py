@@ -66,7 +66,8 @@ def test_an_erased_participant_is_withdrawn_and_shows_nothing_personal(client, w
     p = shown(client, world.mentor)
     assert {field: p[field] for field in PERSONAL} == dict.fromkeys(PERSONAL)
     assert p["personal_data_erased"] is True
-    assert (p["status"], p["withdrawal_reason"], p["role"], p["site"]) == ("withdrawn", "personal data erased", "mentor", "Paris")
+    # The withdrawal reason is theirs too (free text): erased with the rest.
+    assert (p["status"], p["withdrawal_reason"], p["role"], p["site"]) == ("withdrawn", None, "mentor", "Paris")
     listed = {q["id"]: q for q in client.get(f"/subsidiaries/{SUB_A}/participants", headers=AUDITOR_A).json()}
     assert listed[world.mentor]["name"] is None and listed[world.mentor]["personal_data_erased"] is True
     assert listed[world.mentee]["name"] == "Jeanne Martin" and listed[world.mentee]["personal_data_erased"] is False
@@ -77,9 +78,10 @@ def test_an_erased_participant_is_withdrawn_and_shows_nothing_personal(client, w
 
 def test_erasing_a_withdrawn_participant_records_the_erasure_only(client, world, events):
     assert client.post(f"/subsidiaries/{SUB_A}/participants/{world.mentee}/withdraw", json={"reason": "moved"}, headers=ADMIN_A).status_code == 200
+    assert shown(client, world.mentee)["withdrawal_reason"] == "moved"
     with events.recorded(1):
         assert erase(client, world.mentee).status_code == 204
-    assert shown(client, world.mentee)["withdrawal_reason"] == "moved"
+    assert shown(client, world.mentee)["withdrawal_reason"] is None  # their words, erased with them
 
 
 def test_erasing_again_records_nothing_and_destroys_the_key_again(client, world, events, tandem_home: Path, monkeypatch):

@@ -184,3 +184,50 @@ def test_an_erased_participant_keeps_their_matches_and_shows_no_name_anywhere(cl
         assert [p["mentee_names"] for p in proposals if gone in p["mentee_ids"]] == [[None]]
     finally:
         fresh.close()
+
+
+def test_free_text_about_a_match_is_sealed_with_its_key_and_goes_when_any_member_is_erased(client, world):
+    """A decline or end reason may name anyone: it is sealed with the match's own key, which
+    matching destroys when any of the match's members is erased; a withdrawal reason is the
+    participant's own words, sealed with theirs."""
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN)
+    matches = client.get("/subsidiaries/sub-a/matches", headers=ADMIN).json()
+    declining, leaving = world["a-mentees"][0], world["a-mentees"][1]
+    declined = next(m for m in matches if declining in m["mentee_ids"])
+    ended = next(m for m in matches if leaving in m["mentee_ids"])
+    answer = client.post(
+        f"/subsidiaries/sub-a/matches/{declined['id']}/decline", json={"by": declining, "reason": "Paul Dubois is my cousin"}, headers=ADMIN
+    )
+    assert answer.status_code == 200, answer.text
+    matching = client.app.state.matching
+    withdrawal = {"participant_id": leaving, "role": "mentee", "reason": "burn-out, ask Dr Roche"}
+    matching.apply_events([event(published.ParticipantWithdrawn, "sub-a", withdrawal)])
+
+    shown = {m["id"]: m for m in client.get("/subsidiaries/sub-a/matches", headers=ADMIN).json()}
+    assert shown[declined["id"]]["reason"] == "Paul Dubois is my cousin"
+    assert shown[ended["id"]]["reason"] == "a mentee withdrew: burn-out, ask Dr Roche"
+    raw = b"".join(n.state for n in matching.recorder.select_notifications(start=0, limit=10_000))
+    assert b"Paul Dubois" not in raw and b"Dr Roche" not in raw
+    for subject in (declined["id"], ended["id"], leaving):
+        assert f"sealed:1:{subject}:".encode() in raw
+
+    matching.apply_events([event(published.ParticipantErased, "sub-a", {"participant_id": declining})])
+    shown = {m["id"]: m for m in client.get("/subsidiaries/sub-a/matches", headers=ADMIN).json()}
+    assert shown[declined["id"]]["reason"] is None and shown[declined["id"]]["status"] == "declined"
+    assert shown[ended["id"]]["reason"] == "a mentee withdrew: burn-out, ask Dr Roche"  # not theirs: it stays
+    assert matching.keys.is_erased(declined["id"]) and not matching.keys.is_erased(ended["id"])
+
+    matching.apply_events([event(published.ParticipantErased, "sub-a", {"participant_id": leaving})])
+    shown = {m["id"]: m for m in client.get("/subsidiaries/sub-a/matches", headers=ADMIN).json()}
+    assert shown[ended["id"]]["reason"] is None
+    assert matching.book("sub-a").participants[leaving]["withdrawal_reason"] is None
+    fresh = type(matching)(env=dict(matching.env))  # another process on the same stores
+    try:
+        book = fresh.book("sub-a")
+        assert book.matches[declined["id"]]["reason"] is None and book.matches[ended["id"]]["reason"] is None
+        assert book.participants[leaving]["withdrawal_reason"] is None
+        other = next(m for m in matches if m["id"] not in (declined["id"], ended["id"]))
+        assert book.matches[other["id"]]["status"] == "active"
+    finally:
+        fresh.close()

@@ -24,6 +24,7 @@ from icalendar import Calendar
 
 from apitools import NOWHERE, PRINCIPALS, SECRET, SUB_A, SUB_B, locs
 from contracts import enrolment, matching
+from services.sessions.domain import Relationship, roster_id
 from services.sessions.api.deps import clock
 from services.sessions.api.main import create_app
 from services.sessions.settings import SessionsSettings
@@ -1131,3 +1132,99 @@ def test_an_erased_participant_shows_nothing_personal_and_everything_else_stays(
         "id": world.e1, "name": None, "email": None, "personal_data_erased": True,
     }
     assert [n["note"] for n in rebuilt.relationship(SUB_A, world.p1, now.now)["notes"]] == [None, "The mentor's words"]
+
+
+def stored(client: TestClient) -> bytes:
+    return b"".join(n.state for n in client.app.state.sessions.recorder.select_notifications(start=0, limit=100_000))
+
+
+def test_free_text_of_a_relationship_is_sealed_with_its_key_and_goes_when_any_member_is_erased(client, world, now):
+    """Places, cancellation and closing reasons may name anyone: sealed with the relationship's
+    own key, which sessions destroys when any of its members is erased. A withdrawal reason is
+    the participant's own words, sealed with theirs."""
+    place = {"location": "Zoé's office, 3rd floor", "video_link": "https://meet.example.com/zoe-leroy"}
+    met = book(client, world.p1, start=S, **place)
+    dropped = book(client, world.p1, start=S + DAY, location="Café Mentee1")
+    assert act(client, dropped["id"], "cancel", {"reason": "Mentee1 Martin is ill"}).status_code == 200
+    coming = book(client, world.p1, start=S + 7 * DAY, location="Room 12")
+    moved = act(client, coming["id"], "reschedule", {"starts_at": (S + 8 * DAY).isoformat(), "location": "Hugo's desk"})
+    assert moved.status_code == 200, moved.text
+    group = book(client, group=world.g, theme="online learning", start=S + 2 * DAY, location="Room G")
+    apply(client, withdrawn(SUB_A, world.e1, "mentee"))  # "left the company"
+    apply(client, ended(SUB_A, world.p1_match, world.m1, world.e1, reason="a mentee withdrew: left the company"))
+
+    rel = relationship_of(client, world.p1)
+    assert (rel["status"], rel["reason"]) == ("closed", "a mentee withdrew: left the company")
+    assert (session_of(client, met["id"])["location"], session_of(client, met["id"])["video_link"]) == tuple(place.values())
+    assert session_of(client, dropped["id"])["cancellation_reason"] == "Mentee1 Martin is ill"
+    assert session_of(client, coming["id"])["location"] == "Hugo's desk"
+    raw = stored(client)
+    for plaintext in ("Zoé's office", "meet.example.com", "Café Mentee1", "Mentee1 Martin is ill", "Room 12", "Hugo's desk", "left the company", "Room G"):
+        assert plaintext.encode() not in raw and json.dumps(plaintext).encode() not in raw, plaintext
+    assert f"sealed:1:{world.p1}:".encode() in raw and f"sealed:1:{world.e1}:".encode() in raw
+
+    app = client.app.state.sessions
+    apply(client, erased(SUB_A, world.e1))
+    rel = relationship_of(client, world.p1)
+    assert (rel["status"], rel["reason"]) == ("closed", None)
+    for session in (met, dropped, coming):
+        shown = session_of(client, session["id"])
+        assert (shown["location"], shown["video_link"], shown["cancellation_reason"]) == (None, None, None)
+        assert shown["status"] in ("scheduled", "cancelled")
+    assert app.keys.is_erased(world.p1)
+    # Relationships they are not in keep theirs.
+    assert session_of(client, group["id"])["location"] == "Room G" and not app.keys.is_erased(world.g)
+    assert app.repository.get(roster_id(SUB_A)).participants[world.e1]["withdrawal_reason"] is None
+    ics = client.get(f"/subsidiaries/{SUB_A}/sessions/{met['id']}.ics", headers=ADMIN)
+    assert ics.status_code == 200 and b"Zo\xc3\xa9's office" not in ics.content and b"meet.example.com" not in ics.content
+    # Another reader of the same stores (a rebuilt view) agrees.
+    rebuilt = type(app.view)(app)
+    rebuilt.catch_up()
+    assert rebuilt.relationship(SUB_A, world.p1, now.now)["reason"] is None
+    assert rebuilt.session(SUB_A, met["id"])["location"] is None and rebuilt.session(SUB_A, group["id"])["location"] == "Room G"
+    assert rebuilt.session(SUB_A, dropped["id"])["cancellation_reason"] is None
+
+
+def test_free_text_stored_before_it_was_sealed_reads_as_it_is_until_a_member_is_erased(client, world, now):
+    """A store written before free text was sealed holds it in plaintext: it reads as it is,
+    and as erased once any member of its relationship is."""
+    app = client.app.state.sessions
+    new_fields = {Relationship.SessionScheduled, Relationship.SessionCancelled, Relationship.Closed}
+    personal, app.mapper.personal = app.mapper.personal, {cls: f for cls, f in app.mapper.personal.items() if cls not in new_fields}
+    try:  # as today's code stored them
+        old = book(client, world.p1, start=S, location="Zoé's office")
+        assert act(client, old["id"], "cancel", {"reason": "Mentee1 Martin is ill"}).status_code == 200
+        kept = book(client, group=world.g, theme="online learning", start=S + 2 * DAY, location="Room G")
+    finally:
+        app.mapper.personal = personal
+    assert b"Mentee1 Martin is ill" in stored(client)
+    fresh = type(app.view)(app)
+    fresh.catch_up()
+    assert fresh.session(SUB_A, old["id"])["cancellation_reason"] == "Mentee1 Martin is ill"
+    assert fresh.session(SUB_A, old["id"])["location"] == "Zoé's office"
+
+    apply(client, erased(SUB_A, world.e1))
+    shown = session_of(client, old["id"])
+    assert (shown["location"], shown["cancellation_reason"]) == (None, None)
+    assert session_of(client, kept["id"])["location"] == "Room G"
+    rebuilt = type(app.view)(app)
+    rebuilt.catch_up()
+    assert rebuilt.session(SUB_A, old["id"])["cancellation_reason"] is None and rebuilt.session(SUB_A, old["id"])["location"] is None
+    [cancelled] = [e for e in app.repository.event_store.get(uuid.UUID(world.p1)) if isinstance(e, Relationship.SessionCancelled)]
+    assert cancelled.reason is None  # read through the store too: its relationship's key is destroyed
+
+
+def test_a_group_that_goes_on_without_an_erased_mentee_keeps_its_places(client, world, now):
+    """The erasure may arrive before matching takes the mentee off the group (the topics are
+    read independently): the group goes on, with its key and its places."""
+    group = book(client, group=world.g, theme="online learning", start=S, location="Room G")
+    apply(client, withdrawn(SUB_A, world.e3, "mentee"), erased(SUB_A, world.e3))
+    app = client.app.state.sessions
+    assert session_of(client, group["id"])["location"] == "Room G" and not app.keys.is_erased(world.g)
+    apply(client, member_left(SUB_A, world.g_match, world.m1, world.e3, world.e4, world.e5))
+    later = book(client, group=world.g, theme="online learning", start=S + 7 * DAY, location="Room H")
+    assert session_of(client, later["id"])["location"] == "Room H"
+    # Its mentor's erasure takes them all.
+    apply(client, withdrawn(SUB_A, world.m1, "mentor"), erased(SUB_A, world.m1))
+    assert app.keys.is_erased(world.g)
+    assert session_of(client, group["id"])["location"] is None and session_of(client, later["id"])["location"] is None

@@ -4,8 +4,8 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from uuid import uuid4
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID, uuid4
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -13,7 +13,7 @@ from jsonschema.exceptions import ValidationError
 from pydantic import BaseModel, Field, create_model
 
 from contracts import encode
-from contracts.enrolment import ParticipantWithdrawn, ParticipantWithdrawnPayload
+from contracts import enrolment
 from contracts.envelope import PERSONAL_DATA_MARK, IntegrationEvent
 from contracts.registry import EVENT_TYPES
 from contracts.schemas import (
@@ -180,7 +180,49 @@ def marked_paths(node: dict[str, Any], root: dict[str, Any], path: str = "") -> 
 # The events that carry a participant's PersonalData; every other event carries none.
 PARTICIPANT_EVENTS = {"ParticipantEnrolled", "ParticipantProfileUpdated"}
 # Free text written by participants is personal data too.
-FREE_TEXT = {"FeedbackGiven": {"payload.comment"}, "FollowUpNoteAdded": {"payload.note"}}
+FREE_TEXT = {
+    "FeedbackGiven": {"payload.comment"},
+    "FollowUpNoteAdded": {"payload.note"},
+    # Free text that can name a person (since schema version 2).
+    "ParticipantWithdrawn": {"payload.reason"},
+    "MatchDeclined": {"payload.reason"},
+    "MatchEnded": {"payload.reason"},
+    "MatchMemberLeft": {"payload.reason"},
+    "RelationshipClosed": {"payload.reason"},
+    "RelationshipMemberLeft": {"payload.reason"},
+    "SessionCancelled": {"payload.reason"},
+    "SessionScheduled": {"payload.location", "payload.video_link"},
+    "SessionRescheduled": {"payload.location", "payload.video_link"},
+}
+# Whose key seals each piece of free text: the participant's own words their key; what is
+# about a match or a relationship (and may quote or name any member) the match's or the
+# relationship's key, destroyed when any member is erased.
+FREE_TEXT_SUBJECTS = {
+    "ParticipantWithdrawn": "payload.participant_id",
+    "MatchDeclined": "payload.match_id",
+    "MatchEnded": "payload.match_id",
+    "MatchMemberLeft": "payload.participant_id",
+    "RelationshipClosed": "payload.relationship_id",
+    "RelationshipMemberLeft": "payload.participant_id",
+    "SessionCancelled": "payload.relationship_id",
+    "SessionScheduled": "payload.relationship_id",
+    "SessionRescheduled": "payload.relationship_id",
+}
+
+
+@ALL_EVENTS
+def test_no_free_text_travels_unsealed(event_cls: type[IntegrationEvent]) -> None:
+    """Every free-text string of a payload (not an id, a name of the programme's, an enum or
+    a time) is declared personal: it may name a person."""
+    free = {
+        f"payload.{name}"
+        for name, field in event_cls.model_fields["payload"].annotation.model_fields.items()
+        if name in ("reason", "location", "video_link", "note", "comment")
+    }
+    assert free <= set(event_cls.PERSONAL), f"{event_cls.__name__}: {sorted(free - set(event_cls.PERSONAL))} travel in plaintext"
+    if event_cls.type_name() in FREE_TEXT_SUBJECTS:
+        assert set(event_cls.PERSONAL.values()) == {FREE_TEXT_SUBJECTS[event_cls.type_name()]}
+        assert event_cls.version() == 2 and 1 in event_cls.UPCASTERS
 
 
 @ALL_EVENTS
@@ -200,6 +242,22 @@ def test_personal_data_and_only_it_is_marked(event_cls: type[IntegrationEvent]) 
 
 
 # --- compatibility rules -----------------------------------------------------------------
+
+
+class ParticipantWithdrawnPayload(BaseModel):
+    """The compatibility rules' specimen: ParticipantWithdrawn as it was at version 1 (a plain
+    string reason; version 2 seals it)."""
+
+    participant_id: UUID
+    role: enrolment.Role
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ParticipantWithdrawn(enrolment.ParticipantWithdrawn):
+    PERSONAL: ClassVar[dict[str, str]] = {}
+    UPCASTERS: ClassVar[dict[int, Any]] = {}
+    schema_version: Literal[1] = 1  # type: ignore[assignment]
+    payload: ParticipantWithdrawnPayload  # type: ignore[assignment]
 
 
 class NarrowerRole(StrEnum):

@@ -1,6 +1,7 @@
 """Enrolment's aggregates and what they publish: pure, no I/O."""
 
 from datetime import timezone
+from uuid import uuid5
 
 import pytest
 
@@ -9,12 +10,14 @@ from contracts import enrolment as published
 from services.enrolment.domain import (
     CERTIFIED,
     DEFAULT_PROGRAMME,
+    NAMESPACE,
     WITHDRAWN,
     EmailClaim,
     EnrolmentError,
     Participant,
     Subsidiary,
     email_claim_id,
+    legacy_email_claim_id,
     subsidiary_id,
 )
 from services.common.personal_data import MemoryKeyStore, PersonalDataKeys
@@ -87,13 +90,24 @@ def test_a_profile_update_records_only_what_changed():
 
 
 def test_an_email_claim_is_held_once_until_released():
-    claim = EmailClaim(participant_id=subsidiary_id("x"), id=email_claim_id("axa-fr", "Zoe@Example.com"))
-    assert claim.id == email_claim_id("axa-fr", "zoe@example.com")  # case does not make a new email
+    claim = EmailClaim(subsidiary_id="axa-fr", id=email_claim_id("s3cret", "axa-fr", "Zoe@Example.com"))
+    assert claim.id == email_claim_id("s3cret", "axa-fr", "zoe@example.com")  # case does not make a new email
     with pytest.raises(EnrolmentError):
-        claim.claim(subsidiary_id("y"))
+        claim.claim()
     claim.release()
-    claim.claim(subsidiary_id("y"))
+    claim.claim()
     assert claim.is_held
+    # Nothing in a claim's events names a participant.
+    assert all(getattr(e, "participant_id", None) is None for e in claim.collect_events())
+
+
+def test_an_email_claims_id_is_a_keyed_hash_nobody_computes_without_the_secret():
+    keyed = email_claim_id("s3cret", "axa-fr", "zoe@example.com")
+    # Whoever knows the public constant and guesses the email gets the old id, not this one.
+    assert keyed != legacy_email_claim_id("axa-fr", "zoe@example.com") == uuid5(NAMESPACE, "email:axa-fr:zoe@example.com")
+    assert keyed != email_claim_id("another", "axa-fr", "zoe@example.com")
+    assert keyed != email_claim_id("s3cret", "axa-be", "zoe@example.com")
+    assert keyed.version == 4  # a UUID like any other
 
 
 def test_every_published_domain_event_becomes_its_integration_event():
@@ -158,7 +172,7 @@ def test_erasing_a_withdrawn_participant_records_the_erasure_only():
 
 
 def test_email_claims_are_not_published():
-    claim = EmailClaim(participant_id=subsidiary_id("x"), id=email_claim_id("axa-fr", "a@b.fr"))
+    claim = EmailClaim(subsidiary_id="axa-fr", id=email_claim_id("s3cret", "axa-fr", "a@b.fr"))
     assert to_integration_event(claim.collect_events()[0]) is None
 
 
