@@ -210,7 +210,7 @@ def test_free_text_about_a_match_is_sealed_with_its_key_and_goes_when_any_member
     raw = b"".join(n.state for n in matching.recorder.select_notifications(start=0, limit=10_000))
     assert b"Paul Dubois" not in raw and b"Dr Roche" not in raw
     for subject in (declined["id"], ended["id"], leaving):
-        assert f"sealed:1:{subject}:".encode() in raw
+        assert f"sealed:2:{subject}:".encode() in raw
 
     matching.apply_events([event(published.ParticipantErased, "sub-a", {"participant_id": declining})])
     shown = {m["id"]: m for m in client.get("/subsidiaries/sub-a/matches", headers=ADMIN).json()}

@@ -1161,7 +1161,7 @@ def test_free_text_of_a_relationship_is_sealed_with_its_key_and_goes_when_any_me
     raw = stored(client)
     for plaintext in ("Zoé's office", "meet.example.com", "Café Mentee1", "Mentee1 Martin is ill", "Room 12", "Hugo's desk", "left the company", "Room G"):
         assert plaintext.encode() not in raw and json.dumps(plaintext).encode() not in raw, plaintext
-    assert f"sealed:1:{world.p1}:".encode() in raw and f"sealed:1:{world.e1}:".encode() in raw
+    assert f"sealed:2:{world.p1}:".encode() in raw and f"sealed:2:{world.e1}:".encode() in raw
 
     app = client.app.state.sessions
     apply(client, erased(SUB_A, world.e1))
