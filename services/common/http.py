@@ -114,19 +114,34 @@ def create_service_app(
 
 class BodySizeLimit:
     """Refuses request bodies over `max_bytes` with a JSON 413, whether announced by
-    Content-Length or streamed, before a handler reads them whole."""
+    Content-Length or streamed, before a handler reads them whole. A subclass may choose the
+    limit by path and answer otherwise (the console: a page)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
+    def limit(self, scope: Scope) -> int:
+        return self.max_bytes
+
+    def too_large(self, scope: Scope, limit: int) -> Exception:
+        """Raised from the first read past the limit. FastAPI lets an HTTPException out of
+        body reading; its handler answers JSON."""
+        return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the body is larger than {limit} bytes")
+
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """The answer to a body announced too large: nothing of it is read."""
+        response = JSONResponse({"detail": f"the body is larger than {limit} bytes"}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+        await response(scope, receive, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit(scope)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self.refuse(scope, receive, send, limit)
             return
         received = 0
 
@@ -134,19 +149,11 @@ class BodySizeLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                # FastAPI lets an HTTPException out of body reading; its handler answers JSON.
-                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, self._message())
+            if received > limit:
+                raise self.too_large(scope, limit)
             return message
 
         await self.app(scope, limited_receive, send)
-
-    def _message(self) -> str:
-        return f"the body is larger than {self.max_bytes} bytes"
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse({"detail": self._message()}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
-        await response(scope, receive, send)
 
 
 def _dependencies(request: Request) -> set[Callable[..., Any]]:
