@@ -5,10 +5,13 @@ import secrets
 import time
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import DEFAULT_PREFIX, Topics
+from services.common.checkpoints import SigningKey, ensure_signing_key_file
+
+SIGNING_KEY_FILE = "audit-signing.key"  # under TANDEM_HOME, unless given
 
 
 class ServiceSettings(BaseSettings):
@@ -25,6 +28,12 @@ class ServiceSettings(BaseSettings):
     consumer_enabled: bool = Field(True, validation_alias="TANDEM_CONSUMER_ENABLED")
     relay_reset_check_seconds: float = Field(10.0, validation_alias="TANDEM_RELAY_RESET_CHECK_SECONDS", gt=0)
     max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="TANDEM_MAX_BODY_BYTES")
+    # Signed checkpoints of the audit chain (services/common/checkpoints.py), published where the relay runs.
+    checkpoints_enabled: bool = Field(True, validation_alias="TANDEM_CHECKPOINTS_ENABLED")
+    checkpoint_every_events: int = Field(100, validation_alias="TANDEM_CHECKPOINT_EVERY_EVENTS", ge=1)
+    checkpoint_seconds: float = Field(60.0, validation_alias="TANDEM_CHECKPOINT_SECONDS", gt=0)
+    signing_key_pem: SecretStr | None = Field(None, validation_alias="TANDEM_AUDIT_SIGNING_KEY", description="Ed25519 private key, PEM")
+    signing_key_file: Path | None = Field(None, validation_alias="TANDEM_AUDIT_SIGNING_KEY_FILE")
 
     @property
     def topics(self) -> Topics:
@@ -35,6 +44,16 @@ class ServiceSettings(BaseSettings):
         if self.secret:
             return self.secret
         return ensure_secret_file(self.home / "secret")
+
+    def audit_signing_key(self) -> SigningKey:
+        """TANDEM_AUDIT_SIGNING_KEY (a secret's PEM), or the key file: TANDEM_AUDIT_SIGNING_KEY_FILE,
+        by default TANDEM_HOME/audit-signing.key, created (0600) once and shared by every service."""
+        if self.signing_key_pem is not None:
+            return SigningKey.from_pem(self.signing_key_pem.get_secret_value())
+        return ensure_signing_key_file(self.signing_key_path())
+
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.home / SIGNING_KEY_FILE
 
     def event_store_env(self, app_name: str) -> dict[str, str]:
         """Defaults for the eventsourcing library: SQLite under TANDEM_HOME unless the
