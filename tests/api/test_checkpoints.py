@@ -1,0 +1,214 @@
+"""Signed checkpoints of the audit chain against someone who can write the event store: they
+change a stored event and recompute every link after it, or cut the tail of a log. The chain
+alone then verifies (the attack works on the chain as it was); checked against checkpoints
+signed before the attack, with the platform's public key, it is reported as a rewrite or a
+truncation. Also: a forged checkpoint, a head the auditor kept, the signing key's file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sqlite3
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from apitools import AUDITOR_ALL, GROUP_ADMIN, SUB_A
+from infra import audit
+from infra.audit import AuditClient
+from infra.cli import main as tandem
+from services.common.chain import CHAIN_TABLE, link_hash
+from services.common.checkpoints import SigningKey, ensure_signing_key_file
+from services.common.settings import ServiceSettings
+
+pytestmark = pytest.mark.sqlite  # the attacks write the SQLite file directly
+
+CAPACITY_4 = {"themes": ["networking", "online learning"], "mentor_capacity": 4, "mini_session_max": 10, "target_sessions": 5, "session_minutes": 90, "min_age_gap": 1}
+
+
+@pytest.fixture
+def signing_key(tandem_home: Path) -> SigningKey:
+    return ServiceSettings().audit_signing_key()  # the platform's: TANDEM_HOME/audit-signing.key
+
+
+@pytest.fixture
+def public_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """What the auditor was given: `tandem audit public-key`'s output, kept in a file."""
+    assert tandem(["audit", "public-key"]) == 0
+    path = tmp_path / "tandem-audit.pub"
+    path.write_text(capsys.readouterr().out)
+    return path
+
+
+@pytest.fixture
+def programme(client: TestClient, world: SimpleNamespace) -> None:
+    response = client.put(f"/subsidiaries/{SUB_A}/programme", json=CAPACITY_4, headers=GROUP_ADMIN)
+    assert response.status_code == 200, response.text
+
+
+def sign_heads(client: TestClient, key: SigningKey) -> list[dict[str, Any]]:
+    """A checkpoint round, as each service's publisher makes one (without the broker)."""
+    recorder = client.app.state.enrolment.recorder  # type: ignore[attr-defined]
+    return [key.sign("enrolment", log, position, hash_).as_json() for log, position, hash_ in recorder.heads()]
+
+
+def export(client: TestClient, checkpoints: list[dict[str, Any]], path: Path) -> Path:
+    client.headers.update(AUDITOR_ALL)
+    out = io.StringIO()
+    audit.export(AuditClient(clients={"enrolment": client}), SUB_A, None, None, out, checkpoints=[c for c in checkpoints if c["log"] == SUB_A])
+    path.write_text(out.getvalue())
+    return path
+
+
+def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = tandem(["audit", "verify", *map(str, args)])
+    return code, capsys.readouterr().out
+
+
+# -- the attacker, with write access to enrolment.db --------------------------------------------
+
+
+def store(home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(home / "enrolment.db", isolation_level=None)
+
+
+def rewrite_capacity_and_relink(home: Path, log: str) -> int:
+    """Change the programme's mentor_capacity from 4 to 50 in its stored event, then recompute
+    the link of that event and of every later one, so the chain is consistent again."""
+    with store(home) as db:
+        rows = db.execute(
+            f"SELECT k.position, k.notification_id, k.recorded_at, k.prev_hash, e.originator_id, e.originator_version, e.topic, e.state "
+            f"FROM {CHAIN_TABLE} k JOIN stored_events e ON e.rowid = k.notification_id WHERE k.log = ? ORDER BY k.position",
+            (log,),
+        ).fetchall()
+        changed = next(r[0] for r in rows if r[6].endswith("ProgrammeConfigured") and re.search(rb'"mentor_capacity":\s*4\b', r[7]))
+        prev_hash = None
+        for position, notification_id, recorded_at, old_prev, originator_id, version, topic, state in rows:
+            if position < changed:
+                continue
+            if position == changed:
+                state = re.sub(rb'("mentor_capacity":\s*)4\b', rb"\g<1>50", state)
+                db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state, notification_id))
+                prev_hash = old_prev
+            new_hash = link_hash(prev_hash, log, position, recorded_at, str(UUID(str(originator_id))), version, topic, state)
+            db.execute(f"UPDATE {CHAIN_TABLE} SET hash = ?, prev_hash = ? WHERE log = ? AND position = ?", (new_hash, prev_hash, log, position))
+            prev_hash = new_hash
+    return changed
+
+
+def cut_tail(home: Path, log: str, keep: int) -> None:
+    """Delete the log's events after position `keep`, with their links: a shorter valid chain."""
+    with store(home) as db:
+        ids = [r[0] for r in db.execute(f"SELECT notification_id FROM {CHAIN_TABLE} WHERE log = ? AND position > ?", (log, keep))]
+        db.executemany("DELETE FROM stored_events WHERE rowid = ?", [(i,) for i in ids])
+        db.execute(f"DELETE FROM {CHAIN_TABLE} WHERE log = ? AND position > ?", (log, keep))
+
+
+# -- the tests ----------------------------------------------------------------------------------
+
+
+def test_a_rewrite_with_recomputed_links_passes_the_chain_but_not_the_signed_checkpoints(
+    client: TestClient, programme: None, signing_key: SigningKey, public_key_file: Path, tandem_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoints = sign_heads(client, signing_key)
+    position = rewrite_capacity_and_relink(tandem_home, SUB_A)
+    history = export(client, checkpoints, tmp_path / "history.jsonl")
+    assert '"mentor_capacity":50' in history.read_text()
+
+    code, printed = verify(capsys, history)  # the chain alone: what `verify` said before
+    assert code == 0 and "INTACT" in printed and "no public key given" in printed
+
+    code, printed = verify(capsys, history, "--public-key", public_key_file)
+    assert code == 1, printed
+    assert f"REWRITTEN: enrolment/{SUB_A} position" in printed and "NOT INTACT" in printed
+    [checkpoint] = [c for c in checkpoints if c["log"] == SUB_A]
+    assert checkpoint["position"] >= position
+
+
+def test_a_cut_tail_is_reported_as_a_truncation_after_a_checkpoint(
+    client: TestClient, programme: None, signing_key: SigningKey, public_key_file: Path, tandem_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoints = sign_heads(client, signing_key)
+    [checkpoint] = [c for c in checkpoints if c["log"] == SUB_A]
+    cut_tail(tandem_home, SUB_A, keep=checkpoint["position"] - 2)
+    history = export(client, [], tmp_path / "cut.jsonl")
+    assert verify(capsys, history)[0] == 0  # the shorter chain is valid: the cut was unseen
+
+    history = export_with(history, checkpoints)
+    code, printed = verify(capsys, history, "--public-key", public_key_file)
+    assert code == 1, printed
+    assert f"TRUNCATED: enrolment/{SUB_A}" in printed and f"position {checkpoint['position']}" in printed
+
+
+def export_with(history: Path, checkpoints: list[dict[str, Any]]) -> Path:
+    with history.open("a") as f:
+        for checkpoint in checkpoints:
+            if checkpoint["log"] == SUB_A:
+                f.write(json.dumps({"checkpoint": checkpoint}) + "\n")
+    return history
+
+
+def test_an_untouched_history_verifies_against_its_checkpoints_and_says_how_far_they_vouch(
+    client: TestClient, programme: None, signing_key: SigningKey, public_key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoints = sign_heads(client, signing_key)
+    [checkpoint] = [c for c in checkpoints if c["log"] == SUB_A]
+    code, printed = verify(capsys, export(client, checkpoints, tmp_path / "history.jsonl"), "--public-key", public_key_file)
+    assert code == 0, printed
+    assert f"signed up to position {checkpoint['position']}" in printed and "INTACT" in printed
+
+
+def test_a_checkpoint_signed_with_another_key_is_refused(
+    client: TestClient, programme: None, public_key_file: Path, tandem_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attacker relinks the chain and makes checkpoints of it with a key of their own."""
+    rewrite_capacity_and_relink(tandem_home, SUB_A)
+    forged = sign_heads(client, SigningKey(Ed25519PrivateKey.generate()))
+    code, printed = verify(capsys, export(client, forged, tmp_path / "history.jsonl"), "--public-key", public_key_file)
+    assert code == 1 and "does not verify with the given public key" in printed
+
+
+def test_a_head_the_auditor_kept_finds_a_rewrite_or_a_cut_without_any_checkpoint(
+    client: TestClient, programme: None, tandem_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = client.get(f"/subsidiaries/{SUB_A}/audit/head", headers=AUDITOR_ALL).json()
+    kept = f"enrolment/{SUB_A}:{head['position']}:{head['hash']}"
+    code, printed = verify(capsys, export(client, [], tmp_path / "before.jsonl"), "--expect-head", kept)
+    assert code == 0, printed
+    assert kept in printed  # the summary gives the head to keep, in the same form
+
+    rewrite_capacity_and_relink(tandem_home, SUB_A)
+    code, printed = verify(capsys, export(client, [], tmp_path / "after.jsonl"), "--expect-head", kept)
+    assert code == 1 and f"REWRITTEN: enrolment/{SUB_A} position {head['position']}" in printed and "the head you expected" in printed
+
+    cut_tail(tandem_home, SUB_A, keep=head["position"] - 1)
+    code, printed = verify(capsys, export(client, [], tmp_path / "cut.jsonl"), "--expect-head", kept)
+    assert code == 1 and f"TRUNCATED: enrolment/{SUB_A}" in printed
+
+
+def test_the_signing_key_is_a_file_of_its_own_readable_by_its_owner_only(tandem_home: Path, tmp_path: Path) -> None:
+    key = ServiceSettings().audit_signing_key()
+    path = tandem_home / "audit-signing.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert ServiceSettings().audit_signing_key().key_id == key.key_id  # made once, then read
+    assert "PRIVATE" not in repr(key) and path.read_text() not in repr(key)
+    os.chmod(path, 0o644)
+    with pytest.raises(PermissionError, match="readable by others"):
+        ensure_signing_key_file(path)
+
+
+def test_in_production_the_key_is_a_secret_given_in_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tandem_home: Path) -> None:
+    given = ensure_signing_key_file(tmp_path / "from-a-vault.key")
+    monkeypatch.setenv("TANDEM_AUDIT_SIGNING_KEY", (tmp_path / "from-a-vault.key").read_text())
+    settings = ServiceSettings()
+    assert settings.audit_signing_key().key_id == given.key_id
+    assert "PRIVATE" not in repr(settings) and "PRIVATE" not in str(settings.model_dump())
+    assert not (tandem_home / "audit-signing.key").exists()
