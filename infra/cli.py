@@ -282,7 +282,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         secret = settings.token_secret()
         env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TANDEM_HOME": str(settings.home.resolve())}
         signing_key = settings.audit_signing_key()  # created (0600) under TANDEM_HOME unless given
-        if settings.signing_key_pem is None:
+        if not settings.signing_key_given():
             env["TANDEM_AUDIT_SIGNING_KEY_FILE"] = str(settings.signing_key_path().resolve())
         print(f"audit checkpoints signed with key {signing_key.key_id} (`tandem audit public-key` prints it)", flush=True)
         for spec in SERVICES:

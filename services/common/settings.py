@@ -48,9 +48,14 @@ class ServiceSettings(BaseSettings):
     def audit_signing_key(self) -> SigningKey:
         """TANDEM_AUDIT_SIGNING_KEY (a secret's PEM), or the key file: TANDEM_AUDIT_SIGNING_KEY_FILE,
         by default TANDEM_HOME/audit-signing.key, created (0600) once and shared by every service."""
-        if self.signing_key_pem is not None:
+        if self.signing_key_given():
+            assert self.signing_key_pem is not None
             return SigningKey.from_pem(self.signing_key_pem.get_secret_value())
         return ensure_signing_key_file(self.signing_key_path())
+
+    def signing_key_given(self) -> bool:
+        # Empty counts as not given (compose passes ${TANDEM_AUDIT_SIGNING_KEY:-}).
+        return self.signing_key_pem is not None and bool(self.signing_key_pem.get_secret_value().strip())
 
     def signing_key_path(self) -> Path:
         return self.signing_key_file or self.home / SIGNING_KEY_FILE

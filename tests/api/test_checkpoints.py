@@ -9,23 +9,20 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
-import sqlite3
 import stat
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from uuid import UUID
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
+import tampering
 from apitools import AUDITOR_ALL, GROUP_ADMIN, SUB_A
 from infra import audit
 from infra.audit import AuditClient
 from infra.cli import main as tandem
-from services.common.chain import CHAIN_TABLE, link_hash
 from services.common.checkpoints import SigningKey, ensure_signing_key_file
 from services.common.settings import ServiceSettings
 
@@ -73,43 +70,15 @@ def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-# -- the attacker, with write access to enrolment.db --------------------------------------------
-
-
-def store(home: Path) -> sqlite3.Connection:
-    return sqlite3.connect(home / "enrolment.db", isolation_level=None)
+# -- the attacker, with write access to enrolment.db (tests/tampering.py) ----------------------
 
 
 def rewrite_capacity_and_relink(home: Path, log: str) -> int:
-    """Change the programme's mentor_capacity from 4 to 50 in its stored event, then recompute
-    the link of that event and of every later one, so the chain is consistent again."""
-    with store(home) as db:
-        rows = db.execute(
-            f"SELECT k.position, k.notification_id, k.recorded_at, k.prev_hash, e.originator_id, e.originator_version, e.topic, e.state "
-            f"FROM {CHAIN_TABLE} k JOIN stored_events e ON e.rowid = k.notification_id WHERE k.log = ? ORDER BY k.position",
-            (log,),
-        ).fetchall()
-        changed = next(r[0] for r in rows if r[6].endswith("ProgrammeConfigured") and re.search(rb'"mentor_capacity":\s*4\b', r[7]))
-        prev_hash = None
-        for position, notification_id, recorded_at, old_prev, originator_id, version, topic, state in rows:
-            if position < changed:
-                continue
-            if position == changed:
-                state = re.sub(rb'("mentor_capacity":\s*)4\b', rb"\g<1>50", state)
-                db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state, notification_id))
-                prev_hash = old_prev
-            new_hash = link_hash(prev_hash, log, position, recorded_at, str(UUID(str(originator_id))), version, topic, state)
-            db.execute(f"UPDATE {CHAIN_TABLE} SET hash = ?, prev_hash = ? WHERE log = ? AND position = ?", (new_hash, prev_hash, log, position))
-            prev_hash = new_hash
-    return changed
+    return tampering.rewrite_capacity_and_relink(home / "enrolment.db", log, 4, 50)
 
 
 def cut_tail(home: Path, log: str, keep: int) -> None:
-    """Delete the log's events after position `keep`, with their links: a shorter valid chain."""
-    with store(home) as db:
-        ids = [r[0] for r in db.execute(f"SELECT notification_id FROM {CHAIN_TABLE} WHERE log = ? AND position > ?", (log, keep))]
-        db.executemany("DELETE FROM stored_events WHERE rowid = ?", [(i,) for i in ids])
-        db.execute(f"DELETE FROM {CHAIN_TABLE} WHERE log = ? AND position > ?", (log, keep))
+    tampering.cut_tail(home / "enrolment.db", log, keep)
 
 
 # -- the tests ----------------------------------------------------------------------------------
