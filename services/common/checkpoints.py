@@ -238,7 +238,10 @@ def _against(log: dict[int, str], where: str, position: int, hash_: str, what: s
 class CheckpointPublisher:
     """Signs the heads of the logs that moved and publishes them, every `every_events` events
     stored or every `every_seconds` seconds if anything was, and once more when stopped.
-    Runs in the service process beside the relay (a thread of its own)."""
+    Runs in the service process beside the relay (a thread of its own). Before signing a log
+    again it checks that the link it signed last is unchanged: a rewrite under a checkpoint
+    while the process runs is reported in /healthz (`rewritten`) and that log is no longer
+    signed, so the publisher never vouches for a rewritten history."""
 
     def __init__(
         self,
@@ -260,7 +263,8 @@ class CheckpointPublisher:
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.poll_seconds = min(poll_seconds, every_seconds)
-        self._published: dict[str, int] = {}  # log -> position last checkpointed (by this process)
+        self._published: dict[str, tuple[int, str]] = {}  # log -> (position, hash) last checkpointed by this process
+        self.rewritten: dict[str, str] = {}  # log -> what this process found changed under its own checkpoint
         self._round_head = 0  # the notification log's head at the last round
         self._round_at = float("-inf")
         self._producer: Any = None
@@ -279,11 +283,8 @@ class CheckpointPublisher:
         from services.common.kafka import create_producer
 
         store_head = self.app.recorder.max_notification_id() or 0  # read first: heads below are at least this far
-        checkpoints = [
-            self.signing_key.sign(self.service, log_, position, hash_)
-            for log_, position, hash_ in self.app.recorder.heads()
-            if position > self._published.get(log_, 0)
-        ]
+        moved = [(log_, position, hash_) for log_, position, hash_ in self.app.recorder.heads() if position > self._published.get(log_, (0, ""))[0]]
+        checkpoints = [self.signing_key.sign(self.service, log_, position, hash_) for log_, position, hash_ in moved if self._still_as_signed(log_)]
         if checkpoints:
             if self._producer is None:
                 self._producer = create_producer(self.bootstrap_servers, client_id=f"checkpoints:{self.service}")
@@ -295,19 +296,37 @@ class CheckpointPublisher:
             for future in futures:
                 future.get(timeout=ACK_TIMEOUT_SECONDS)  # raises if the broker did not acknowledge
             for c in checkpoints:
-                self._published[c.log] = c.position
+                self._published[c.log] = (c.position, c.hash)
             self.last_checkpoint_at = checkpoints[-1].at
         self._round_head, self._round_at = store_head, time.monotonic()
         return checkpoints
 
+    def _still_as_signed(self, log_: str) -> bool:
+        """Whether the link this process last signed for the log is still there, unchanged.
+        If not, the store was rewritten under it: say so, and sign nothing more of that log (a
+        checkpoint of the new head would vouch for the rewrite)."""
+        if log_ in self.rewritten:
+            return False
+        if log_ not in self._published:
+            return True
+        position, signed = self._published[log_]
+        found = self.app.recorder.select_links(log_, position - 1, 1)
+        now = found[0][0].hash if found and found[0][0].position == position else None
+        if now == signed:
+            return True
+        self.rewritten[log_] = f"log {log_!r}: position {position} is {'gone' if now is None else 'changed'} since this process signed it"
+        log.error("checkpoints of %s: the audit chain was rewritten under a checkpoint: %s; no more checkpoints of it", self.service, self.rewritten[log_])
+        return False
+
     def report(self) -> dict[str, Any]:
         return {
-            "ok": self.last_error is None,
+            "ok": self.last_error is None and not self.rewritten,
             "enabled": True,
             "topic": self.topic,
             "key_id": self.signing_key.key_id,
             "last_checkpoint_at": self.last_checkpoint_at,
             "last_error": self.last_error,
+            "rewritten": sorted(self.rewritten.values()),
         }
 
     def start(self) -> None:

@@ -23,7 +23,7 @@ from apitools import AUDITOR_ALL, GROUP_ADMIN, SUB_A
 from infra import audit
 from infra.audit import AuditClient
 from infra.cli import main as tandem
-from services.common.checkpoints import SigningKey, ensure_signing_key_file
+from services.common.checkpoints import CheckpointPublisher, SigningKey, ensure_signing_key_file
 from services.common.settings import ServiceSettings
 
 pytestmark = pytest.mark.sqlite  # the attacks write the SQLite file directly
@@ -181,3 +181,43 @@ def test_in_production_the_key_is_a_secret_given_in_the_environment(monkeypatch:
     assert settings.audit_signing_key().key_id == given.key_id
     assert "PRIVATE" not in repr(settings) and "PRIVATE" not in str(settings.model_dump())
     assert not (tandem_home / "audit-signing.key").exists()
+
+
+class Producer:
+    """Stands in for the Kafka producer: what the publisher sends, acknowledged at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, topic: str, key: bytes, value: bytes) -> Any:
+        self.sent.append(json.loads(value))
+        return SimpleNamespace(get=lambda timeout: None)
+
+    def flush(self, timeout: float) -> None:
+        pass
+
+    def close(self, timeout: float) -> None:
+        pass
+
+
+def test_the_publisher_signs_the_logs_that_moved_and_refuses_to_vouch_for_a_rewrite_under_its_checkpoint(
+    client: TestClient, programme: None, signing_key: SigningKey, tandem_home: Path
+) -> None:
+    application = client.app.state.enrolment  # type: ignore[attr-defined]
+    publisher = CheckpointPublisher("enrolment", application, signing_key, "t.audit.checkpoints", "unused:9092", every_events=1000, every_seconds=3600)
+    publisher._producer = producer = Producer()
+    assert publisher.due()  # a process signs every log's head when it starts
+    first = publisher.publish_round()
+    assert {c.log for c in first} == {SUB_A, "axa-be"} and all(c.verifies_with(signing_key.public_key) for c in first)
+    assert not publisher.due() and publisher.publish_round() == []  # nothing moved: nothing signed
+
+    client.get(f"/subsidiaries/{SUB_A}/audit/events", headers=AUDITOR_ALL)  # A's log moves (the read is recorded)
+    [moved] = publisher.publish_round()
+    assert moved.log == SUB_A and moved.position == [c.position for c in first if c.log == SUB_A][0] + 1
+
+    rewrite_capacity_and_relink(tandem_home, SUB_A)
+    client.get(f"/subsidiaries/{SUB_A}/audit/events", headers=AUDITOR_ALL)
+    assert publisher.publish_round() == []  # the rewritten chain gets no checkpoint
+    report = publisher.report()
+    assert not report["ok"] and "changed since this process signed it" in report["rewritten"][0]
+    assert len(producer.sent) == 3
