@@ -224,6 +224,10 @@ def test_a_rewritten_or_cut_history_is_found_against_the_checkpoints_the_service
     assert code == 1 and f"REWRITTEN: enrolment/{SLUG} position" in printed, printed
     code, printed = run(capsys, "verify", "--live", "--subsidiary", SLUG, *key)
     assert code == 1 and f"REWRITTEN: enrolment/{SLUG} position" in printed, printed
+    # The running service noticed too (its log moved with those reads): it signs no more of it.
+    enrolment = platform.processes[0]
+    health = wait_for(lambda: (h := platform.client(enrolment).get("/healthz").json())["checkpoints"]["rewritten"] and h)
+    assert health["status"] == "degraded" and SLUG in health["checkpoints"]["rewritten"][0]
 
     # And cuts the last events of sessions' log, with their links.
     tampering.cut_tail(platform.home / "sessions.db", SLUG, keep=heads["sessions"]["position"] - 3)
