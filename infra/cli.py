@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--subsidiary", help="with --live: the subsidiary to check")
     verify.add_argument("--public-key", action="append", default=[], metavar="FILE",
                         help="the platform's checkpoint public key (PEM, from `tandem audit public-key`); repeat for older keys")
-    verify.add_argument("--expect-head", action="append", default=[], type=ExpectedHead.parse, metavar="SERVICE/SUBSIDIARY:POSITION:HASH",
+    verify.add_argument("--expect-head", action="append", default=[], type=_head, metavar="SERVICE/SUBSIDIARY:POSITION:HASH",
                         help="a head you kept: the log must still hold it")
     verify.set_defaults(run=cmd_audit_verify)
     state = steps.add_parser("state", help="the programme as it stood at a time, replayed from the events")
@@ -133,7 +133,10 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_public_key(args: argparse.Namespace) -> int:
-    key = ServiceSettings().audit_signing_key()
+    try:  # never made here: a new key would sign nothing the services published
+        key = ServiceSettings().audit_signing_key(create=False)
+    except FileNotFoundError as exc:
+        raise AuditError(f"no signing key here ({exc.filename}): run this where the services' TANDEM_HOME is, or give TANDEM_AUDIT_SIGNING_KEY_FILE") from None
     print(key.public_pem(), end="")
     print(f"key id {key.key_id}", file=sys.stderr)
     return 0
@@ -213,6 +216,13 @@ def _moment(text: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no time zone: add Z or +01:00")
     return moment
+
+
+def _head(text: str) -> ExpectedHead:
+    try:
+        return ExpectedHead.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _iso(moment: datetime | None) -> str | None:

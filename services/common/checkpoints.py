@@ -122,9 +122,12 @@ def load_public_key(pem: str | bytes) -> Ed25519PublicKey:
     return key
 
 
-def ensure_signing_key_file(path: Path) -> SigningKey:
-    """The key at `path`, created (0600) if absent; safe when processes race to create it.
-    A key file others can read is refused: it would not be a secret."""
+def ensure_signing_key_file(path: Path, create: bool = True) -> SigningKey:
+    """The key at `path`, created (0600) if absent (unless not `create`: FileNotFoundError);
+    safe when processes race to create it. A key file others can read is refused: it would
+    not be a secret."""
+    if not create and not path.exists():
+        raise FileNotFoundError(2, "no audit signing key", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -45,13 +45,13 @@ class ServiceSettings(BaseSettings):
             return self.secret
         return ensure_secret_file(self.home / "secret")
 
-    def audit_signing_key(self) -> SigningKey:
+    def audit_signing_key(self, create: bool = True) -> SigningKey:
         """TANDEM_AUDIT_SIGNING_KEY (a secret's PEM), or the key file: TANDEM_AUDIT_SIGNING_KEY_FILE,
         by default TANDEM_HOME/audit-signing.key, created (0600) once and shared by every service."""
         if self.signing_key_given():
             assert self.signing_key_pem is not None
             return SigningKey.from_pem(self.signing_key_pem.get_secret_value())
-        return ensure_signing_key_file(self.signing_key_path())
+        return ensure_signing_key_file(self.signing_key_path(), create=create)
 
     def signing_key_given(self) -> bool:
         # Empty counts as not given (compose passes ${TANDEM_AUDIT_SIGNING_KEY:-}).

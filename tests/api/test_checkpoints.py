@@ -37,7 +37,7 @@ def signing_key(tandem_home: Path) -> SigningKey:
 
 
 @pytest.fixture
-def public_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+def public_key_file(signing_key: SigningKey, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """What the auditor was given: `tandem audit public-key`'s output, kept in a file."""
     assert tandem(["audit", "public-key"]) == 0
     path = tmp_path / "tandem-audit.pub"
@@ -172,6 +172,20 @@ def test_the_signing_key_is_a_file_of_its_own_readable_by_its_owner_only(tandem_
     os.chmod(path, 0o644)
     with pytest.raises(PermissionError, match="readable by others"):
         ensure_signing_key_file(path)
+
+
+def test_the_public_key_command_never_makes_a_key(tandem_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert tandem(["audit", "public-key"]) == 2
+    assert "no signing key here" in capsys.readouterr().err and not (tandem_home / "audit-signing.key").exists()
+    key = ServiceSettings().audit_signing_key()
+    assert tandem(["audit", "public-key"]) == 0
+    assert capsys.readouterr().out == key.public_pem()
+
+
+def test_a_malformed_expected_head_is_refused_with_the_expected_form(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        tandem(["audit", "verify", str(tmp_path / "x.jsonl"), "--expect-head", "enrolment/axa-fr:12:abc"])
+    assert "SERVICE/SUBSIDIARY:POSITION:HASH" in capsys.readouterr().err
 
 
 def test_in_production_the_key_is_a_secret_given_in_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tandem_home: Path) -> None:
