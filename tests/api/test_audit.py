@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from apitools import ADMIN_A, ADMIN_B, AUDITOR_A, AUDITOR_ALL, GROUP_ADMIN, NOWHERE, SUB_A, SUB_B
@@ -25,6 +26,7 @@ from infra.audit import AuditClient
 from infra.cli import main as tandem
 from services.common import audit as audit_api
 from services.common.chain import GENESIS, check_logs
+from services.common.checkpoints import SigningKey
 
 
 def audit_events(client: TestClient, slug: str = SUB_A, headers: dict[str, str] = AUDITOR_ALL, **params: Any) -> list[dict[str, Any]]:
@@ -305,3 +307,21 @@ def test_an_export_holds_sealed_values_and_only_a_reveal_opens_them_which_is_rec
     reads = [e for e in audit_events(client) if e["type"] == "AuditRead.Recorded"]
     assert [r["payload"]["query"]["reveal"] for r in reads] == [False, True]  # the sealed export, then the revealing one
     assert reads[-1]["actor"] == {"subject": "tester-auditor", "role": "auditor"}
+
+
+def test_on_postgresql_the_heads_of_every_log_are_signed_and_an_export_verifies_against_them(
+    on_postgres: tuple[TestClient, dict[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, _ = on_postgres
+    key = SigningKey(Ed25519PrivateKey.generate())
+    recorder = client.app.state.enrolment.recorder  # type: ignore[attr-defined]
+    heads = recorder.heads()
+    assert {log for log, _, _ in heads} == {SUB_A, SUB_B}
+    assert dict((log, (p, h)) for log, p, h in heads)[SUB_A] == recorder.head(SUB_A)
+    checkpoints = [key.sign("enrolment", log, position, hash_).as_json() for log, position, hash_ in heads if log == SUB_A]
+    out = io.StringIO()
+    audit.export(auditor(client), SUB_A, None, None, out, checkpoints=checkpoints)
+    (tmp_path / "history.jsonl").write_text(out.getvalue())
+    (tmp_path / "key.pub").write_text(key.public_pem())
+    assert tandem(["audit", "verify", str(tmp_path / "history.jsonl"), "--public-key", str(tmp_path / "key.pub")]) == 0
+    assert f"signed up to position {checkpoints[0]['position']}" in capsys.readouterr().out
