@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "tandem.audit.checkpoint/1"  # signed along, so a signature means this and nothing else
 ACK_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 3.0  # the last round's, when the process stops
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ class CheckpointPublisher:
         moved = head - self._round_head
         return moved >= self.every_events or (moved > 0 and time.monotonic() - self._round_at >= self.every_seconds)
 
-    def publish_round(self) -> list[Checkpoint]:
+    def publish_round(self, timeout: float = ACK_TIMEOUT_SECONDS) -> list[Checkpoint]:
         """Sign and publish the head of every log that moved since its last checkpoint."""
         from services.common.kafka import create_producer
 
@@ -295,9 +296,9 @@ class CheckpointPublisher:
                 self._producer.send(self.topic, key=c.log.encode(), value=json.dumps(c.as_json(), separators=(",", ":")).encode())
                 for c in checkpoints
             ]
-            self._producer.flush(timeout=ACK_TIMEOUT_SECONDS)
+            self._producer.flush(timeout=timeout)
             for future in futures:
-                future.get(timeout=ACK_TIMEOUT_SECONDS)  # raises if the broker did not acknowledge
+                future.get(timeout=timeout)  # raises if the broker did not acknowledge
             for c in checkpoints:
                 self._published[c.log] = (c.position, c.hash)
             self.last_checkpoint_at = checkpoints[-1].at
@@ -341,10 +342,13 @@ class CheckpointPublisher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        try:  # the tail since the last round, so a clean stop leaves nothing unvouched
-            self.publish_round()
-        except Exception as exc:
-            log.warning("checkpoints of %s: the last round failed: %s", self.service, type(exc).__name__)
+        # The tail since the last round, so a clean stop leaves nothing unvouched; briefly, and
+        # only on a connection that works (a stop must not wait for a broker that is gone).
+        if self.last_error is None and self._producer is not None:
+            try:
+                self.publish_round(timeout=STOP_TIMEOUT_SECONDS)
+            except Exception as exc:
+                log.warning("checkpoints of %s: the last round failed: %s", self.service, type(exc).__name__)
         self._close_producer()
 
     def _run(self) -> None:
