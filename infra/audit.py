@@ -141,12 +141,14 @@ def read_checkpoints(bootstrap_servers: str, topic: str, subsidiary: str, timeou
     from kafka import TopicPartition
     from kafka.errors import KafkaError
 
+    from infra.broker import wait_until_ready
     from services.common.kafka import create_consumer
 
     try:
+        wait_until_ready(bootstrap_servers, timeout=5.0)  # a consumer alone takes 30 s to say no
         consumer = create_consumer(bootstrap_servers, None, enable_auto_commit=False, consumer_timeout_ms=1000)
-    except KafkaError as exc:
-        raise AuditError(f"cannot read the checkpoints: Kafka at {bootstrap_servers} ({exc}); --without-checkpoints exports without them") from None
+    except (KafkaError, TimeoutError) as exc:
+        raise AuditError(f"cannot read the checkpoints from Kafka at {bootstrap_servers} ({type(exc).__name__}): is KAFKA_BOOTSTRAP_SERVERS set?") from None
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:

@@ -235,3 +235,17 @@ def test_the_publisher_signs_the_logs_that_moved_and_refuses_to_vouch_for_a_rewr
     report = publisher.report()
     assert not report["ok"] and "changed since this process signed it" in report["rewritten"][0]
     assert len(producer.sent) == 3
+
+
+def test_an_export_where_kafka_cannot_be_reached_warns_and_holds_the_events_alone(
+    client: TestClient, world: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from support import free_port
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")  # nothing listens there
+    client.headers.update(AUDITOR_ALL)
+    monkeypatch.setattr("infra.cli._audit_client", lambda args: AuditClient(clients={"enrolment": client}))
+    assert tandem(["audit", "export", "--subsidiary", SUB_A]) == 0
+    printed = capsys.readouterr()
+    assert "WARNING exporting without signed checkpoints" in printed.err and "0 signed checkpoints" in printed.err
+    assert printed.out and '"checkpoint"' not in printed.out
