@@ -287,7 +287,11 @@ class CheckpointPublisher:
         from services.common.kafka import create_producer
 
         store_head = self.app.recorder.max_notification_id() or 0  # read first: heads below are at least this far
-        moved = [(log_, position, hash_) for log_, position, hash_ in self.app.recorder.heads() if position > self._published.get(log_, (0, ""))[0]]
+        heads = self.app.recorder.heads()
+        for log_, position, _ in heads:  # a log now shorter than its checkpoint was cut: say so
+            if position < self._published.get(log_, (0, ""))[0]:
+                self._still_as_signed(log_)
+        moved = [(log_, position, hash_) for log_, position, hash_ in heads if position > self._published.get(log_, (0, ""))[0]]
         checkpoints = [self.signing_key.sign(self.service, log_, position, hash_) for log_, position, hash_ in moved if self._still_as_signed(log_)]
         if checkpoints:
             if self._producer is None:

@@ -249,3 +249,12 @@ def test_an_export_where_kafka_cannot_be_reached_warns_and_holds_the_events_alon
     printed = capsys.readouterr()
     assert "WARNING exporting without signed checkpoints" in printed.err and "0 signed checkpoints" in printed.err
     assert printed.out and '"checkpoint"' not in printed.out
+
+
+def test_the_publisher_reports_a_log_cut_below_its_checkpoint(client: TestClient, programme: None, signing_key: SigningKey, tandem_home: Path) -> None:
+    publisher = CheckpointPublisher("enrolment", client.app.state.enrolment, signing_key, "t.audit.checkpoints", "unused:9092")  # type: ignore[attr-defined]
+    publisher._producer = Producer()
+    [signed] = [c for c in publisher.publish_round() if c.log == SUB_A]
+    cut_tail(tandem_home, SUB_A, keep=signed.position - 2)
+    publisher.publish_round()
+    assert f"position {signed.position} is gone since this process signed it" in publisher.report()["rewritten"][0]
