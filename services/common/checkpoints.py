@@ -14,6 +14,7 @@ What happened after the last checkpoint is vouched for by nothing but the chain 
 by a head the auditor kept, `--expect-head`).
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -245,7 +246,8 @@ class CheckpointPublisher:
     Runs in the service process beside the relay (a thread of its own). Before signing a log
     again it checks that the link it signed last is unchanged: a rewrite under a checkpoint
     while the process runs is reported in /healthz (`rewritten`) and that log is no longer
-    signed, so the publisher never vouches for a rewritten history."""
+    signed, so the publisher never vouches for a rewritten history. Like the relay, it notices
+    a topic emptied by a fresh broker and signs every head again."""
 
     def __init__(
         self,
@@ -258,6 +260,7 @@ class CheckpointPublisher:
         every_events: int = 100,
         every_seconds: float = 60.0,
         poll_seconds: float = 1.0,
+        reset_check_seconds: float = 10.0,
     ) -> None:
         self.service = service
         self.app = app
@@ -267,6 +270,10 @@ class CheckpointPublisher:
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.poll_seconds = min(poll_seconds, every_seconds)
+        self.reset_check_seconds = reset_check_seconds
+        self._next_reset_check = 0.0
+        self._republish = False  # the topic lost what this process published: sign every head again
+        self._offsets_reader: Any = None
         self._published: dict[str, tuple[int, str]] = {}  # log -> (position, hash) last checkpointed by this process
         self.rewritten: dict[str, str] = {}  # log -> what this process found changed under its own checkpoint
         self._round_head = 0  # the notification log's head at the last round
@@ -277,7 +284,26 @@ class CheckpointPublisher:
         self.last_error: str | None = None
         self.last_checkpoint_at: str | None = None
 
+    def topic_lost_its_checkpoints(self) -> bool:
+        """True when the topic is empty although this process published to it (a fresh
+        broker: the embedded one keeps topics in memory)."""
+        from kafka import TopicPartition
+
+        from services.common.kafka import create_consumer
+
+        if not self._published:
+            return False
+        if self._offsets_reader is None:
+            self._offsets_reader = create_consumer(self.bootstrap_servers, None)
+        partitions = self._offsets_reader.partitions_for_topic(self.topic)
+        if not partitions:
+            return True
+        ends = self._offsets_reader.end_offsets([TopicPartition(self.topic, p) for p in partitions])
+        return sum(ends.values()) == 0
+
     def due(self) -> bool:
+        if self._republish:
+            return True
         head = self.app.recorder.max_notification_id() or 0
         moved = head - self._round_head
         return moved >= self.every_events or (moved > 0 and time.monotonic() - self._round_at >= self.every_seconds)
@@ -291,7 +317,8 @@ class CheckpointPublisher:
         for log_, position, _ in heads:  # a log now shorter than its checkpoint was cut: say so
             if position < self._published.get(log_, (0, ""))[0]:
                 self._still_as_signed(log_)
-        moved = [(log_, position, hash_) for log_, position, hash_ in heads if position > self._published.get(log_, (0, ""))[0]]
+        republish = self._republish
+        moved = [(log_, position, hash_) for log_, position, hash_ in heads if republish or position > self._published.get(log_, (0, ""))[0]]
         checkpoints = [self.signing_key.sign(self.service, log_, position, hash_) for log_, position, hash_ in moved if self._still_as_signed(log_)]
         if checkpoints:
             if self._producer is None:
@@ -306,7 +333,7 @@ class CheckpointPublisher:
             for c in checkpoints:
                 self._published[c.log] = (c.position, c.hash)
             self.last_checkpoint_at = checkpoints[-1].at
-        self._round_head, self._round_at = store_head, time.monotonic()
+        self._round_head, self._round_at, self._republish = store_head, time.monotonic(), False
         return checkpoints
 
     def _still_as_signed(self, log_: str) -> bool:
@@ -359,12 +386,18 @@ class CheckpointPublisher:
         backoff = 0.5
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= self._next_reset_check:
+                    if self.topic_lost_its_checkpoints():
+                        log.warning("checkpoints of %s: the topic lost its checkpoints; signing every head again", self.service)
+                        self._republish = True
+                    self._next_reset_check = time.monotonic() + self.reset_check_seconds
                 if self.due():
                     self.publish_round()
             except Exception as exc:  # broker down, store locked...: try again, the heads only grow
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("checkpoints of %s: %s; retrying in %.1fs", self.service, self.last_error, backoff)
                 self._close_producer()
+                self._next_reset_check = 0.0  # after a failure, look again: the broker may be a new one
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
@@ -373,12 +406,14 @@ class CheckpointPublisher:
             self._stop.wait(self.poll_seconds)
 
     def _close_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
+        producer, offsets_reader = self._producer, self._offsets_reader
+        self._producer = self._offsets_reader = None
+        with contextlib.suppress(Exception):  # already failing; the next round reconnects
+            if producer is not None:
                 producer.close(timeout=1)
-            except Exception:  # already failing; the next round reconnects
-                pass
+        with contextlib.suppress(Exception):
+            if offsets_reader is not None:
+                offsets_reader.close()
 
 
 def start_checkpoints(service: str, app: Any, settings: Any) -> CheckpointPublisher | None:
@@ -394,6 +429,7 @@ def start_checkpoints(service: str, app: Any, settings: Any) -> CheckpointPublis
         settings.kafka_bootstrap_servers,
         every_events=settings.checkpoint_every_events,
         every_seconds=settings.checkpoint_seconds,
+        reset_check_seconds=settings.relay_reset_check_seconds,
     )
     publisher.start()
     return publisher

@@ -258,3 +258,31 @@ def test_the_publisher_reports_a_log_cut_below_its_checkpoint(client: TestClient
     cut_tail(tandem_home, SUB_A, keep=signed.position - 2)
     publisher.publish_round()
     assert f"position {signed.position} is gone since this process signed it" in publisher.report()["rewritten"][0]
+
+
+class EmptyTopic:
+    """Stands in for the offsets reader: a broker whose checkpoints topic is empty (a fresh one)."""
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def end_offsets(self, partitions: list[Any]) -> dict[Any, int]:
+        return {tp: 0 for tp in partitions}
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_publisher_whose_topic_was_emptied_signs_every_head_again(client: TestClient, world: SimpleNamespace, signing_key: SigningKey) -> None:
+    """The embedded broker keeps topics in memory: a fresh one has none of the checkpoints."""
+    publisher = CheckpointPublisher("enrolment", client.app.state.enrolment, signing_key, "t.audit.checkpoints", "unused:9092")  # type: ignore[attr-defined]
+    publisher._producer, publisher._offsets_reader = Producer(), EmptyTopic()
+    assert not publisher.topic_lost_its_checkpoints()  # nothing published yet: nothing lost
+    first = publisher.publish_round()
+    assert publisher.publish_round() == []
+    assert publisher.topic_lost_its_checkpoints()
+    publisher._republish = True  # what its loop does on finding that
+    assert publisher.due()
+    again = publisher.publish_round()
+    assert [(c.log, c.position, c.hash) for c in again] == [(c.log, c.position, c.hash) for c in first]
+    assert not publisher.due()
