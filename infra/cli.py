@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the platform's checkpoint public key (PEM, from `tandem audit public-key`); repeat for older keys")
     verify.add_argument("--expect-head", action="append", default=[], type=_head, metavar="SERVICE/SUBSIDIARY:POSITION:HASH",
                         help="a head you kept: the log must still hold it")
+    verify.add_argument("--checkpoints-from", action="append", default=[], metavar="FILE",
+                        help="also check against the signed checkpoints of this earlier export (e.g. from before a broker was lost)")
     verify.set_defaults(run=cmd_audit_verify)
     state = steps.add_parser("state", help="the programme as it stood at a time, replayed from the events")
     state.add_argument("--subsidiary", required=True)
@@ -166,6 +168,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         with (sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")) as lines:
             events, checkpoints = audit.split_export(audit.read_jsonl(lines))
         checks = check_logs(events)
+    for path in args.checkpoints_from:
+        with open(path, encoding="utf-8") as lines:
+            checkpoints = [*checkpoints, *audit.split_export(audit.read_jsonl(lines))[1]]
     vouched, signed_problems = audit.signed_checks(events, checkpoints, public_keys, args.expect_head)
     problems += signed_problems
     for check in checks:

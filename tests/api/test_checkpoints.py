@@ -286,3 +286,15 @@ def test_a_publisher_whose_topic_was_emptied_signs_every_head_again(client: Test
     again = publisher.publish_round()
     assert [(c.log, c.position, c.hash) for c in again] == [(c.log, c.position, c.hash) for c in first]
     assert not publisher.due()
+
+
+def test_checkpoints_kept_in_an_earlier_export_still_find_a_rewrite(
+    client: TestClient, programme: None, signing_key: SigningKey, public_key_file: Path, tandem_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh broker lost the checkpoints topic; the auditor kept last month's export."""
+    earlier = export(client, sign_heads(client, signing_key), tmp_path / "earlier.jsonl")
+    rewrite_capacity_and_relink(tandem_home, SUB_A)
+    now = export(client, sign_heads(client, signing_key), tmp_path / "now.jsonl")  # signed after the rewrite
+    assert verify(capsys, now, "--public-key", public_key_file)[0] == 0
+    code, printed = verify(capsys, now, "--public-key", public_key_file, "--checkpoints-from", earlier)
+    assert code == 1 and f"REWRITTEN: enrolment/{SUB_A} position" in printed
