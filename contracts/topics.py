@@ -1,6 +1,8 @@
 """Topic names, in one place. One topic per producing service; the key is the subsidiary id.
 Each consuming service also has a dead-letter topic, where it parks the messages it cannot
-read (malformed, an unknown type, a schema version newer than it knows), with the reason."""
+read (malformed, an unknown type, a schema version newer than it knows), with the reason.
+The services also publish signed checkpoints of their audit chains to one topic, keyed by
+subsidiary (services/common/checkpoints.py)."""
 
 from dataclasses import dataclass
 
@@ -41,5 +43,9 @@ class Topics:
     def dead_letters(self, service: str) -> str:
         return f"{self.prefix}.{service}.dead-letters"
 
+    @property
+    def audit_checkpoints(self) -> str:
+        return f"{self.prefix}.audit.checkpoints"
+
     def all(self) -> list[str]:
-        return [self.enrolment, self.matching, self.sessions, *(self.dead_letters(s) for s in CONSUMING_SERVICES)]
+        return [self.enrolment, self.matching, self.sessions, *(self.dead_letters(s) for s in CONSUMING_SERVICES), self.audit_checkpoints]

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts import IntegrationEvent
+from contracts.personal import is_token
 
 ENROLLED, CERTIFIED, WITHDRAWN = "enrolled", "certified", "withdrawn"
 CONFIRMED, DECLINED, ENDED, COMPLETED = "confirmed", "declined", "ended", "completed"
@@ -261,7 +262,7 @@ def _name(payload: dict[str, Any]) -> str | None:
     """The name in a profile; None when the personal data is not readable here (sealed)."""
     personal = payload.get("personal_data")
     name = personal.get("name") if isinstance(personal, dict) else None
-    return name if isinstance(name, str) else None
+    return name if isinstance(name, str) and not is_token(name) else None
 
 
 def _by_status(statuses: list[str], known: tuple[str, ...]) -> dict[str, int]:

@@ -20,7 +20,8 @@ from infra.demo import DEFAULT_HELD, DEFAULT_SUBSIDIARY, run_demo
 from infra.services import CONSOLE, SERVICES, ServiceProcess, url_variable
 from infra.topics import ensure_topics
 from services.common.auth import Role, issue_token
-from services.common.chain import check_logs
+from services.common.chain import LogCheck, check_logs
+from services.common.checkpoints import ExpectedHead, Vouching
 from services.common.files import private_dir
 from services.common.key_wrapping import WrappingKeyError, new_wrapping_key
 from services.common.personal_data import KeyStore, key_store_from
@@ -72,25 +73,36 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--held", type=_count, default=DEFAULT_HELD, help=f"sessions held on the spot (default: {DEFAULT_HELD})")
     demo.set_defaults(run=cmd_demo)
 
-    audit = commands.add_parser("audit", help="export, verify, state as of a time, replay: the auditors' tools")
+    audit = commands.add_parser("audit", help="export, verify, state as of a time, replay, public key: the auditors' tools")
     audit.add_argument("--token", help="bearer token (default: a group-wide auditor token signed with this platform's secret)")
     steps = audit.add_subparsers(dest="audit_command", required=True)
     export = steps.add_parser("export", help="one subsidiary's history from every service, time-ordered JSON lines on stdout")
     export.add_argument("--subsidiary", required=True)
     export.add_argument("--since", type=_moment, help="only events recorded at or after this time (ISO 8601 with zone)")
     export.add_argument("--until", type=_moment, help="only events recorded at or before this time (ISO 8601 with zone)")
+    export.add_argument("--reveal", action="store_true", help="open the sealed personal values (each service records that you did)")
+    export.add_argument("--without-checkpoints", action="store_true", help="do not read the signed checkpoints from Kafka")
     export.set_defaults(run=cmd_audit_export)
     verify = steps.add_parser("verify", help="check the hash chains of an export file, or of the live services")
     verify.add_argument("file", nargs="?", help="an export (JSON lines); - for stdin")
     verify.add_argument("--live", action="store_true", help="check the services' stores as they are now")
     verify.add_argument("--subsidiary", help="with --live: the subsidiary to check")
+    verify.add_argument("--public-key", action="append", default=[], metavar="FILE",
+                        help="the platform's checkpoint public key (PEM, from `tandem audit public-key`); repeat for older keys")
+    verify.add_argument("--expect-head", action="append", default=[], type=_head, metavar="SERVICE/SUBSIDIARY:POSITION:HASH",
+                        help="a head you kept: the log must still hold it")
+    verify.add_argument("--checkpoints-from", action="append", default=[], metavar="FILE",
+                        help="also check against the signed checkpoints of this earlier export (e.g. from before a broker was lost)")
     verify.set_defaults(run=cmd_audit_verify)
     state = steps.add_parser("state", help="the programme as it stood at a time, replayed from the events")
     state.add_argument("--subsidiary", required=True)
     state.add_argument("--as-of", required=True, type=_moment, help="ISO 8601 with zone, e.g. 2026-03-01T00:00:00Z")
+    state.add_argument("--reveal", action="store_true", help="with the participants' names (each service records that you read them)")
     state.set_defaults(run=cmd_audit_state)
     replay = steps.add_parser("replay", help="every service rebuilds its read models from its event store and compares")
     replay.set_defaults(run=cmd_audit_replay)
+    public_key = steps.add_parser("public-key", help="print the public key the services sign checkpoints with (PEM), for `verify --public-key`")
+    public_key.set_defaults(run=cmd_audit_public_key)
 
     args = parser.parse_args(argv)
     try:
@@ -144,33 +156,68 @@ def _audit_client(args: argparse.Namespace) -> AuditClient:
     return AuditClient(args.token or audit.default_token())
 
 
+def _checkpoints(subsidiary: str) -> list[dict]:
+    settings = ServiceSettings()
+    return audit.read_checkpoints(settings.kafka_bootstrap_servers, settings.topics.audit_checkpoints, subsidiary)
+
+
 def cmd_audit_export(args: argparse.Namespace) -> int:
+    # Read first: every checkpoint then vouches for events the export goes on to read.
+    checkpoints: list[dict] = []
+    if not args.without_checkpoints:
+        try:
+            checkpoints = _checkpoints(args.subsidiary)
+        except AuditError as exc:  # the history is still worth having; verify will say nothing signs it
+            print(f"tandem audit: WARNING exporting without signed checkpoints: {exc}", file=sys.stderr)
     client = _audit_client(args)
     try:
-        count = audit.export(client, args.subsidiary, _iso(args.since), _iso(args.until), sys.stdout)
+        count = audit.export(client, args.subsidiary, _iso(args.since), _iso(args.until), sys.stdout, args.reveal, checkpoints)
     finally:
         client.close()
-    print(f"exported {count} events of {args.subsidiary}", file=sys.stderr)
+    revealed = ", personal values revealed" if args.reveal else ""
+    print(f"exported {count} events of {args.subsidiary}{revealed} and {len(checkpoints)} signed checkpoints", file=sys.stderr)
+    return 0
+
+
+def cmd_audit_public_key(args: argparse.Namespace) -> int:
+    try:  # never made here: a new key would sign nothing the services published
+        key = ServiceSettings().audit_signing_key(create=False)
+    except FileNotFoundError as exc:
+        raise AuditError(f"no signing key here ({exc.filename}): run this where the services' TANDEM_HOME is, or give TANDEM_AUDIT_SIGNING_KEY_FILE") from None
+    print(key.public_pem(), end="")
+    print(f"key id {key.key_id}", file=sys.stderr)
     return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     if args.live == bool(args.file):
         raise ValueError("give either an export file or --live --subsidiary SID")
+    public_keys = audit.read_public_keys(args.public_key)
     problems: list[str] = []
     if args.live:
         if not args.subsidiary:
             raise ValueError("--live needs --subsidiary")
+        checkpoints = _checkpoints(args.subsidiary) if public_keys else []
+        events: list[dict] = []
         client = _audit_client(args)
         try:
-            checks, problems = audit.verify_live(client, args.subsidiary)
+            checks, problems = audit.verify_live(client, args.subsidiary, events)
         finally:
             client.close()
     else:
         with (sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")) as lines:
-            checks = check_logs(audit.read_jsonl(lines))
+            events, checkpoints = audit.split_export(audit.read_jsonl(lines))
+        checks = check_logs(events)
+    for path in args.checkpoints_from:
+        with open(path, encoding="utf-8") as lines:
+            checkpoints = [*checkpoints, *audit.split_export(audit.read_jsonl(lines))[1]]
+    vouched, signed_problems = audit.signed_checks(events, checkpoints, public_keys, args.expect_head)
+    problems += signed_problems
     for check in checks:
         print(check.describe())
+        print(f"  {_vouching(check, vouched.get((check.service, check.log)), bool(public_keys))}")
+    if checkpoints and not public_keys:
+        print(f"NOTE {len(checkpoints)} signed checkpoints not checked: give --public-key (from `tandem audit public-key`)")
     for problem in problems:
         print(f"PROBLEM {problem}")
     broken = [c for c in checks if not c.intact]
@@ -183,10 +230,21 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vouching(check: LogCheck, vouched: Vouching | None, keyed: bool) -> str:
+    """What vouches for the log beyond its own chain, and the head to keep for --expect-head."""
+    head = f"head {check.service}/{check.log}:{check.last}:{check.head_hash}"
+    if not keyed:
+        return f"{head}; no public key given: a rewrite with recomputed links, or a cut tail, would not show"
+    if vouched is None or not vouched.signed_up_to:
+        return f"{head}; no signed checkpoint covers this log yet"
+    tail = f"; positions {vouched.signed_up_to + 1}..{check.last} not yet covered" if check.last > vouched.signed_up_to else ""
+    return f"{head}; signed up to position {vouched.signed_up_to} (checkpoint of {vouched.signed_at}){tail}"
+
+
 def cmd_audit_state(args: argparse.Namespace) -> int:
     client = _audit_client(args)
     try:
-        state = audit.programme_state(client, args.subsidiary, args.as_of)
+        state = audit.programme_state(client, args.subsidiary, args.as_of, args.reveal)
     finally:
         client.close()
     print(json.dumps(state, indent=2, sort_keys=True))
@@ -208,6 +266,13 @@ def _moment(text: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no time zone: add Z or +01:00")
     return moment
+
+
+def _head(text: str) -> ExpectedHead:
+    try:
+        return ExpectedHead.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -297,13 +362,17 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"embedded broker (Tansu, in memory) on {bootstrap}", flush=True)
         ensure_topics(bootstrap, Topics(settings.topic_prefix).all(), partitions=_partitions())
         # The secrets exist before the services start, so they all share them: the tokens' key,
-        # and the email claims' key (TANDEM_HOME/email-claim-secret, 0600, unless given).
+        # the email claims' key and the checkpoints' signing key (under TANDEM_HOME, 0600, unless given).
         secret = settings.token_secret()
         settings.claim_secret()
         env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TANDEM_HOME": str(settings.home.resolve())}
         # So does the key store's wrapping key (generated into TANDEM_HOME on a new store); a
         # key store it cannot open stops everything here, before any service starts.
         _shared_key_store(TANDEM_HOME=env["TANDEM_HOME"]).close()
+        signing_key = settings.audit_signing_key()  # created (0600) under TANDEM_HOME unless given
+        if not settings.signing_key_given():
+            env["TANDEM_AUDIT_SIGNING_KEY_FILE"] = str(settings.signing_key_path().resolve())
+        print(f"audit checkpoints signed with key {signing_key.key_id} (`tandem audit public-key` prints it)", flush=True)
         for spec in SERVICES:
             port = int(os.environ.get(spec.port_variable, spec.default_port))
             process = ServiceProcess(spec, port, env, log=logs / f"{spec.name}.log")

@@ -2,18 +2,22 @@
 chain and stored bytes so auditors can verify them; and the record of who read them.
 
 Routes (all read-only):
-- GET /subsidiaries/{sid}/audit/events?after=&limit=&since=&until= : the subsidiary's events
-  in this service, each with position, time, actor, type, payload (personal data as it reads
-  now: sealed values of an erased participant read as erased), what was published for it,
-  hash, previous hash and the stored bytes. X-Audit-Head gives the log's last position.
+- GET /subsidiaries/{sid}/audit/events?after=&limit=&since=&until=&reveal= : the subsidiary's
+  events in this service, each with position, time, actor, type, payload, what was published
+  for it, hash, previous hash and the stored bytes. X-Audit-Head gives the log's last
+  position. Personal values are shown as stored, sealed, unless `reveal=true` opens them
+  (with the key store; an erased participant's read as erased), which the read's record says.
 - GET /subsidiaries/{sid}/audit/head : the log's head (position, hash) and any stored event
   no link covers.
 - GET /audit/replay (group admins, group-wide auditors): rebuild the service's read models
-  from its event store into fresh ones and report any difference with the live ones.
+  from its event store into fresh ones and report any difference with the live ones; one at
+  a time per process (another asked meanwhile gets 409).
 Every read of events is itself recorded, as an AuditRead event in the same log; a replay in
-the group's log, `-`.
+the group's log, `-`. A subsidiary this service has no log of answers 404 and records nothing
+(a read of nothing would otherwise start a log for any name asked).
 """
 
+import threading
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -41,6 +45,16 @@ class AuditRead(Aggregate):
 
 class NoChain(ServiceError):
     status_code = 503
+
+
+class ReplayRunning(ServiceError):
+    status_code = 409
+
+
+REPLAY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    409: {"description": "Another replay is running in this service: try again when it is done"},
+}
 
 
 class AuditEvent(BaseModel):
@@ -88,12 +102,13 @@ def audit_router(runtime: Any) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
         since: Annotated[AwareDatetime | None, Query(description="Only events recorded at or after this time")] = None,
         until: Annotated[AwareDatetime | None, Query(description="Only events recorded at or before this time")] = None,
+        reveal: Annotated[bool, Query(description="Open the sealed personal values (the read's record says so)")] = False,
     ) -> list[dict[str, Any]]:
         chain = recorder()
-        head, head_hash = chain.head(subsidiary_id)
+        head, head_hash = known_head(chain, subsidiary_id)
         rows = chain.select_links(subsidiary_id, after, limit, _iso(since), _iso(until))
-        found = [_audit_event(runtime, link, stored) for link, stored in rows]
-        query = {"after": after, "limit": limit, "since": _iso(since), "until": _iso(until)}
+        found = [_audit_event(runtime, link, stored, reveal) for link, stored in rows]
+        query = {"after": after, "limit": limit, "since": _iso(since), "until": _iso(until), "reveal": reveal}
         # Recorded after the read, so a reader paging up to X-Audit-Head never chases its own records.
         runtime.application.save(
             AuditRead(subsidiary_id=subsidiary_id, what="events", query=query, count=len(found), context={**context, "subsidiary_id": subsidiary_id})
@@ -105,10 +120,18 @@ def audit_router(runtime: Any) -> APIRouter:
     @router.get("/head", summary="The last link of the subsidiary's log, and stored events no link covers", response_model=AuditHead)
     def head(subsidiary_id: str, principal: SubsidiaryReader) -> dict[str, Any]:
         chain = recorder()
-        position, hash_ = chain.head(subsidiary_id)
+        position, hash_ = known_head(chain, subsidiary_id)
         return {"service": runtime.name, "subsidiary_id": subsidiary_id, "position": position, "hash": hash_, "unchained": chain.unchained()}
 
     return router
+
+
+def known_head(chain: Any, subsidiary_id: str) -> tuple[int, str]:
+    """The log's head; 404 (the answer a subsidiary the token cannot see gets) if there is none."""
+    position, hash_ = chain.head(subsidiary_id)
+    if position == 0:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"subsidiary {subsidiary_id!r} not found")
+    return position, hash_
 
 
 def group_reader(principal: CurrentPrincipal) -> Principal:
@@ -119,13 +142,19 @@ def group_reader(principal: CurrentPrincipal) -> Principal:
 
 
 def replay_router(runtime: Any) -> APIRouter:
-    router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
+    router = APIRouter(prefix="/audit", tags=["audit"], responses=REPLAY_RESPONSES)
+    # A replay reads the whole store and builds every read model again: two at once would only
+    # share the machine, and many at once would starve the service. One at a time, refused meanwhile.
+    running = threading.Lock()
 
     @router.get("/replay", summary="Rebuild this service's read models from its event store and compare them with the live ones")
     def replay(principal: Annotated[Principal, Depends(group_reader)], context: CommandContext) -> dict[str, Any]:
-        from services.common.replay import replay_read_models
-
-        report = replay_read_models(runtime.application)
+        if not running.acquire(blocking=False):
+            raise ReplayRunning("a replay is already running in this service; try again when it is done")
+        try:
+            report = _replay(runtime.application)
+        finally:
+            running.release()
         # It read every subsidiary's events: recorded in the group's log ("-"), after the read.
         runtime.application.save(
             AuditRead(subsidiary_id=GROUP_LOG, what="replay", query={}, count=report["events"], context={**context, "subsidiary_id": GROUP_LOG})
@@ -135,11 +164,17 @@ def replay_router(runtime: Any) -> APIRouter:
     return router
 
 
+def _replay(application: Any) -> dict[str, Any]:
+    from services.common.replay import replay_read_models
+
+    return replay_read_models(application)
+
+
 def _iso(moment: datetime | None) -> str | None:
     return iso(moment) if moment is not None else None
 
 
-def _audit_event(runtime: Any, link: Link, stored: Any) -> dict[str, Any]:
+def _audit_event(runtime: Any, link: Link, stored: Any, reveal: bool = False) -> dict[str, Any]:
     item: dict[str, Any] = {
         "service": runtime.name,
         "subsidiary_id": link.log,
@@ -159,8 +194,11 @@ def _audit_event(runtime: Any, link: Link, stored: Any) -> dict[str, Any]:
         item["problem"] = "the stored event is missing"
         return item
     item["stored"] = stored_as_json(stored)
+    mapper = runtime.application.mapper
+    # As stored, sealed (what the relay publishes too), unless the reader asked to reveal.
+    to_domain_event = mapper.to_domain_event if reveal else getattr(mapper, "to_sealed_domain_event", mapper.to_domain_event)
     try:
-        domain_event = runtime.application.mapper.to_domain_event(stored)
+        domain_event = to_domain_event(stored)
     except Exception as exc:  # a damaged row must still be listed, so the chain shows where
         item["problem"] = f"the stored event cannot be read: {type(exc).__name__}"
         return item

@@ -11,7 +11,8 @@ What a check detects: a changed row (its hash no longer matches), a deleted even
 points at nothing, or the next link's previous hash does not match), an event inserted
 behind the service's back (stored without a link: `unchained`), links reordered (positions
 and previous hashes no longer follow). Truncating the tail of a log leaves a shorter valid
-chain: auditors keep the head hash (`/audit/head`) they last saw, to compare.
+chain; so does recomputing every link after a change. Signed checkpoints of the heads,
+published outside the database (checkpoints.py), make both visible up to the last one.
 """
 
 import base64
@@ -130,6 +131,8 @@ def _rows(links: Iterable[Link]) -> list[tuple[Any, ...]]:
 
 
 _COLUMNS = "log, position, notification_id, recorded_at, hash, prev_hash"
+# Every log's last link (log, position, hash): what a checkpoint round signs.
+_HEADS = "SELECT k.log, k.position, k.hash FROM {0} k JOIN (SELECT log, MAX(position) AS top FROM {0} GROUP BY log) m ON m.log = k.log AND m.top = k.position ORDER BY k.log"
 
 
 # -- SQLite ---------------------------------------------------------------------------------
@@ -192,6 +195,11 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT position, hash FROM {CHAIN_TABLE} WHERE log=? ORDER BY position DESC LIMIT 1", (log,))
             row = c.fetchone()
             return (row[0], row[1]) if row else (0, GENESIS)
+
+    def heads(self) -> list[tuple[str, int, str]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(_HEADS.format(CHAIN_TABLE))
+            return [(row[0], row[1], row[2]) for row in c.fetchall()]
 
     def unchained(self, limit: int = 1000) -> list[int]:
         """Notification ids of stored events no link covers: written behind the service's back."""
@@ -291,6 +299,11 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(SQL("SELECT position, hash FROM {0} WHERE log=%s ORDER BY position DESC LIMIT 1").format(self.chain_table), (log,))
             row = curs.fetchone()
             return (row["position"], row["hash"]) if row else (0, GENESIS)
+
+    def heads(self) -> list[tuple[str, int, str]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL(_HEADS).format(self.chain_table))
+            return [(row["log"], row["position"], row["hash"]) for row in curs.fetchall()]
 
     def unchained(self, limit: int = 1000) -> list[int]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

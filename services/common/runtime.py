@@ -1,6 +1,7 @@
 """What runs inside every service process next to its API: its eventsourcing Application,
-the consumer of other services' topics (if it has one) and the relay of its own events,
-started and stopped together, and the health report that says how each is doing."""
+the consumer of other services' topics (if it has one), the relay of its own events and,
+beside the relay, the publisher of signed checkpoints of its audit chain, started and
+stopped together, and the health report that says how each is doing."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
 from services.common.audit import AuditRead
+from services.common.checkpoints import CheckpointPublisher, start_checkpoints
 from services.common.consumer import EventConsumer
 from services.common.relay import Relay, start_relay
 from services.common.settings import ServiceSettings
@@ -28,6 +30,7 @@ class ServiceRuntime:
     application: ServiceApplication | None = None
     relay: Relay | None = None
     consumer: EventConsumer | None = None
+    checkpoints: CheckpointPublisher | None = None
 
     def lifespan(self) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
         @asynccontextmanager
@@ -50,6 +53,8 @@ class ServiceRuntime:
                 )
                 self.consumer.start()
             self.relay = start_relay(application, self.publishable, self.settings.topics.of(self.name), self.settings)
+            if self.relay is not None:  # where the store's events are published, so are its checkpoints
+                self.checkpoints = start_checkpoints(self.name, application, self.settings)
             self.application = application
             try:
                 yield
@@ -58,6 +63,8 @@ class ServiceRuntime:
                     self.consumer.stop()
                 if self.relay is not None:
                     self.relay.stop()
+                if self.checkpoints is not None:
+                    self.checkpoints.stop()  # after the last writes: its final round covers them
                 application.close()
 
         return lifespan
@@ -75,10 +82,13 @@ class ServiceRuntime:
             reset_check_seconds=self.settings.relay_reset_check_seconds,
         )
         relay.start()
+        checkpoints = start_checkpoints(self.name, application, self.settings)
         try:
             stop.wait()
         finally:
             relay.stop()
+            if checkpoints is not None:
+                checkpoints.stop()
             application.close()
 
     def publishable(self, domain_event: Any) -> IntegrationEvent | None:
@@ -98,4 +108,5 @@ class ServiceRuntime:
         if self.consumes:
             report["consumer"] = self.consumer.status() if self.consumer is not None else {"ok": True, "enabled": False}
         report["relay"] = self.relay.report() if self.relay is not None else {"ok": True, "enabled": False}
+        report["checkpoints"] = self.checkpoints.report() if self.checkpoints is not None else {"ok": True, "enabled": False}
         return report

@@ -7,11 +7,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import DEFAULT_PREFIX, Topics
+from services.common.checkpoints import SigningKey, ensure_signing_key_file
 from services.common.files import private_dir
+
+SIGNING_KEY_FILE = "audit-signing.key"  # under TANDEM_HOME, unless given
 
 # An HS256 key shorter than the hash's output is guessable offline from one token (RFC 7518 3.2).
 MIN_SECRET_BYTES = 32
@@ -39,6 +42,12 @@ class ServiceSettings(BaseSettings):
     # The key of the email claims' ids (enrolment): never in an event store.
     email_claim_secret: str | None = Field(None, validation_alias="TANDEM_EMAIL_CLAIM_SECRET")
     email_claim_secret_file: Path | None = Field(None, validation_alias="TANDEM_EMAIL_CLAIM_SECRET_FILE")
+    # Signed checkpoints of the audit chain (services/common/checkpoints.py), published where the relay runs.
+    checkpoints_enabled: bool = Field(True, validation_alias="TANDEM_CHECKPOINTS_ENABLED")
+    checkpoint_every_events: int = Field(100, validation_alias="TANDEM_CHECKPOINT_EVERY_EVENTS", ge=1)
+    checkpoint_seconds: float = Field(60.0, validation_alias="TANDEM_CHECKPOINT_SECONDS", gt=0)
+    signing_key_pem: SecretStr | None = Field(None, validation_alias="TANDEM_AUDIT_SIGNING_KEY", description="Ed25519 private key, PEM")
+    signing_key_file: Path | None = Field(None, validation_alias="TANDEM_AUDIT_SIGNING_KEY_FILE")
 
     @property
     def topics(self) -> Topics:
@@ -66,6 +75,21 @@ class ServiceSettings(BaseSettings):
                 "TANDEM_HOME": str(self.home),
             }.get
         )
+
+    def audit_signing_key(self, create: bool = True) -> SigningKey:
+        """TANDEM_AUDIT_SIGNING_KEY (a secret's PEM), or the key file: TANDEM_AUDIT_SIGNING_KEY_FILE,
+        by default TANDEM_HOME/audit-signing.key, created (0600) once and shared by every service."""
+        if self.signing_key_given():
+            assert self.signing_key_pem is not None
+            return SigningKey.from_pem(self.signing_key_pem.get_secret_value())
+        return ensure_signing_key_file(self.signing_key_path(), create=create)
+
+    def signing_key_given(self) -> bool:
+        # Empty counts as not given (compose passes ${TANDEM_AUDIT_SIGNING_KEY:-}).
+        return self.signing_key_pem is not None and bool(self.signing_key_pem.get_secret_value().strip())
+
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.home / SIGNING_KEY_FILE
 
     def event_store_env(self, app_name: str) -> dict[str, str]:
         """Defaults for the eventsourcing library: SQLite under TANDEM_HOME unless the

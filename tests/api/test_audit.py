@@ -7,20 +7,26 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from apitools import ADMIN_A, ADMIN_B, AUDITOR_A, AUDITOR_ALL, GROUP_ADMIN, SUB_A, SUB_B
+from apitools import ADMIN_A, ADMIN_B, AUDITOR_A, AUDITOR_ALL, GROUP_ADMIN, NOWHERE, SUB_A, SUB_B
+from contracts.personal import is_token
 from infra import audit
 from infra.audit import AuditClient
 from infra.cli import main as tandem
+from services.common import audit as audit_api
 from services.common.chain import GENESIS, check_logs
+from services.common.checkpoints import SigningKey
 
 
 def audit_events(client: TestClient, slug: str = SUB_A, headers: dict[str, str] = AUDITOR_ALL, **params: Any) -> list[dict[str, Any]]:
@@ -241,3 +247,81 @@ def test_on_postgresql_the_chain_verifies_and_a_changed_row_is_detected(on_postg
         )
     position, reason, _ = first_broken(client)
     assert position == 1 and "do not match its hash" in reason
+
+
+# -- what an audit read may and may not do ------------------------------------------------------
+
+
+def test_the_history_of_a_subsidiary_the_service_has_no_log_of_is_not_found_and_records_nothing(client: TestClient, world: SimpleNamespace, events: Any) -> None:
+    """Before, such a read answered 200 with nothing and started a log for any name asked."""
+    recorder = client.app.state.enrolment.recorder  # type: ignore[attr-defined]
+    with events.nothing_recorded():
+        assert client.get(f"/subsidiaries/{NOWHERE}/audit/events", headers=AUDITOR_ALL).status_code == 404
+        assert client.get(f"/subsidiaries/{NOWHERE}/audit/head", headers=AUDITOR_ALL).status_code == 404
+    assert recorder.head(NOWHERE) == (0, GENESIS)
+    # Exactly what a subsidiary the token may not see answers.
+    hidden = client.get(f"/subsidiaries/{SUB_B}/audit/events", headers=ADMIN_A)
+    unknown = client.get(f"/subsidiaries/{NOWHERE}/audit/events", headers=ADMIN_A)
+    assert (hidden.status_code, unknown.status_code) == (404, 404)
+    assert hidden.json()["detail"].replace(SUB_B, "?") == unknown.json()["detail"].replace(NOWHERE, "?")
+
+
+def test_a_second_replay_asked_while_one_runs_is_refused(client: TestClient, world: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+    started, release = threading.Event(), threading.Event()
+    real = audit_api._replay
+
+    def slow_replay(application: Any) -> dict[str, Any]:
+        started.set()
+        assert release.wait(30)
+        return real(application)
+
+    monkeypatch.setattr(audit_api, "_replay", slow_replay)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.get, "/audit/replay", headers=AUDITOR_ALL)
+        assert started.wait(30)
+        second = client.get("/audit/replay", headers=GROUP_ADMIN)
+        release.set()
+        assert first.result(30).status_code == 200
+    assert second.status_code == 409 and "already running" in second.json()["detail"]
+    assert client.get("/audit/replay", headers=AUDITOR_ALL).status_code == 200  # and again once it is done
+    replays = [e for e in audit_events(client, "-", headers=GROUP_ADMIN) if e["type"] == "AuditRead.Recorded"]
+    assert len(replays) == 2  # the refused one read nothing, and records nothing
+
+
+def test_an_export_holds_sealed_values_and_only_a_reveal_opens_them_which_is_recorded(client: TestClient, world: SimpleNamespace) -> None:
+    """Before, an export held every participant's name and email in plaintext."""
+    out = io.StringIO()
+    audit.export(auditor(client), SUB_A, None, None, out)
+    history = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert "zoe@axa.fr" not in json.dumps(history, ensure_ascii=False) and "Zoé Leroy" not in json.dumps(history, ensure_ascii=False)
+    [enrolled] = [e for e in history if e["type"] == "Participant.Enrolled" and e["published"]["payload"]["participant_id"] == world.mentor]
+    assert is_token(enrolled["payload"]["profile"]["personal_data"]["name"])
+    assert is_token(enrolled["published"]["payload"]["personal_data"]["email"])
+    [check] = check_logs(history)
+    assert check.intact  # an auditor verifies the chain without reading anyone's name
+
+    revealed = io.StringIO()
+    audit.export(auditor(client), SUB_A, None, None, revealed, reveal=True)
+    opened = json.dumps([json.loads(line) for line in revealed.getvalue().splitlines()], ensure_ascii=False)
+    assert "zoe@axa.fr" in opened and "Zoé Leroy" in opened
+    reads = [e for e in audit_events(client) if e["type"] == "AuditRead.Recorded"]
+    assert [r["payload"]["query"]["reveal"] for r in reads] == [False, True]  # the sealed export, then the revealing one
+    assert reads[-1]["actor"] == {"subject": "tester-auditor", "role": "auditor"}
+
+
+def test_on_postgresql_the_heads_of_every_log_are_signed_and_an_export_verifies_against_them(
+    on_postgres: tuple[TestClient, dict[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, _ = on_postgres
+    key = SigningKey(Ed25519PrivateKey.generate())
+    recorder = client.app.state.enrolment.recorder  # type: ignore[attr-defined]
+    heads = recorder.heads()
+    assert {log for log, _, _ in heads} == {SUB_A, SUB_B}
+    assert dict((log, (p, h)) for log, p, h in heads)[SUB_A] == recorder.head(SUB_A)
+    checkpoints = [key.sign("enrolment", log, position, hash_).as_json() for log, position, hash_ in heads if log == SUB_A]
+    out = io.StringIO()
+    audit.export(auditor(client), SUB_A, None, None, out, checkpoints=checkpoints)
+    (tmp_path / "history.jsonl").write_text(out.getvalue())
+    (tmp_path / "key.pub").write_text(key.public_pem())
+    assert tandem(["audit", "verify", str(tmp_path / "history.jsonl"), "--public-key", str(tmp_path / "key.pub")]) == 0
+    assert f"signed up to position {checkpoints[0]['position']}" in capsys.readouterr().out

@@ -603,22 +603,24 @@ def test_the_dockerfile_starts_from_a_pinned_slim_python_and_runs_as_a_non_root_
     assert user not in ("root", "0"), "the image runs as root"
 
 
-def test_the_services_share_one_token_secret(compose: Compose) -> None:
-    """Either TANDEM_SECRET is given, the same, to every service, or it is generated once into
-    TANDEM_HOME, which must then be one named volume they all mount."""
+@pytest.mark.parametrize("variable", ["TANDEM_SECRET", "TANDEM_AUDIT_SIGNING_KEY"])
+def test_the_services_share_one_token_secret_and_one_signing_key(compose: Compose, variable: str) -> None:
+    """Either the secret (the token secret, the audit checkpoints' signing key) is given, the
+    same, to every service, or it is generated once into TANDEM_HOME, which must then be one
+    named volume they all mount."""
     home = {argument.split("=", 1)[1] for instruction, argument in dockerfile_instructions()
             if instruction == "ENV" and argument.startswith("TANDEM_HOME=")}
     named = set(compose.get("volumes") or {})
     for key in platform_services(compose):
         service = compose["services"][key]
-        secret = raw_env(service).get("TANDEM_SECRET")
-        if secret and not re.fullmatch(r"\$\{TANDEM_SECRET:?-\}", str(secret)):
-            assert re.fullmatch(r"\$\{TANDEM_SECRET:?\?[^}]*\}", str(secret)), f"{key}: TANDEM_SECRET is written in the file"
+        secret = raw_env(service).get(variable)
+        if secret and not re.fullmatch(r"\$\{" + variable + r":?-\}", str(secret)):
+            assert re.fullmatch(r"\$\{" + variable + r":?\?[^}]*\}", str(secret)), f"{key}: {variable} is written in the file"
             continue
         home_dir = raw_env(service).get("TANDEM_HOME") or next(iter(home), None)
         mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in service.get("volumes") or [] if ":" in str(v)}
         assert home_dir in mounts and mounts[home_dir] in named, f"{key}'s TANDEM_HOME is not on a named volume"
-    secrets = {repr(raw_env(compose["services"][key]).get("TANDEM_SECRET")) for key in platform_services(compose)}
+    secrets = {repr(raw_env(compose["services"][key]).get(variable)) for key in platform_services(compose)}
     homes = {repr([v for v in compose["services"][key].get("volumes") or []]) for key in platform_services(compose)}
     assert len(secrets) == 1 and len(homes) == 1
 
