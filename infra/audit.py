@@ -18,7 +18,7 @@ import getpass
 import json
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,8 +40,11 @@ class AuditError(Exception):
 
 
 def default_token() -> str:
-    """A group-wide auditor's token signed with this platform's secret, naming who runs it."""
-    return issue_token(ServiceSettings().token_secret(), Role.AUDITOR, subject=f"tandem-audit:{getpass.getuser()}")
+    """A group-wide auditor's token signed with this platform's secret, naming who runs it:
+    for the one command, so an hour (or the platform's maximum, if shorter)."""
+    settings = ServiceSettings()
+    ttl = min(timedelta(hours=1), settings.token_max_lifetime)
+    return issue_token(settings.token_secret(), Role.AUDITOR, subject=f"tandem-audit:{getpass.getuser()}", ttl=ttl)
 
 
 class AuditClient:
