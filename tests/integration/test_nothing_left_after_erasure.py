@@ -111,10 +111,12 @@ def test_an_erased_participant_leaves_nothing_in_the_clear(platform, monkeypatch
     for name, process in processes.items():
         monkeypatch.setenv(f"{name.upper()}_PORT", process.url.rsplit(":", 1)[1])
     monkeypatch.setenv("TANDEM_SECRET", platform.secret)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", platform.bootstrap)  # the signed checkpoints come along
+    monkeypatch.setenv("TANDEM_TOPIC_PREFIX", platform.topics.prefix)
     capsys.readouterr()
     assert tandem(["audit", "export", "--subsidiary", SLUG]) == 0
     exported = capsys.readouterr().out
-    assert gone in exported
+    assert gone in exported and '"checkpoint"' in exported
     (platform.home / "export.jsonl").write_text(exported, encoding="utf-8")
 
     # The services stop: whatever they would flush is on disk (logs, write-ahead logs).
