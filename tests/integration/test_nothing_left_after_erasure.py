@@ -55,7 +55,7 @@ def everything_on(platform, topics: list[str]) -> bytes:
 
 
 def test_an_erased_participant_leaves_nothing_in_the_clear(platform, monkeypatch, capsys):
-    processes = {name: platform.start(name) for name in ("enrolment", "matching", "sessions")}
+    processes = {name: platform.start(name, TANDEM_CHECKPOINT_EVERY_EVENTS="5") for name in ("enrolment", "matching", "sessions")}
     enrolment, matching, sessions = (platform.client(p) for p in processes.values())
     set_up(enrolment, SLUG, mentors=2, mentees=1, capacity=2)
     body = participant(EMAIL, "mentee", name=NAME, manager_email=MANAGER, birth_year=1961)
