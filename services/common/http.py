@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -91,9 +90,10 @@ def create_service_app(
         # Problems a route found beyond the body's shape (e.g. an unknown theme) are listed
         # with the body's own errors, so one answer names every problem.
         more: list[Problem] = getattr(request.state, "problems", [])
-        if not more:
-            return await request_validation_exception_handler(request, exc)
-        detail = [*jsonable_encoder(exc.errors()), *(p.as_dict() for p in more)]
+        # Each problem says where and what, never the value sent: an answer, like a log line,
+        # must not carry a name or an email back in the clear.
+        errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+        detail = [*jsonable_encoder(errors), *(p.as_dict() for p in more)]
         return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.middleware("http")

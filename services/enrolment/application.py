@@ -241,9 +241,9 @@ class EnrolmentApplication(ServiceApplication):
             if not email:
                 continue
             if emails[email.casefold()] > 1:
-                problems.append(Problem([index, "email"], f"{email} appears more than once", "duplicate_email"))
+                problems.append(Problem([index, "email"], "this email appears more than once", "duplicate_email"))
             elif any(claim_id in held for claim_id in ids[email.casefold()]):
-                problems.append(Problem([index, "email"], f"{email} is already enrolled", "already_enrolled"))
+                problems.append(Problem([index, "email"], "this email is already enrolled", "already_enrolled"))
         return problems
 
     @staticmethod
@@ -268,14 +268,14 @@ class EnrolmentApplication(ServiceApplication):
         before claims were keyed (uuid5 id) that is still held refuses it too."""
         keyed, legacy = self.claim_ids(slug, email)
         if self.view.claims_held({legacy}):
-            raise Conflict(f"{email} is already enrolled in {slug}")
+            raise Conflict(f"this email is already enrolled in {slug}")
         if not self.view.ever_claimed(keyed):
             return EmailClaim(subsidiary_id=slug, id=keyed)
         claim: EmailClaim = self.repository.get(keyed)
         try:
             claim.claim()
         except EnrolmentError:
-            raise Conflict(f"{email} is already enrolled in {slug}") from None
+            raise Conflict(f"this email is already enrolled in {slug}") from None
         return claim
 
     def _released_claim(self, slug: str, email: str) -> EmailClaim | None:

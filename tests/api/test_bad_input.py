@@ -334,3 +334,16 @@ def test_an_oversized_body_answers_413_in_json_like_every_other_error(small_clie
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/json"
     assert set(response.json()) == {"detail"}
+
+
+def test_a_refused_body_names_where_and_what_never_the_value_sent(client, onboarded):
+    """Answers, like logs, never carry a personal value back in the clear."""
+    first = client.post(PARTICIPANTS, json=participant("lea.martin@axa.fr"), headers=ADMIN_A)
+    assert first.status_code == 201, first.text
+    for body, status in [
+        (participant("lea.martin(at)axa.fr", name="Léa Martin-Invalid"), 422),  # broken email
+        (participant("lea.martin@axa.fr", name="Léa Martin-Twice"), 409),  # already enrolled
+    ]:
+        response = client.post(PARTICIPANTS, json=body, headers=ADMIN_A)
+        assert response.status_code == status, response.text
+        assert "lea.martin" not in response.text and "Martin-" not in response.text, response.text

@@ -333,6 +333,7 @@ def test_healthz_needs_no_token_and_reports_the_store_and_the_disabled_relay(cli
         "event_store": {"ok": True, "last_position": events.head()},
         "personal_data": {"unopenable": 0, "by_field": {}, "last": []},
         "relay": {"ok": True, "enabled": False},
+        "checkpoints": {"ok": True, "enabled": False},
     }
 
 
