@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from support import free_port
+from support import free_ports
 
 SERVICES = ("enrolment", "matching", "sessions")
 WEB = (*SERVICES, "console")  # what answers HTTP once `tandem up` is up
@@ -22,7 +22,8 @@ class TandemUp:
     """`tandem up` on free loopback ports, with its own home and topic prefix."""
 
     def __init__(self, home: Path, topic_prefix: str) -> None:
-        self.ports = {name: free_port() for name in ("broker", *WEB)}
+        names = ("broker", *WEB)
+        self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.env = {
             **os.environ,
             "TANDEM_HOME": str(home),

@@ -17,6 +17,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free ports: each socket stays bound until all are chosen (one after
+    the other, the kernel may hand the same port out twice)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 class TopicReader:
     """Reads a topic from the beginning, on every partition, without a consumer group
     (a group join costs seconds; tests only need to see what is on the topic)."""
@@ -122,8 +135,6 @@ def set_up(enrolment, slug: str, mentors: int, mentees: int, *, capacity: int = 
 def pool_of(matching, slug: str) -> dict | None:
     response = matching.get(f"/subsidiaries/{slug}/pool")
     return response.json() if response.status_code == 200 else None
-
-
 
 
 def seal_v1(keys, subject: str, value) -> str:

@@ -196,9 +196,8 @@ def _audit_event(runtime: Any, link: Link, stored: Any, reveal: bool = False) ->
     item["stored"] = stored_as_json(stored)
     mapper = runtime.application.mapper
     # As stored, sealed (what the relay publishes too), unless the reader asked to reveal.
-    to_domain_event = mapper.to_domain_event if reveal else getattr(mapper, "to_sealed_domain_event", mapper.to_domain_event)
     try:
-        domain_event = to_domain_event(stored)
+        domain_event = mapper.to_domain_event(stored) if reveal else mapper.to_sealed_domain_event(stored, shown=True)
     except Exception as exc:  # a damaged row must still be listed, so the chain shows where
         item["problem"] = f"the stored event cannot be read: {type(exc).__name__}"
         return item

@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import Environment
 
-from contracts.personal import Binding, PersonalFields, copied_along, open_fields, parse_token, seal_fields, token
+from contracts.personal import Binding, PersonalFields, copied_along, is_token, open_fields, parse_token, personal_values, seal_fields, token
 from services.common.files import is_sqlite_file, private_sqlite_file
 from services.common.key_wrapping import (
     FILE_SETTING,
@@ -577,10 +577,18 @@ class SealingMapper(Mapper[UUID]):
             domain_event = sealed
         return super().to_stored_event(domain_event)
 
-    def to_sealed_domain_event(self, stored_event: StoredEvent) -> Any:
+    def to_sealed_domain_event(self, stored_event: StoredEvent, *, shown: bool = False) -> Any:
         """The event with its personal values as stored: sealed (for a relay, which publishes
-        them as they are: nothing to open and seal again, and nothing personal in the clear)."""
-        return super().to_domain_event(stored_event)
+        them as they are: nothing to open and seal again, and nothing personal in the clear).
+        `shown` (an auditor's sealed view): a value stored in plaintext, before sealing began,
+        reads as None once its subject is erased, as it does opened."""
+        domain_event = super().to_domain_event(stored_event)
+        fields = self.personal.get(type(domain_event)) if shown else None
+        if fields:
+            for container, key, subject in personal_values(domain_event.__dict__, fields):
+                if container[key] is not None and not is_token(container[key]) and self.keys.is_erased(subject):
+                    container[key] = None
+        return domain_event
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         domain_event = super().to_domain_event(stored_event)
