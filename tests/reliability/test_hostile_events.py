@@ -40,13 +40,7 @@ def test_unreadable_messages_are_parked_with_their_reason_and_the_consumers_go_o
     producer.flush()
     producer.close()
 
-    # The consumers go on: a subsidiary onboarded after the hostile messages reaches both.
-    assert admin.post("/subsidiaries", json={"id": "nantes", "name": "Nantes", "timezone": "Europe/Paris", "locale": "fr-FR"}).status_code == 201
-    deadline = time.monotonic() + 30
-    for service, path in ((matching, "/subsidiaries/nantes/pool"), (sessions, "/subsidiaries/nantes/dashboard")):
-        while platform.client(service).get(path).status_code != 200:
-            assert time.monotonic() < deadline, f"{service.spec.name} stopped consuming after the hostile messages"
-            time.sleep(0.2)
+    consumers_go_on(platform, admin, matching, sessions, "the hostile messages")
 
     for service in ("matching", "sessions"):
         with TopicReader(platform.bootstrap, platform.topics.dead_letters(service)) as parked:
@@ -67,6 +61,16 @@ def test_unreadable_messages_are_parked_with_their_reason_and_the_consumers_go_o
 
 
 # --- forged events: well-formed, but not from where they arrived -------------------------------
+
+
+def consumers_go_on(platform, admin, matching, sessions, after: str) -> None:
+    """A subsidiary onboarded after `after` reaches both consumers."""
+    assert admin.post("/subsidiaries", json={"id": "nantes", "name": "Nantes", "timezone": "Europe/Paris", "locale": "fr-FR"}).status_code == 201
+    deadline = time.monotonic() + 30
+    for service, path in ((matching, "/subsidiaries/nantes/pool"), (sessions, "/subsidiaries/nantes/dashboard")):
+        while platform.client(service).get(path).status_code != 200:
+            assert time.monotonic() < deadline, f"{service.spec.name} stopped consuming after {after}"
+            time.sleep(0.2)
 
 
 def message(event: dict, *, key: str | None = None, **headers: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -131,13 +135,7 @@ def test_forged_events_are_parked_with_the_check_they_failed_and_not_applied(pla
     producer.flush()
     producer.close()
 
-    # The consumers go on: a subsidiary onboarded after the forgeries reaches both.
-    assert admin.post("/subsidiaries", json={"id": "nantes", "name": "Nantes", "timezone": "Europe/Paris", "locale": "fr-FR"}).status_code == 201
-    deadline = time.monotonic() + 30
-    for service, path in ((matching, "/subsidiaries/nantes/pool"), (sessions, "/subsidiaries/nantes/dashboard")):
-        while platform.client(service).get(path).status_code != 200:
-            assert time.monotonic() < deadline, f"{service.spec.name} stopped consuming after the forged messages"
-            time.sleep(0.2)
+    consumers_go_on(platform, admin, matching, sessions, "the forged messages")
 
     for service, process, path in (("matching", matching, "/subsidiaries/{}/pool"), ("sessions", sessions, "/subsidiaries/{}/dashboard")):
         expected = {value: (topic_name, reason) for topic_name, (_, value, _), reason, readers in forged.values() if service in readers}
