@@ -9,7 +9,7 @@ from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Map
 from eventsourcing.utils import Environment, EnvType
 
 from services.common.chain import UNPLACED, Placement
-from services.common.errors import Conflict
+from services.common.errors import Conflict, Reason
 from services.common.files import is_sqlite_file, private_sqlite_file
 from services.common.personal_data import PersonalDataKeys, SealingMapper
 
@@ -100,5 +100,5 @@ class ServiceApplication(Application[UUID]):
                 return command()
             except IntegrityError:
                 if attempt == RETRIES - 1:
-                    raise Conflict("the records kept changing meanwhile; nothing was recorded, try again") from None
+                    raise Conflict(Reason("changed_meanwhile", "the records kept changing meanwhile; nothing was recorded, try again")) from None
         return None

@@ -46,6 +46,33 @@ class ServiceUnavailable(Exception):
         self.url = url
 
 
+@dataclass(frozen=True)
+class ServiceProblem:
+    """One problem a service listed: its stable code (`type`) and parameters (`ctx`), which
+    the console translates (services/console/problems.py), and the service's English
+    sentence (`msg`), shown when the code is one the console does not know. `field_name` is
+    the body field it is about ("" for none)."""
+
+    msg: str
+    type: str | None = None
+    ctx: Mapping[str, Any] = field(default_factory=dict)
+    field_name: str = ""
+
+    def __str__(self) -> str:
+        return self.msg
+
+    @classmethod
+    def read(cls, raw: Any) -> "ServiceProblem":
+        if not isinstance(raw, dict):
+            return cls(str(raw))
+        loc = raw.get("loc") or []
+        where = str(loc[1]) if len(loc) > 1 and loc[0] == "body" else ""
+        ctx = raw.get("ctx") if isinstance(raw.get("ctx"), dict) else {}
+        if "row" in raw:  # a CSV import's row error
+            ctx = {**ctx, "row": raw["row"], "column": raw.get("column", "")}
+        return cls(str(raw.get("msg", raw.get("message", ""))), raw.get("type"), ctx, where)
+
+
 @dataclass
 class ApiError(Exception):
     """A service refused the request: its status and the problems it listed."""
@@ -57,35 +84,31 @@ class ApiError(Exception):
     def __str__(self) -> str:
         return "; ".join(self.messages())
 
-    def messages(self) -> list[str]:
-        """Every problem, as a sentence (a 422 lists each field's; a 409 may list several)."""
+    def problems(self) -> list[ServiceProblem]:
+        """Every problem (a 422 lists each field's; a 409 its refusal, then its reasons)."""
         detail = self.detail
         if isinstance(detail, list):
-            return [_problem_text(p) for p in detail]
-        if isinstance(detail, dict) and "problems" in detail:
-            return [str(detail.get("message", "")), *map(str, detail["problems"])]
-        return [str(detail)]
+            return [ServiceProblem.read(p) for p in detail]
+        if isinstance(detail, dict):
+            return [ServiceProblem.read(detail), *(ServiceProblem.read(p) for p in detail.get("problems") or [])]
+        return [ServiceProblem(str(detail))]
 
-    def field_errors(self) -> dict[str, list[str]]:
-        """A 422's problems by the body field they are about ("" for the rest)."""
-        found: dict[str, list[str]] = {}
-        if isinstance(self.detail, list):
-            for problem in self.detail:
-                loc = problem.get("loc", []) if isinstance(problem, dict) else []
-                key = str(loc[1]) if len(loc) > 1 and loc[0] == "body" else ""
-                found.setdefault(key, []).append(str(problem.get("msg", problem)) if isinstance(problem, dict) else str(problem))
-        else:
-            found[""] = self.messages()
+    def messages(self) -> list[str]:
+        """Every problem as the service's English sentence (for a job's record and logs)."""
+        return [_problem_text(p) for p in self.problems()]
+
+    def field_errors(self) -> dict[str, list[ServiceProblem]]:
+        """The problems by the body field they are about ("" for the rest)."""
+        found: dict[str, list[ServiceProblem]] = {}
+        for problem in self.problems():
+            found.setdefault(problem.field_name, []).append(problem)
         return found
 
 
-def _problem_text(problem: Any) -> str:
-    if not isinstance(problem, dict):
-        return str(problem)
-    if "row" in problem:  # a CSV import's row error
-        return f"row {problem['row']}, {problem.get('column', '')}: {problem.get('message', '')}"
-    where = ".".join(str(part) for part in problem.get("loc", [])[1:])
-    return f"{where}: {problem.get('msg', '')}" if where else str(problem.get("msg", ""))
+def _problem_text(problem: ServiceProblem) -> str:
+    if "row" in problem.ctx:
+        return f"row {problem.ctx['row']}, {problem.ctx['column']}: {problem.msg}"
+    return f"{problem.field_name}: {problem.msg}" if problem.field_name else problem.msg
 
 
 @dataclass

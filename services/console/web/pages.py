@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.console.i18n import N_
+from services.console.problems import explain
 from services.console.web.deps import CSRF_FIELD, NOTICE_COOKIE, TooLarge, cookies
 
 
@@ -61,6 +62,7 @@ def render(request: Request, template: str, status_code: int = status.HTTP_200_O
             "lang": language,
             "gettext": language.gettext,
             "ngettext": language.ngettext,
+            "explain": lambda problem: explain(problem, language),
             "csrf_field": CSRF_FIELD,
             "csrf_token": request.state.csrf_token,
             "notice": notice,
