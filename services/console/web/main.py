@@ -114,6 +114,11 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         problem = request.state.language.gettext(str(exc.detail))
         return render(request, "error.html", exc.status_code, title=str(exc.status_code), problems=[problem], service=None)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        # Pages link the SVG; a browser (or a tab opened on a JSON answer) may still ask here.
+        return RedirectResponse("/static/favicon.svg", status_code=status.HTTP_308_PERMANENT_REDIRECT)
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         services = await app.state.services.health()
