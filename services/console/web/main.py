@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from services.console.gateway import ApiError, Services, ServiceUnavailable, UnsafePathPart
-from services.console.i18n import N_, Language, negotiate
+from services.console.i18n import N_, Language, negotiate, region
 from services.console.jobs import Jobs
 from services.console.settings import ConsoleSettings
 from services.console.web.deps import LANGUAGE_COOKIE, SESSION_COOKIE, TOKEN_COOKIE, AntiForgery, Cookies, SignInRequired, TooLarge
@@ -62,7 +62,9 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     @app.middleware("http")
     async def per_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
         request.state.correlation_id = str(uuid.uuid4())
-        request.state.language = Language(negotiate(jar.get(request, LANGUAGE_COOKIE), request.headers.get("accept-language")))
+        accept_language = request.headers.get("accept-language")
+        language = negotiate(jar.get(request, LANGUAGE_COOKIE), accept_language)
+        request.state.language = Language(language, region(language, accept_language))
         session = jar.get(request, SESSION_COOKIE)
         new_session = session is None or not _SESSION_ID.match(session)
         if new_session:

@@ -9,9 +9,9 @@ from urllib.parse import quote, unquote
 from fastapi import Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 
-from services.console.i18n import N_
+from services.console.i18n import N_, NOUN_OF
 from services.console.problems import explain
 from services.console.web.deps import CSRF_FIELD, NOTICE_COOKIE, TooLarge, cookies
 
@@ -47,6 +47,22 @@ _ENVIRONMENT = Environment(
 # `_()` and `{% trans %}` call the `gettext` each page's context carries, for its language.
 _ENVIRONMENT.newstyle_gettext = True  # type: ignore[attr-defined]
 _ENVIRONMENT.policies["ext.i18n.trimmed"] = True
+
+
+@pass_context
+def _theme(context: Any, name: str | None) -> str | None:
+    """`{{ s.theme|theme }}`, `{{ p.themes|map("theme")|join(", ") }}`: a theme in the page's language."""
+    return context["lang"].theme(name)
+
+
+def _status_noun(status: str | list[str] | tuple[str, ...]) -> str | None:
+    """The noun a status (or, for a filter's choices, the first of them) can only be said of."""
+    statuses = [status] if isinstance(status, str) else list(status)
+    return next((NOUN_OF[s] for s in statuses if s in NOUN_OF), None)
+
+
+_ENVIRONMENT.filters["theme"] = _theme
+_ENVIRONMENT.filters["status_noun"] = _status_noun
 TEMPLATES = Jinja2Templates(env=_ENVIRONMENT)
 
 
