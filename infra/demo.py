@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from infra.services import SERVICES
+from infra.services import CONSOLE, SERVICES
 
 DEFAULT_SUBSIDIARY = "demo-pilot"
 DEFAULT_HELD = 20
@@ -224,6 +224,11 @@ class Service:
         self.client.close()
 
 
+def console_url() -> str:
+    """Where `tandem up` serves the console (CONSOLE_PORT, as it reads it)."""
+    return f"http://127.0.0.1:{int(os.environ.get(CONSOLE.port_variable, CONSOLE.default_port))}"
+
+
 def service_urls() -> dict[str, str]:
     """Where `tandem up` runs each service: the same port variables it reads."""
     return {spec.name: f"http://127.0.0.1:{int(os.environ.get(spec.port_variable, spec.default_port))}" for spec in SERVICES}
@@ -253,8 +258,9 @@ def wait_for(
 
 
 class Demo:
-    def __init__(self, subsidiary: str, token: str, held: int, urls: dict[str, str], out: Callable[[str], None]) -> None:
+    def __init__(self, subsidiary: str, token: str, held: int, urls: dict[str, str], out: Callable[[str], None], console: str = "") -> None:
         self.sid = subsidiary
+        self.console = console or console_url()
         self.held = held
         self.say = out
         self.enrolment = Service("enrolment", urls["enrolment"], token)
@@ -512,7 +518,9 @@ class Demo:
             self.say("  = no sessions to hold on the spot")
             return
         if not unfinished:
-            self.say(f"  = {len(spot)} sessions already held, with attendance and feedback")
+            held = sum(s["status"] == "held" for s in spot)
+            cancelled = len(spot) - held  # the no-shows: cancelled, not held
+            self.say(f"  = {_n(held, 'session')} already held and {cancelled} cancelled as no-shows, with attendance and feedback")
             return
         latest = max(datetime.fromisoformat(s["starts_at"]) for s in unfinished)
         wait = (latest - datetime.now(UTC)).total_seconds()
@@ -600,9 +608,11 @@ class Demo:
         say(f"  feedback       {rating('mentor')}, {rating('mentee')}")
         e, m, s = urls["enrolment"], urls["matching"], urls["sessions"]
         say("\nWhere to look:")
+        say(f"  console        {self.console}{self.base}  (the pilot's dashboard; the group's: {self.console}/dashboard)")
+        say("                 sign in with a token from `tandem token --role group-admin`")
         say(f"  API docs       {e}/docs (enrolment)  {m}/docs (matching)  {s}/docs (sessions)")
-        say(f"  dashboard      {s}{self.base}/dashboard  (the group's: {s}/dashboard)")
-        say("\n  TOKEN=$(tandem token --role group-admin)   # or .venv/bin/tandem, from this directory")
+        say("\nThe APIs answer a bearer token (401 without one), as in:")
+        say("  TOKEN=$(tandem token --role group-admin)   # or .venv/bin/tandem, from this directory")
         say('  H="Authorization: Bearer $TOKEN"')
         say(f'  curl -s -H "$H" {s}{self.base}/dashboard')
         say(f'  curl -s -H "$H" "{e}{self.base}/participants?role=mentor&limit=5"')
@@ -617,12 +627,13 @@ def run_demo(
     held: int = DEFAULT_HELD,
     urls: dict[str, str] | None = None,
     out: Callable[[str], None] | None = None,
+    console: str | None = None,
 ) -> int:
     """Load the pilot; 0 when done, 1 with a clear message when something is in the way."""
     say = out or (lambda line: print(line, flush=True))
     urls = urls or service_urls()
     started = time.monotonic()
-    demo = Demo(subsidiary, token, held, urls, say)
+    demo = Demo(subsidiary, token, held, urls, say, console or console_url())
     try:
         say(f"tandem demo: the pilot {subsidiary!r} on {', '.join(f'{name} {url}' for name, url in urls.items())}")
         demo.check_services()

@@ -27,7 +27,7 @@ def platform(tmp_path: Path):
     up = TandemUp(tmp_path / "home", "e2e-demo")
     try:
         up.start()
-        yield up.env, {name: up.urls[name] for name in SERVICES}  # the event-sourced services, not the console
+        yield up.env, {name: up.urls[name] for name in (*SERVICES, "console")}
     finally:
         up.stop()
 
@@ -35,30 +35,53 @@ def platform(tmp_path: Path):
 def test_tandem_demo_loads_a_pilot_through_the_apis_and_a_second_run_records_nothing(platform):
     env, urls = platform
     token = subprocess.run(tandem("token", "--role", "group-admin"), env=env, capture_output=True, text=True, check=True).stdout.strip()
-    api = {name: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) for name, url in urls.items()}
+    api = {name: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) for name, url in urls.items() if name in SERVICES}
 
     started = time.monotonic()
     first = subprocess.run(tandem("demo", "--held", str(HELD)), env=env, capture_output=True, text=True, timeout=180)
     first_seconds = time.monotonic() - started
     assert first.returncode == 0, first.stdout + first.stderr
     assert "The pilot 'demo-pilot' is ready" in first.stdout
-    assert f"{urls['sessions']}/subsidiaries/{PILOT}/dashboard" in first.stdout and "tandem token" in first.stdout
     assert f"{urls['enrolment']}/docs" in first.stdout
+    where_to_look_points_at_the_console(first.stdout, urls)
 
     pilot = check_the_pilot(api)
 
     # Every service has applied and published everything before the heads are compared.
-    heads = settled_heads(urls)
+    heads = settled_heads({name: urls[name] for name in SERVICES})
     started = time.monotonic()
     second = subprocess.run(tandem("demo", "--held", str(HELD)), env=env, capture_output=True, text=True, timeout=120)
     second_seconds = time.monotonic() - started
     assert second.returncode == 0, second.stdout + second.stderr
     assert "nothing new recorded" in second.stdout, second.stdout
     assert "  + " not in second.stdout, second.stdout  # no step did anything
+    # What was held and what was cancelled, each counted as it is (a no-show is not held).
+    held = sum(status == "held" for _, status, _, _ in pilot["sessions"])
+    cancelled = sum(status == "cancelled" for _, status, _, _ in pilot["sessions"])
+    assert held + cancelled == HELD and cancelled > 0
+    assert f"  = {held} sessions already held and {cancelled} cancelled as no-shows" in second.stdout, second.stdout
+    assert f"{HELD} sessions already held" not in second.stdout
     assert check_the_pilot(api) == pilot
     time.sleep(1.0)  # anything the second run set off would have reached the other services by now
-    assert settled_heads(urls) == heads
+    assert settled_heads({name: urls[name] for name in SERVICES}) == heads
     print(f"\ntandem demo: first run {first_seconds:.1f} s, second run {second_seconds:.1f} s\n{first.stdout}")
+
+
+def where_to_look_points_at_the_console(stdout: str, urls: dict[str, str]) -> None:
+    """The pilot's dashboard is the console's page, which a browser can open (it signs in
+    first); an API's address is shown as one, after how to get its token."""
+    console = f"{urls['console']}/subsidiaries/{PILOT}"
+    look = stdout[stdout.index("Where to look:"):]
+    assert f"  console        {console}  " in look, look
+    page = httpx.get(console, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/sign-in?next=%2Fsubsidiaries%2Fdemo-pilot"), page
+    token_step = look.index("TOKEN=$(tandem token --role group-admin)")
+    assert "bearer token" in look[:token_step]
+    for name in SERVICES:
+        for line in look.splitlines():
+            if f"{urls[name]}/subsidiaries" in line or f"{urls[name]}/dashboard" in line:
+                assert line.lstrip().startswith("curl -s -H \"$H\""), line  # never a bare API address to open
+    assert f'curl -s -H "$H" {urls["sessions"]}/subsidiaries/{PILOT}/dashboard' in look[token_step:]
 
 
 def check_the_pilot(api: dict[str, httpx.Client]) -> dict[str, Any]:
