@@ -1,9 +1,10 @@
-"""Mini-sessions: groups of one certified mentor and a few mentees around one theme. Pure: no I/O.
+"""Mini-sessions: groups of one certified mentor and up to `max_size` mentees besides the
+mentor (the programme's `mini_session_max`: the mentor is not counted), around one theme. Pure: no I/O.
 
 A mentee may join a group when they ranked its theme, the pair (the group's mentor, the
 mentee) is allowed (scoring.violations() is empty), and they speak the group's language,
 which the mentor and every other member speak too. Each mentor with capacity left leads at
-most one group; a group holds at most `max_size` mentees. A group of a single mentee is
+most one group; a group holds at most `max_size` mentees, the mentor not counted. A group of a single mentee is
 allowed: it is the best that can be done for someone whom no other group suits; when moving
 people between groups of the same theme can avoid one at no cost, that is done.
 
@@ -82,7 +83,7 @@ class GroupProblem:
     mentees: Sequence[Person]
     rules: Rules
     themes: Sequence[str]  # the programme's themes, in order
-    max_size: int  # mentees per group, 2..10 (mini_session_max); 1 works too
+    max_size: int  # mentees per group besides the mentor, 2..10 (mini_session_max); 1 works too
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
         summary = {"matched": solution.matched, "total_score": solution.total_score, "optimal": True}
         load = Counter(mentor_id for mentor_id, _, _ in solution.pairs)
     else:
+        max_size = int(book.programme.get("mini_session_max", 10))  # mentees per group, the mentor not counted
         solution = solve_groups(
             GroupProblem(
                 mentors=list(mentors.values()),
@@ -65,11 +66,10 @@ def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
                 mentees=list(mentees.values()),
                 rules=rules,
                 themes=themes,
-                # Mentees per group, the mentor not counted.
-                max_size=int(book.programme.get("mini_session_max", 10)),
+                max_size=max_size,
             )
         )
-        proposals = [_group_proposal(group, mentors, names, rules) for group in solution.groups]
+        proposals = [_group_proposal(group, mentors, names, rules, max_size) for group in solution.groups]
         summary = {"matched": solution.placed, "total_preference": solution.total_preference, "optimal": solution.optimal}
         load = {g.mentor_id: 1 for g in solution.groups}
     unmatched = [_unmatched(mentee_id, "mentee", names, reason) for mentee_id, reason in sorted(solution.unmatched.items())]
@@ -120,7 +120,7 @@ def _pair_proposal(
     }
 
 
-def _group_proposal(group: Any, mentors: dict[str, Person], names: dict[str, str], rules: Rules) -> dict[str, Any]:
+def _group_proposal(group: Any, mentors: dict[str, Person], names: dict[str, str], rules: Rules, max_size: int) -> dict[str, Any]:
     return {
         "mentor_id": group.mentor_id,
         "mentee_ids": [m.mentee_id for m in group.members],
@@ -140,6 +140,8 @@ def _group_proposal(group: Any, mentors: dict[str, Person], names: dict[str, str
                 {"mentee_id": m.mentee_id, "name": names.get(m.mentee_id), "theme_rank": m.theme_rank + 1, "reasons": list(m.reasons)}
                 for m in group.members
             ],
-            "constraints_satisfied": [*satisfied_constraints(rules), f"everyone speaks {group.language}"],
+            "constraints_satisfied": [
+                *satisfied_constraints(rules), f"everyone speaks {group.language}", f"at most {max_size} mentees besides the mentor",
+            ],
         },
     }

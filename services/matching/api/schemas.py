@@ -14,7 +14,7 @@ class _Strict(BaseModel):
 
 
 class RunIn(_Strict):
-    format: Format
+    format: Format = Field(description="pair: one mentor, one mentee; mini-session: one mentor and up to mini_session_max mentees besides them")
 
 
 class Proposal(BaseModel):
