@@ -46,6 +46,40 @@ MESSAGES: dict[str, str] = {
     "changed_meanwhile": N_("Someone else changed these records at the same moment; nothing was recorded: try again."),
     # -- enrolment --------------------------------------------------------------------------
     # -- matching ---------------------------------------------------------------------------
+    # Publishing a run, declining a match (the console puts names in place of the ids).
+    "run_already_published": N_("This run is already published."),
+    "pool_changed": N_("The pool changed since this run: publishing it would break the rules below. Start a new run."),
+    "mentor_no_longer_available": N_("The mentor %(mentor)s is no longer available (withdrawn, or no longer certified)."),
+    "mentee_no_longer_waiting": N_("The mentee %(mentee)s is no longer waiting (withdrawn, or matched meanwhile)."),
+    "pair_declined_meanwhile": N_("%(mentor)s and %(mentee)s were declined or matched meanwhile."),
+    "pair_no_shared_language": N_("%(mentor)s and %(mentee)s no longer share a language."),
+    "pair_too_close_in_age": N_("%(mentor)s is not younger than %(mentee)s by at least %(min_age_gap)s years."),
+    "pair_mentor_manages_mentee": N_("%(mentor)s is the manager of %(mentee)s."),
+    "pair_mentee_manages_mentor": N_("%(mentee)s is the manager of %(mentor)s."),
+    "pair_declined_before": N_("%(mentor)s and %(mentee)s were declined or matched before."),
+    "mentor_capacity_exceeded": N_("The mentor %(mentor)s has room for %(capacity_left)s more matches, not %(proposed)s."),
+    "not_a_member": N_("Whoever declines must be a member of this match, or the programme's admin."),
+    "match_already_declined": N_("This match is already declined."),
+    "match_already_ended": N_("This match has already ended."),
+    "match_already_completed": N_("This match is already completed."),
+    # Why a run left someone unmatched.
+    "no_mentor_available": N_("No mentor is available."),
+    "allowed_mentors_full": N_("Every mentor who may be matched with them is full (%(allowed)s)."),
+    "no_mentor_shares_language": N_("No mentor speaks one of their languages."),
+    "every_mentor_too_close_in_age": N_("Every mentor is too close in age (mentors must be at least %(min_age_gap)s years younger)."),
+    "every_mentor_manager_or_managed": N_("Every mentor is their manager or managed by them."),
+    "every_mentor_declined_before": N_("Every mentor was declined or matched with them before."),
+    "no_mentor_allowed": N_(
+        "No mentor may be matched with them. Of %(mentors)s mentors: %(no_language)s share no language with them, "
+        "%(too_close_in_age)s are too close in age, %(manager)s are their manager or managed by them, %(declined)s were declined or matched before."
+    ),
+    "ranked_no_programme_theme": N_("They ranked none of the programme's themes."),
+    "no_mentor_with_capacity": N_("No mentor has room left in this run."),
+    "no_group_on_ranked_theme": N_("No group is on a theme they ranked."),
+    "groups_in_another_language": N_("The groups on a theme they ranked are in a language they do not speak."),
+    "suitable_groups_full": N_("Every group that suits them is full."),
+    "mentor_full": N_("No room left: they lead as many matches as the programme allows."),
+    "no_mentee_for_mentor": N_("No waiting mentee is left who may be matched with them."),
     # -- sessions ---------------------------------------------------------------------------
 }
 

@@ -11,7 +11,7 @@ from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
 from services.common.errors import Conflict, NotFound
 from services.common.personal_data import PersonalDataKeys
-from services.matching.domain import PERSONAL_DATA, Context, MatchBook, MatchingError, MatchingRun, book_id
+from services.matching.domain import PERSONAL_DATA, Context, MatchBook, MatchingError, MatchingRun, already_published, book_id
 from services.matching.proposals import person, rules_of, run_matching
 from services.matching.scoring import violations
 
@@ -94,13 +94,22 @@ class MatchingApplication(ServiceApplication):
     # -- commands -----------------------------------------------------------------------
 
     def start_run(self, subsidiary_id: str, format: str, context: Context) -> MatchingRun:  # noqa: A002
-        book = self.book(subsidiary_id)
-        result = run_matching(book, format)
-        run = MatchingRun(
-            subsidiary_id=subsidiary_id, format=format, context={**context, "subsidiary_id": subsidiary_id}, **result
-        )
-        self.save(run)
-        return run
+        result = run_matching(self.book(subsidiary_id), format)
+        context_here = {**context, "subsidiary_id": subsidiary_id}
+
+        def record() -> MatchingRun:
+            # The run and its line in the book's list of runs, both or neither; the solve is
+            # not redone when the book changed meanwhile (a run is a draft of that moment).
+            book = self.book(subsidiary_id)
+            run = MatchingRun(subsidiary_id=subsidiary_id, format=format, context=context_here, **result)
+            book.note_run(
+                run_id=str(run.id), format=format, created_at=run.created_on.isoformat(), proposals=len(result["proposals"]),
+                unmatched=len(result["unmatched"]), matched=int(result["summary"]["matched"]), context=context_here,
+            )  # fmt: skip
+            self.save(book, run)
+            return run
+
+        return self.retrying(record)
 
     def publish_run(self, subsidiary_id: str, run_id: UUID, context: Context) -> list[str]:
         def publish() -> list[str]:
@@ -108,13 +117,13 @@ class MatchingApplication(ServiceApplication):
             book = self.book(subsidiary_id)
             context_here = {**context, "subsidiary_id": subsidiary_id}
             if run.status != "draft":
-                raise Conflict("this run is already published")
+                raise Conflict(already_published(str(run.id)))
             rules = rules_of(book)
             try:
                 match_ids = book.confirm(run, context_here, check_pair=lambda m, e: violations(person(m), person(e), rules))
                 run.publish(match_ids, context_here)
             except MatchingError as exc:
-                raise Conflict(str(exc), exc.problems) from None
+                raise Conflict(exc.reason, exc.problems) from None
             self.save(book, run)  # both, or neither
             return match_ids
 
@@ -128,7 +137,7 @@ class MatchingApplication(ServiceApplication):
             except KeyError:
                 raise NotFound(f"match {match_id} not found") from None
             except MatchingError as exc:
-                raise Conflict(str(exc)) from None
+                raise Conflict(exc.reason, exc.problems) from None
             self.save(book)
 
         self.retrying(decline)

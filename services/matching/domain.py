@@ -15,6 +15,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.common.errors import Reason
+
 NAMESPACE = UUID("3f0c8f7e-8a43-4a4c-9d7b-6d2b1c0e5a21")
 DEFAULT_WEIGHTS = {"theme": 1, "same_site": 3, "cross_department": 2, "availability": 1}
 ACTIVE, DECLINED, ENDED, COMPLETED = "active", "declined", "ended", "completed"
@@ -23,11 +25,17 @@ Context = dict[str, Any]
 
 
 class MatchingError(Exception):
-    """A command the domain refuses; `problems` say why, one line each."""
+    """A command the domain refuses: `reason` (a stable code, its params, the English
+    sentence), and `problems`, every reason it has (the reason itself when it is the only one)."""
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or [message]
+    def __init__(self, reason: Reason, problems: list[Reason] | None = None) -> None:
+        super().__init__(reason.message)
+        self.reason = reason
+        self.problems = problems or [reason]
+
+
+def already_published(run_id: str) -> Reason:
+    return Reason("run_already_published", "this run is already published", {"run_id": run_id})
 
 
 def because(what: str, reason: str | None) -> str:
@@ -57,6 +65,9 @@ class MatchBook(Aggregate):
         self.mentee_match: dict[str, str] = {}  # mentee id -> their active match
         # Enrolment events already applied: redelivery changes nothing.
         self.processed: dict[str, bool] = {source_event_id: True}
+        # The subsidiary's matching runs, in the order started, with their counts: listed
+        # without loading every run (each is an aggregate of its own).
+        self.runs: dict[str, dict[str, Any]] = {}
 
     # -- what enrolment tells us (each at most once, in any order) ------------------------
 
@@ -197,6 +208,19 @@ class MatchBook(Aggregate):
     def is_forbidden(self, mentor_id: str, mentee_id: str) -> bool:
         return self.forbidden.get(f"{mentor_id}:{mentee_id}", False)
 
+    # -- matching runs ----------------------------------------------------------------------
+
+    @event("RunStarted")
+    def note_run(self, run_id: str, format: str, created_at: str, proposals: int, unmatched: int, matched: int, context: Context) -> None:  # noqa: A002
+        self.runs[run_id] = {
+            "id": run_id, "format": format, "created_at": created_at, "status": "draft",
+            "proposals": proposals, "unmatched": unmatched, "matched": matched, "confirmed": None,
+        }  # fmt: skip
+
+    @event("RunPublished")
+    def _run_published(self, run_id: str, confirmed: int, context: Context) -> None:
+        self.runs[run_id].update(status="published", confirmed=confirmed)
+
     # -- matches ----------------------------------------------------------------------------
 
     def confirm(self, run: "MatchingRun", context: Context, check_pair: Any) -> list[str]:
@@ -204,15 +228,17 @@ class MatchBook(Aggregate):
         `check_pair(mentor, mentee)` gives the hard constraints a pair breaks today."""
         problems = self._problems_with(run, check_pair)
         if problems:
-            raise MatchingError("the pool changed since the run in a way that invalidates it", problems)
+            raise MatchingError(Reason("pool_changed", "the pool changed since the run in a way that invalidates it", {"run_id": str(run.id)}), problems)
         match_ids = []
         for index, proposal in enumerate(run.proposals):
             match_id = str(uuid5(NAMESPACE, f"match:{run.id}:{index}"))
             self._confirmed(match_id=match_id, run_id=str(run.id), format=run.format, proposal=proposal, context=context)
             match_ids.append(match_id)
+        if str(run.id) in self.runs:  # a run started before the book kept its runs is not listed
+            self._run_published(run_id=str(run.id), confirmed=len(match_ids), context=context)
         return match_ids
 
-    def _problems_with(self, run: "MatchingRun", check_pair: Any) -> list[str]:
+    def _problems_with(self, run: "MatchingRun", check_pair: Any) -> list[Reason]:
         problems = []
         mentors = {m["id"]: m for m in self.eligible_mentors()}
         mentees = {e["id"]: e for e in self.waiting_mentees()}
@@ -221,20 +247,30 @@ class MatchBook(Aggregate):
             mentor_id = proposal["mentor_id"]
             led[mentor_id] = led.get(mentor_id, 0) + 1
             if mentor_id not in mentors:
-                problems.append(f"mentor {mentor_id} is no longer available (withdrawn or unknown)")
+                problems.append(
+                    Reason("mentor_no_longer_available", f"mentor {mentor_id} is no longer available (withdrawn or unknown)", {"mentor_id": mentor_id})
+                )
                 continue
             for mentee_id in proposal["mentee_ids"]:
+                pair = {"mentor_id": mentor_id, "mentee_id": mentee_id}
                 if mentee_id not in mentees:
-                    problems.append(f"mentee {mentee_id} is no longer waiting (withdrawn or matched meanwhile)")
+                    problems.append(
+                        Reason("mentee_no_longer_waiting", f"mentee {mentee_id} is no longer waiting (withdrawn or matched meanwhile)", {"mentee_id": mentee_id})
+                    )
                 elif self.is_forbidden(mentor_id, mentee_id):
-                    problems.append(f"mentor {mentor_id} and mentee {mentee_id} were declined or matched meanwhile")
+                    problems.append(Reason("pair_declined_meanwhile", f"mentor {mentor_id} and mentee {mentee_id} were declined or matched meanwhile", pair))
                 else:
+                    # A rule the pair breaks now (e.g. a profile updated since the run): its own code.
                     problems.extend(
-                        f"mentor {mentor_id} and mentee {mentee_id}: {reason}"
-                        for reason in check_pair(mentors[mentor_id], mentees[mentee_id])
+                        Reason(broken.code, f"mentor {mentor_id} and mentee {mentee_id}: {broken.message}", {**pair, **broken.params})
+                        for broken in check_pair(mentors[mentor_id], mentees[mentee_id])
                     )
         problems.extend(
-            f"mentor {mentor_id} has capacity for {self.capacity_left(mentor_id)} more, not {count}"
+            Reason(
+                "mentor_capacity_exceeded",
+                f"mentor {mentor_id} has capacity for {self.capacity_left(mentor_id)} more, not {count}",
+                {"mentor_id": mentor_id, "capacity_left": self.capacity_left(mentor_id), "proposed": count},
+            )
             for mentor_id, count in sorted(led.items())
             if mentor_id in mentors and count > self.capacity_left(mentor_id)
         )
@@ -265,7 +301,10 @@ class MatchBook(Aggregate):
     def decline(self, match_id: str, by: str, reason: str, context: Context) -> None:
         match = self._active_match(match_id)
         if by != "admin" and by != match["mentor_id"] and by not in match["mentee_ids"]:
-            raise MatchingError(f"{by} is not a member of this match: give a member's participant id or 'admin'")
+            # `by` is not echoed: it is whatever was typed.
+            raise MatchingError(
+                Reason("not_a_member", "the one declining is not a member of this match: give a member's participant id or 'admin'", {"match_id": match_id})
+            )
         self._declined(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], by=by, reason=reason, context=context)
 
     @event("MatchDeclined")
@@ -305,7 +344,7 @@ class MatchBook(Aggregate):
         if match is None:
             raise KeyError(match_id)
         if match["status"] != ACTIVE:
-            raise MatchingError(f"this match is already {match['status']}")
+            raise MatchingError(Reason(f"match_already_{match['status']}", f"this match is already {match['status']}", {"match_id": match_id}))
         return match
 
     @staticmethod
@@ -336,7 +375,7 @@ class MatchingRun(Aggregate):
 
     def publish(self, match_ids: list[str], context: Context) -> None:
         if self.status != "draft":
-            raise MatchingError("this run is already published")
+            raise MatchingError(already_published(str(self.id)))
         self._published(match_ids=match_ids, context=context)
 
     @event("Published")

@@ -1,9 +1,10 @@
-"""Mini-sessions: groups of one certified mentor and a few mentees around one theme. Pure: no I/O.
+"""Mini-sessions: groups of one certified mentor and up to `max_size` mentees besides the
+mentor (the programme's `mini_session_max`: the mentor is not counted), around one theme. Pure: no I/O.
 
 A mentee may join a group when they ranked its theme, the pair (the group's mentor, the
 mentee) is allowed (scoring.violations() is empty), and they speak the group's language,
 which the mentor and every other member speak too. Each mentor with capacity left leads at
-most one group; a group holds at most `max_size` mentees. A group of a single mentee is
+most one group; a group holds at most `max_size` mentees, the mentor not counted. A group of a single mentee is
 allowed: it is the best that can be done for someone whom no other group suits; when moving
 people between groups of the same theme can avoid one at no cost, that is done.
 
@@ -48,18 +49,31 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 from scipy.sparse import coo_matrix
 
-from services.matching.scoring import Person, Rules, satisfied_constraints, sorted_by_id, violations
+from services.common.errors import Reason
+from services.matching.pairs import NO_MENTOR_ALLOWED, excluded_counts
+from services.matching.scoring import (
+    DECLINED_BEFORE,
+    MENTEE_MANAGES_MENTOR,
+    MENTOR_MANAGES_MENTEE,
+    TOO_CLOSE_IN_AGE,
+    Person,
+    Rules,
+    satisfied_constraints,
+    sorted_by_id,
+    violations,
+)
 
 DEFAULT_TIME_LIMIT = 10.0  # seconds, for the whole solve (HiGHS gets 80% of it)
 DISAGGREGATION_SECONDS = 0.5  # a floor of the time to turn a model's plan into groups
 MAX_TERMS = 50_000  # a finer model than the first is tried only up to this many x[type, bucket] variables
 
-NO_THEME = "ranked none of the programme's themes"
-NO_CAPACITY = "no mentor has capacity left in this run"
-NO_LANGUAGE = "no mentor shares a language"
-NO_THEME_GROUP = "no group on a theme they ranked"
-NO_LANGUAGE_GROUP = "the groups on a theme they ranked are in a language they do not speak"
-ALL_FULL = "every suitable group is full"
+# Why a mentee is left out: a stable code and the sentence a person reads (params: counts).
+NO_THEME = Reason("ranked_no_programme_theme", "ranked none of the programme's themes")
+NO_CAPACITY = Reason("no_mentor_with_capacity", "no mentor has capacity left in this run")
+NO_LANGUAGE = Reason("no_mentor_shares_language", "no mentor shares a language")
+NO_THEME_GROUP = Reason("no_group_on_ranked_theme", "no group on a theme they ranked")
+NO_LANGUAGE_GROUP = Reason("groups_in_another_language", "the groups on a theme they ranked are in a language they do not speak")
+ALL_FULL = Reason("suitable_groups_full", "every suitable group is full")
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,7 @@ class GroupProblem:
     mentees: Sequence[Person]
     rules: Rules
     themes: Sequence[str]  # the programme's themes, in order
-    max_size: int  # mentees per group, 2..10 (mini_session_max); 1 works too
+    max_size: int  # mentees per group besides the mentor, 2..10 (mini_session_max); 1 works too
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,7 @@ class Group:
 @dataclass(frozen=True)
 class GroupSolution:
     groups: list[Group]  # sorted by mentor id
-    unmatched: dict[str, str]  # mentee id -> reason a person understands
+    unmatched: dict[str, Reason]  # mentee id -> why: a code, its params, the sentence a person understands
     placed: int
     total_preference: int
     optimal: bool = True  # False: the time limit (or the exact model's size) stopped the proof; best plan found
@@ -448,7 +462,7 @@ def _groups(data: _Data, plan: Plan, rules: Rules) -> list[Group]:
     return sorted(groups, key=lambda g: g.mentor_id)
 
 
-def _unmatched(data: _Data, groups: list[Group], rules: Rules) -> dict[str, str]:
+def _unmatched(data: _Data, groups: list[Group], rules: Rules) -> dict[str, Reason]:
     placed = {m.mentee_id for g in groups for m in g.members}
     index = {p.id: e for e, p in enumerate(data.mentees)}
     leader_index = {m.id: i for i, m in enumerate(data.leaders)}
@@ -465,9 +479,16 @@ def _unmatched(data: _Data, groups: list[Group], rules: Rules) -> dict[str, str]
         elif not any(m.languages & mentee.languages for m in data.leaders):
             reason = NO_LANGUAGE
         elif not data.allowed[:, e].any():
-            counts = Counter(r for m in data.leaders if m.languages & mentee.languages for r in violations(m, mentee, rules))
+            speaking = [m for m in data.leaders if m.languages & mentee.languages]
+            broken = [r for m in speaking for r in violations(m, mentee, rules)]
+            counts = Counter(r.message for r in broken)
             listed = "; ".join(r for r, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-            reason = f"no mentor with capacity is allowed ({listed})"
+            codes = Counter(r.code for r in broken)
+            params = excluded_counts(
+                len(data.leaders), len(data.leaders) - len(speaking), codes[TOO_CLOSE_IN_AGE],
+                codes[MENTOR_MANAGES_MENTEE] + codes[MENTEE_MANAGES_MENTOR], codes[DECLINED_BEFORE], rules.min_age_gap,
+            )  # fmt: skip
+            reason = Reason(NO_MENTOR_ALLOWED, f"no mentor with capacity is allowed ({listed})", params)
         else:
             # Every mentor allowed with them leads a group (else a group of their own would place
             # them: the plan is optimal or was completed), and every suitable group is full.

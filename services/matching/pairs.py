@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from services.common.errors import Reason
 from services.matching.scoring import Person, Rules, Weights, sorted_by_id
 
 # Tuning (speed only: the answer is optimal whatever these are).
@@ -80,7 +81,7 @@ class PairProblem:
 @dataclass(frozen=True)
 class PairSolution:
     pairs: list[tuple[str, str, int]]  # (mentor id, mentee id, score), sorted by (mentor id, mentee id)
-    unmatched: dict[str, str]  # mentee id -> reason a person understands
+    unmatched: dict[str, Reason]  # mentee id -> why, a code with its params and the sentence a person understands
     matched: int
     total_score: int
 
@@ -597,14 +598,26 @@ def _union(*arrays: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
-def _unmatched_reasons(pool: EncodedPool, rules: Rules, left_out: np.ndarray) -> dict[str, str]:
+# The codes of the reasons a mentee is left out (their params: counts, never a person's data).
+NO_MENTOR = "no_mentor_available"
+MENTORS_FULL = "allowed_mentors_full"  # {allowed}
+EVERY_MENTOR = {
+    "language": "no_mentor_shares_language",
+    "age": "every_mentor_too_close_in_age",  # {min_age_gap}
+    "manager": "every_mentor_manager_or_managed",
+    "declined": "every_mentor_declined_before",
+}
+NO_MENTOR_ALLOWED = "no_mentor_allowed"  # {mentors, no_language, too_close_in_age, manager, declined, min_age_gap}
+
+
+def _unmatched_reasons(pool: EncodedPool, rules: Rules, left_out: np.ndarray) -> dict[str, Reason]:
     """The reason given to each mentee left out. In an optimal solution every mentor allowed with an
     unmatched mentee is full (else adding the pair would match one more), so the reason is
     either that the allowed mentors are full, or that no mentor is allowed at all, said with
     the constraints that excluded the mentors, the one excluding the most first."""
     n = len(pool.mentors)
     if n == 0:
-        return {pool.mentees[j].id: "no mentor is available" for j in left_out.tolist()}
+        return {pool.mentees[j].id: Reason(NO_MENTOR, "no mentor is available") for j in left_out.tolist()}
     step = max(1, CHUNK_CELLS // n)
     allowed = np.concatenate(
         [(pool.scores[left_out[a : a + step]] != pool.not_allowed).sum(axis=1) for a in range(0, len(left_out), step)] or [np.zeros(0, dtype=np.int64)]
@@ -639,8 +652,10 @@ def _unmatched_reasons(pool: EncodedPool, rules: Rules, left_out: np.ndarray) ->
     for j, count in zip(left_out.tolist(), allowed.tolist()):
         mentee = pool.mentees[j]
         if count:
-            reasons[mentee.id] = (
-                "no capacity left: the only mentor allowed for them is full" if count == 1 else f"no capacity left: the {count} mentors allowed for them are full"
+            reasons[mentee.id] = Reason(
+                MENTORS_FULL,
+                "no capacity left: the only mentor allowed for them is full" if count == 1 else f"no capacity left: the {count} mentors allowed for them are full",
+                {"allowed": count},
             )
             continue
         managers = by_email.get(mentee.manager_email, set()) if mentee.manager_email else set()
@@ -652,9 +667,16 @@ def _unmatched_reasons(pool: EncodedPool, rules: Rules, left_out: np.ndarray) ->
         }
         ranked = sorted((c for c in counts if counts[c]), key=lambda c: -counts[c])  # stable: ties keep the order above
         if counts[ranked[0]] == n:
-            reasons[mentee.id] = every[ranked[0]]
+            reasons[mentee.id] = Reason(EVERY_MENTOR[ranked[0]], every[ranked[0]], {"min_age_gap": gap} if ranked[0] == "age" else {})
         else:
-            reasons[mentee.id] = "no mentor is allowed: " + "; ".join(some[c].format(k=counts[c], n=n) for c in ranked)
+            reasons[mentee.id] = Reason(
+                NO_MENTOR_ALLOWED,
+                "no mentor is allowed: " + "; ".join(some[c].format(k=counts[c], n=n) for c in ranked),
+                excluded_counts(n, counts["language"], counts["age"], counts["manager"], counts["declined"], gap),
+            )
     return reasons
 
 
+def excluded_counts(mentors: int, language: int, age: int, manager: int, declined: int, gap: int | None) -> dict[str, int | None]:
+    """The params of NO_MENTOR_ALLOWED: of how many mentors, how many each constraint excludes."""
+    return {"mentors": mentors, "no_language": language, "too_close_in_age": age, "manager": manager, "declined": declined, "min_age_gap": gap}

@@ -4,12 +4,17 @@ Pure: no I/O."""
 from collections import Counter
 from typing import Any
 
+from services.common.errors import Reason
 from services.matching.domain import MatchBook
 from services.matching.groups import GroupProblem, solve_groups
 from services.matching.pairs import PairProblem, solve_pairs
 from services.matching.scoring import Person, Rules, Weights, satisfied_constraints, score_terms, shared_themes
 
 PAIR, MINI_SESSION = "pair", "mini-session"
+
+# Why a mentor has no proposal in a run (a mentee's reasons come from the solvers).
+MENTOR_FULL = Reason("mentor_full", "no capacity left")
+NO_MENTEE_FOR_MENTOR = Reason("no_mentee_for_mentor", "no waiting mentee left who may be matched with them")
 
 
 def person(record: dict[str, Any]) -> Person:
@@ -53,6 +58,7 @@ def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
         summary = {"matched": solution.matched, "total_score": solution.total_score, "optimal": True}
         load = Counter(mentor_id for mentor_id, _, _ in solution.pairs)
     else:
+        max_size = int(book.programme.get("mini_session_max", 10))  # mentees per group, the mentor not counted
         solution = solve_groups(
             GroupProblem(
                 mentors=list(mentors.values()),
@@ -60,28 +66,29 @@ def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
                 mentees=list(mentees.values()),
                 rules=rules,
                 themes=themes,
-                max_size=int(book.programme.get("mini_session_max", 10)),
+                max_size=max_size,
             )
         )
-        proposals = [_group_proposal(group, mentors, names, rules) for group in solution.groups]
+        proposals = [_group_proposal(group, mentors, names, rules, max_size) for group in solution.groups]
         summary = {"matched": solution.placed, "total_preference": solution.total_preference, "optimal": solution.optimal}
         load = {g.mentor_id: 1 for g in solution.groups}
-    unmatched = [
-        {"participant_id": mentee_id, "role": "mentee", "name": names.get(mentee_id), "reason": reason}
-        for mentee_id, reason in sorted(solution.unmatched.items())
-    ]
+    unmatched = [_unmatched(mentee_id, "mentee", names, reason) for mentee_id, reason in sorted(solution.unmatched.items())]
     unmatched += [
-        {
-            "participant_id": mentor_id,
-            "role": "mentor",
-            "name": names.get(mentor_id),
-            "reason": "no capacity left" if capacity[mentor_id] == 0 else "no waiting mentee left who may be matched with them",
-        }
+        _unmatched(mentor_id, "mentor", names, MENTOR_FULL if capacity[mentor_id] == 0 else NO_MENTEE_FOR_MENTOR)
         for mentor_id in sorted(mentors)
         if load.get(mentor_id, 0) == 0
     ]
     summary.update(format=format, mentors=len(mentors), mentees=len(mentees))
     return {"proposals": proposals, "unmatched": unmatched, "summary": summary}
+
+
+def _unmatched(participant_id: str, role: str, names: dict[str, str], reason: Reason) -> dict[str, Any]:
+    """Who is left out and why: the English sentence, and its code and params for a console
+    to say it in its own language."""
+    return {
+        "participant_id": participant_id, "role": role, "name": names.get(participant_id),
+        "reason": reason.message, "reason_code": reason.code, "reason_params": dict(reason.params),
+    }  # fmt: skip
 
 
 def _pair_proposal(
@@ -113,7 +120,7 @@ def _pair_proposal(
     }
 
 
-def _group_proposal(group: Any, mentors: dict[str, Person], names: dict[str, str], rules: Rules) -> dict[str, Any]:
+def _group_proposal(group: Any, mentors: dict[str, Person], names: dict[str, str], rules: Rules, max_size: int) -> dict[str, Any]:
     return {
         "mentor_id": group.mentor_id,
         "mentee_ids": [m.mentee_id for m in group.members],
@@ -133,6 +140,8 @@ def _group_proposal(group: Any, mentors: dict[str, Person], names: dict[str, str
                 {"mentee_id": m.mentee_id, "name": names.get(m.mentee_id), "theme_rank": m.theme_rank + 1, "reasons": list(m.reasons)}
                 for m in group.members
             ],
-            "constraints_satisfied": [*satisfied_constraints(rules), f"everyone speaks {group.language}"],
+            "constraints_satisfied": [
+                *satisfied_constraints(rules), f"everyone speaks {group.language}", f"at most {max_size} mentees besides the mentor",
+            ],
         },
     }

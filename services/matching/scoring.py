@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.common.errors import Reason
+
 SLOTS = ("mon-am", "mon-pm", "tue-am", "tue-pm", "wed-am", "wed-pm", "thu-am", "thu-pm", "fri-am", "fri-pm")
 
 
@@ -49,6 +51,14 @@ class Rules:
     forbidden: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # (mentor id, mentee id) declined or matched before
 
 
+# The codes of the hard constraints a pair may break (violations()).
+NO_SHARED_LANGUAGE = "pair_no_shared_language"
+TOO_CLOSE_IN_AGE = "pair_too_close_in_age"
+MENTOR_MANAGES_MENTEE = "pair_mentor_manages_mentee"
+MENTEE_MANAGES_MENTOR = "pair_mentee_manages_mentor"
+DECLINED_BEFORE = "pair_declined_before"
+
+
 def theme_points(mentor: Person, mentee: Person, theme: str, n_themes: int) -> int:
     """Preference points of one shared theme: (n - mentee's rank) + (n - mentor's rank),
     ranks from 0; n is the number of themes the programme offers (at least 1)."""
@@ -74,19 +84,22 @@ def score(mentor: Person, mentee: Person, weights: Weights, n_themes: int) -> in
     return sum(score_terms(mentor, mentee, weights, n_themes).values())
 
 
-def violations(mentor: Person, mentee: Person, rules: Rules) -> list[str]:
-    """The hard constraints a pair breaks, as reasons a person would read; [] when allowed."""
+def violations(mentor: Person, mentee: Person, rules: Rules) -> list[Reason]:
+    """The hard constraints a pair breaks, each a stable code (see RULES) with the reason a
+    person would read; [] when allowed."""
     broken = []
     if not mentor.languages & mentee.languages:
-        broken.append("no shared language")
+        broken.append(Reason(NO_SHARED_LANGUAGE, "no shared language"))
     if rules.min_age_gap is not None and mentee.birth_year + rules.min_age_gap > mentor.birth_year:
-        broken.append(f"the mentor is not younger than the mentee by at least {rules.min_age_gap} years")
+        broken.append(
+            Reason(TOO_CLOSE_IN_AGE, f"the mentor is not younger than the mentee by at least {rules.min_age_gap} years", {"min_age_gap": rules.min_age_gap})
+        )
     if mentee.manager_email and mentee.manager_email == mentor.email:
-        broken.append("the mentor is the mentee's manager")
+        broken.append(Reason(MENTOR_MANAGES_MENTEE, "the mentor is the mentee's manager"))
     if mentor.manager_email and mentor.manager_email == mentee.email:
-        broken.append("the mentee is the mentor's manager")
+        broken.append(Reason(MENTEE_MANAGES_MENTOR, "the mentee is the mentor's manager"))
     if (mentor.id, mentee.id) in rules.forbidden:
-        broken.append("declined or matched before")
+        broken.append(Reason(DECLINED_BEFORE, "declined or matched before"))
     return broken
 
 

@@ -231,3 +231,108 @@ def test_free_text_about_a_match_is_sealed_with_its_key_and_goes_when_any_member
         assert book.matches[other["id"]]["status"] == "active"
     finally:
         fresh.close()
+
+
+def test_the_pool_lists_mentors_with_room_and_counts_the_full_ones(client, world):
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN)
+    pool = client.get("/subsidiaries/sub-a/pool", headers=ADMIN).json()
+    # 3 mentees on 2 mentors of capacity 2: one mentor is full, the other has room for one more.
+    assert pool["full_mentors"] == 1
+    assert [m["capacity_left"] for m in pool["mentors"]] == [1]
+    assert client.get("/subsidiaries/sub-b/pool", headers=ADMIN).json()["full_mentors"] == 0
+
+
+def test_a_subsidiarys_runs_are_listed_newest_first_with_their_counts(client, world):
+    first = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    second = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "mini-session"}, headers=ADMIN).json()
+    client.post("/subsidiaries/sub-b/matching-runs", json={"format": "pair"}, headers=ADMIN)
+    assert client.post(f"/subsidiaries/sub-a/matching-runs/{first['id']}/publish", headers=ADMIN).status_code == 200
+    listed = client.get("/subsidiaries/sub-a/matching-runs", headers=ADMIN)
+    assert listed.status_code == 200 and listed.headers["X-Total-Count"] == "2"
+    newest, oldest = listed.json()
+    assert (newest["id"], newest["format"], newest["status"], newest["confirmed"]) == (second["id"], "mini-session", "draft", None)
+    assert (oldest["id"], oldest["status"], oldest["proposals"], oldest["unmatched"], oldest["matched"], oldest["confirmed"]) == (
+        first["id"], "published", 3, len(first["unmatched"]), 3, 3,
+    )
+    assert newest["created_at"] >= oldest["created_at"]
+    page = client.get("/subsidiaries/sub-a/matching-runs", params={"limit": 1, "offset": 1}, headers=ADMIN)
+    assert page.headers["X-Total-Count"] == "2" and [r["id"] for r in page.json()] == [first["id"]]
+    assert [r["id"] for r in client.get("/subsidiaries/sub-a/matching-runs", params={"status": "draft"}, headers=ADMIN).json()] == [second["id"]]
+    assert client.get("/subsidiaries/nowhere/matching-runs", headers=ADMIN).status_code == 404
+    assert client.get("/subsidiaries/sub-a/matching-runs", headers=bearer("subsidiary-admin", "sub-b")).status_code == 404
+
+
+def test_a_runs_proposals_and_unmatched_are_filtered_and_paged(client, world):
+    mentee_themes = {n: ["online learning"] if n == 0 else ["networking"] for n in range(3)}
+    events = []
+    for n, themes in mentee_themes.items():
+        more, _ = enrolled("sub-a", "mentee", 10 + n, themes=themes)
+        events += more
+    client.app.state.matching.apply_events(events)  # 6 mentees, 4 places
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    base = f"/subsidiaries/sub-a/matching-runs/{run['id']}"
+    everything = client.get(f"{base}/proposals", headers=ADMIN)
+    assert everything.headers["X-Total-Count"] == "4" and everything.json() == run["proposals"]
+    paged = client.get(f"{base}/proposals", params={"limit": 3, "offset": 3}, headers=ADMIN)
+    assert paged.headers["X-Total-Count"] == "4" and paged.json() == run["proposals"][3:]
+    themes = {p["theme"] for p in run["proposals"]}
+    for theme in themes:
+        got = client.get(f"{base}/proposals", params={"theme": theme}, headers=ADMIN).json()
+        assert got and all(p["theme"] == theme for p in got)
+        assert len(got) == sum(p["theme"] == theme for p in run["proposals"])
+    assert client.get(f"{base}/proposals", params={"theme": "knitting"}, headers=ADMIN).json() == []
+    mentor = world["a-mentors"][0]
+    theirs = client.get(f"{base}/proposals", params={"participant_id": mentor}, headers=ADMIN).json()
+    assert len(theirs) == 2 and all(p["mentor_id"] == mentor for p in theirs)
+    top = max(p["score"] for p in run["proposals"])
+    assert all(p["score"] == top for p in client.get(f"{base}/proposals", params={"min_score": top}, headers=ADMIN).json())
+    assert all(p["score"] < top for p in client.get(f"{base}/proposals", params={"max_score": top - 1}, headers=ADMIN).json())
+
+    unmatched = client.get(f"{base}/unmatched", params={"role": "mentee"}, headers=ADMIN)
+    assert unmatched.headers["X-Total-Count"] == "2"
+    for u in unmatched.json():  # each reason: a code and its params, beside the English sentence
+        assert (u["reason_code"], u["reason_params"]) == ("allowed_mentors_full", {"allowed": 2})
+        assert u["reason"] == "no capacity left: the 2 mentors allowed for them are full"
+    by_code = client.get(f"{base}/unmatched", params={"reason_code": "allowed_mentors_full", "limit": 1}, headers=ADMIN)
+    assert by_code.headers["X-Total-Count"] == "2" and len(by_code.json()) == 1
+    assert client.get(f"{base}/proposals", params={"participant_id": "Anne Dubois"}, headers=ADMIN).json()["detail"][0]["type"] == "uuid_parsing"
+    assert "Anne" not in client.get(f"{base}/proposals", params={"participant_id": "Anne Dubois"}, headers=ADMIN).text
+    assert client.get(f"/subsidiaries/sub-b/matching-runs/{run['id']}/proposals", headers=ADMIN).status_code == 404
+
+
+def test_mentors_left_without_a_proposal_say_why_by_code(client, world):
+    more, _ = enrolled("sub-b", "mentor", 1)
+    client.app.state.matching.apply_events(more)
+    run = client.post("/subsidiaries/sub-b/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    [mentor] = [u for u in run["unmatched"] if u["role"] == "mentor"]
+    assert (mentor["reason_code"], mentor["reason"]) == ("no_mentee_for_mentor", "no waiting mentee left who may be matched with them")
+
+
+def test_refusals_have_stable_codes_and_params(client, world):
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    stale = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN)
+    again = client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN).json()["detail"]
+    assert (again["type"], again["ctx"], again["msg"]) == ("run_already_published", {"run_id": run["id"]}, "this run is already published")
+
+    changed = client.post(f"/subsidiaries/sub-a/matching-runs/{stale['id']}/publish", headers=ADMIN)
+    assert changed.status_code == 409
+    detail = changed.json()["detail"]
+    assert detail["type"] == "pool_changed" and detail["ctx"] == {"run_id": stale["id"]}
+    codes = [p["type"] for p in detail["problems"]]
+    assert codes.count("mentee_no_longer_waiting") == 3 and "mentor_capacity_exceeded" in codes
+    waiting = next(p for p in detail["problems"] if p["type"] == "mentee_no_longer_waiting")
+    assert set(waiting["ctx"]) == {"mentee_id"} and waiting["ctx"]["mentee_id"] in world["a-mentees"]
+    full = next(p for p in detail["problems"] if p["type"] == "mentor_capacity_exceeded")
+    assert full["ctx"]["capacity_left"] < full["ctx"]["proposed"] and full["ctx"]["mentor_id"] in world["a-mentors"]
+    assert client.get("/subsidiaries/sub-a/matching-runs", params={"status": "draft"}, headers=ADMIN).json()[0]["id"] == stale["id"]
+
+    [match_id, *_] = client.get("/subsidiaries/sub-a/matches", headers=ADMIN).json()
+    match_id = match_id["id"]
+    stranger = client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "Paul Dubois", "reason": "x"}, headers=ADMIN)
+    assert stranger.status_code == 409 and stranger.json()["detail"]["type"] == "not_a_member"
+    assert stranger.json()["detail"]["ctx"] == {"match_id": match_id} and "Paul" not in stranger.text
+    client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "admin", "reason": "same team"}, headers=ADMIN)
+    twice = client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "admin", "reason": "again"}, headers=ADMIN).json()["detail"]
+    assert (twice["type"], twice["ctx"], twice["msg"]) == ("match_already_declined", {"match_id": match_id}, "this match is already declined")

@@ -27,7 +27,7 @@ def test_enrol_certify_match_publish_decline_and_withdraw(platform, services):
     run = run.json()
     assert run["status"] == "draft" and run["summary"]["matched"] == 6  # 3 mentors x capacity 2
     [left_out] = [u for u in run["unmatched"] if u["role"] == "mentee"]
-    assert "capacity" in left_out["reason"]
+    assert left_out["reason_code"] == "allowed_mentors_full" and "capacity" in left_out["reason"]
     proposal = run["proposals"][0]
     terms = proposal["explanation"]["terms"]
     assert proposal["score"] == sum(terms.values()) and set(terms) == {"themes", "same_site", "cross_department", "availability"}
@@ -83,7 +83,10 @@ def test_a_run_the_pool_no_longer_allows_is_refused(platform, services):
     wait_for(lambda: len(pool_of(matching, "axa-be")["mentees"]) == 1)
     refused = matching.post(f"/subsidiaries/axa-be/matching-runs/{run['id']}/publish")
     assert refused.status_code == 409
-    assert refused.json()["detail"]["problems"] == [f"mentee {mentee} is no longer waiting (withdrawn or matched meanwhile)"]
+    detail = refused.json()["detail"]
+    assert detail["type"] == "pool_changed"
+    assert [(p["type"], p["ctx"]) for p in detail["problems"]] == [("mentee_no_longer_waiting", {"mentee_id": mentee})]
+    assert detail["problems"][0]["msg"] == f"mentee {mentee} is no longer waiting (withdrawn or matched meanwhile)"
     assert matching.get("/subsidiaries/axa-be/matches").json() == []
 
 

@@ -23,6 +23,7 @@ from services.matching.groups import (
     GroupSolution,
     solve_groups,
 )
+from services.common.errors import Reason
 from services.matching.scoring import Person, Rules, violations
 
 THEMES = ("information search", "networking", "managing one's data on social networks", "online learning")
@@ -140,11 +141,11 @@ def check(p: GroupProblem, s: GroupSolution) -> None:
                     assert not common or violations(mentors[other.mentor_id], mentee, p.rules)
 
 
-REASONS = {NO_THEME, NO_CAPACITY, NO_LANGUAGE, NO_THEME_GROUP, NO_LANGUAGE_GROUP, ALL_FULL}
+REASONS = [NO_THEME, NO_CAPACITY, NO_LANGUAGE, NO_THEME_GROUP, NO_LANGUAGE_GROUP, ALL_FULL]
 
 
-def explained(reason: str) -> bool:
-    return reason in REASONS or reason.startswith("no mentor with capacity is allowed (")
+def explained(reason: Reason) -> bool:
+    return reason in REASONS or (reason.code == "no_mentor_allowed" and reason.message.startswith("no mentor with capacity is allowed ("))
 
 
 # -- exactness and rules -----------------------------------------------------------------
@@ -213,7 +214,7 @@ def test_the_whole_group_shares_a_language_and_a_single_is_allowed_when_nothing_
     s = solve_groups(problem([mentor], mentees))
     (group,) = s.groups
     assert s.placed == 2 and group.language in {"fr", "en"}
-    assert set(s.unmatched.values()) == {NO_LANGUAGE_GROUP}
+    assert list(s.unmatched.values()) == [NO_LANGUAGE_GROUP]
     # Two mentors: three mentees who share no language need two groups, one of a single mentee.
     s = solve_groups(problem([mentor, person("n", born=2001, languages="fr en")], mentees[:1] + mentees[2:]))
     assert s.placed == 2 and sorted(len(g.members) for g in s.groups) == [1, 1]
@@ -234,7 +235,8 @@ def test_capacity_zero_or_missing_leads_no_group_and_forbidden_pairs_are_kept_ap
     rules = Rules(forbidden=frozenset({("free", "b")}))
     s = solve_groups(problem(mentors, mentees, capacity={"busy": 0, "free": 3}, rules=rules))
     assert [g.mentor_id for g in s.groups] == ["free"]
-    assert s.unmatched == {"b": "no mentor with capacity is allowed (declined or matched before)"}
+    assert s.unmatched["b"].code == "no_mentor_allowed" and s.unmatched["b"].message == "no mentor with capacity is allowed (declined or matched before)"
+    assert s.unmatched["b"].params == {"mentors": 1, "no_language": 0, "too_close_in_age": 0, "manager": 0, "declined": 1, "min_age_gap": 1}
 
 
 # -- reasons -----------------------------------------------------------------------------
@@ -247,9 +249,11 @@ def test_reasons_for_the_unmatched():
     assert solve_groups(problem([fr], [person("e", languages="de")])).unmatched == {"e": NO_LANGUAGE}
     older = solve_groups(problem([fr], [person("e", born=2005)], rules=Rules(min_age_gap=1)))
     too_young = "the mentor is not younger than the mentee by at least 1 years"
-    assert older.unmatched == {"e": f"no mentor with capacity is allowed ({too_young})"}
+    assert older.unmatched["e"].message == f"no mentor with capacity is allowed ({too_young})"
+    assert older.unmatched["e"].params == {"mentors": 1, "no_language": 0, "too_close_in_age": 1, "manager": 0, "declined": 0, "min_age_gap": 1}
     boss = solve_groups(problem([fr], [person("e", manager_email="m@x.fr")]))
-    assert boss.unmatched == {"e": "no mentor with capacity is allowed (the mentor is the mentee's manager)"}
+    assert boss.unmatched["e"].message == "no mentor with capacity is allowed (the mentor is the mentee's manager)"
+    assert boss.unmatched["e"].code == "no_mentor_allowed" and boss.unmatched["e"].params["manager"] == 1
     full = solve_groups(problem([fr], [person("a"), person("b"), person("c")], max_size=2))
     assert full.placed == 2 and list(full.unmatched.values()) == [ALL_FULL]  # which one is a tie
     other_theme = solve_groups(problem([fr], [person("a"), person("b"), person("c", themes=("online learning",))], max_size=2))

@@ -94,7 +94,12 @@ def test_a_run_the_pool_no_longer_allows_is_refused_with_every_reason_and_change
     before = len(book.pending_events)
     with pytest.raises(MatchingError) as refused:
         book.confirm(stale, CONTEXT, no_violation)
-    assert refused.value.problems == [
+    assert refused.value.reason.code == "pool_changed"
+    assert [(p.code, p.params) for p in refused.value.problems] == [
+        ("mentee_no_longer_waiting", {"mentee_id": "e2"}),
+        ("mentor_capacity_exceeded", {"mentor_id": "m1", "capacity_left": 2, "proposed": 3}),
+    ]
+    assert [p.message for p in refused.value.problems] == [
         "mentee e2 is no longer waiting (withdrawn or matched meanwhile)",
         "mentor m1 has capacity for 2 more, not 3",
     ]
@@ -117,14 +122,17 @@ def test_declining_frees_the_members_for_others_but_not_for_each_other():
     add(book, "m1", "mentor", certified=True)
     add(book, "e1", "mentee")
     [match_id] = book.confirm(run_of(book, ("m1", "e1")), CONTEXT, no_violation)
-    with pytest.raises(MatchingError, match="not a member"):
+    with pytest.raises(MatchingError) as not_a_member:
         book.decline(match_id, "someone-else", "no", CONTEXT)
+    assert not_a_member.value.reason.code == "not_a_member" and not_a_member.value.reason.params == {"match_id": match_id}
+    assert "someone-else" not in not_a_member.value.reason.message  # what was typed is not echoed
     book.decline(match_id, "e1", "we already work together", CONTEXT)
     assert book.matches[match_id]["status"] == DECLINED and book.matches[match_id]["declined_by"] == "e1"
     assert book.capacity_left("m1") == 2 and [e["id"] for e in book.waiting_mentees()] == ["e1"]
     assert book.is_forbidden("m1", "e1")
-    with pytest.raises(MatchingError, match="already declined"):
+    with pytest.raises(MatchingError) as again:
         book.decline(match_id, "admin", "again", CONTEXT)
+    assert again.value.reason.code == "match_already_declined" and again.value.reason.message == "this match is already declined"
 
 
 def test_only_match_events_are_published_with_their_members():

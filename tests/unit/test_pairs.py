@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
+from services.common.errors import Reason
 from services.matching import pairs as pairs_module
 from services.matching.pairs import PairProblem, PairSolution, encode, solve_pairs
 from services.matching.scoring import SLOTS, Person, Rules, Weights, score, violations
@@ -122,7 +123,7 @@ def check_solution(problem: PairProblem, solution: PairSolution) -> None:
     matched_mentees = [e for _, e, _ in solution.pairs]
     assert len(matched_mentees) == len(set(matched_mentees))
     assert set(solution.unmatched) == set(mentees) - set(matched_mentees)
-    assert all(isinstance(reason, str) and reason for reason in solution.unmatched.values())
+    assert all(isinstance(reason, Reason) and reason.code and reason.message for reason in solution.unmatched.values())
     assert solution.matched == len(solution.pairs)
     assert solution.total_score == sum(s for _, _, s in solution.pairs)
 
@@ -278,7 +279,7 @@ def test_empty_pools() -> None:
     assert solve_pairs(replace(problem, mentees=[])) == PairSolution(pairs=[], unmatched={}, matched=0, total_score=0)
     nobody = solve_pairs(replace(problem, mentors=[], capacity={}))
     assert nobody.matched == 0
-    assert set(nobody.unmatched.values()) == {"no mentor is available"}
+    assert {r.code for r in nobody.unmatched.values()} == {"no_mentor_available"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -296,7 +297,7 @@ def mentee(pid: str, **changes) -> Person:
     return replace(base, **changes)
 
 
-def reasons(mentors: list[Person], mentees: list[Person], capacity: dict[str, int] | None = None, rules: Rules = Rules()) -> dict[str, str]:
+def reasons(mentors: list[Person], mentees: list[Person], capacity: dict[str, int] | None = None, rules: Rules = Rules()) -> dict[str, Reason]:
     capacity = capacity if capacity is not None else {m.id: 1 for m in mentors}
     solution = solve_pairs(PairProblem(mentors, capacity, mentees, rules, Weights(), 4))
     check_solution(PairProblem(mentors, capacity, mentees, rules, Weights(), 4), solution)
@@ -304,34 +305,40 @@ def reasons(mentors: list[Person], mentees: list[Person], capacity: dict[str, in
 
 
 def test_reason_no_shared_language() -> None:
-    assert reasons([mentor("m1"), mentor("m2")], [mentee("e1", languages=frozenset({"de"}))]) == {"e1": "no mentor shares a language"}
+    assert reasons([mentor("m1"), mentor("m2")], [mentee("e1", languages=frozenset({"de"}))]) == {"e1": Reason("no_mentor_shares_language", "no mentor shares a language")}
 
 
 def test_reason_age_gap() -> None:
     got = reasons([mentor("m1", birth_year=1990), mentor("m2", birth_year=1992)], [mentee("e1", birth_year=1989)], rules=Rules(min_age_gap=5))
-    assert got == {"e1": "every mentor is too close in age (min_age_gap 5: mentors must be at least 5 years younger)"}
+    assert got == {"e1": Reason("every_mentor_too_close_in_age", "every mentor is too close in age (min_age_gap 5: mentors must be at least 5 years younger)", {"min_age_gap": 5})}
 
 
 def test_reason_declined_and_managers() -> None:
     rules = Rules(forbidden=frozenset({("m1", "e1"), ("m2", "e1")}))
-    assert reasons([mentor("m1"), mentor("m2")], [mentee("e1")], rules=rules) == {"e1": "every mentor was declined or matched before"}
+    assert reasons([mentor("m1"), mentor("m2")], [mentee("e1")], rules=rules) == {"e1": Reason("every_mentor_declined_before", "every mentor was declined or matched before")}
     boss = mentee("boss", email="boss@x")
     got = reasons([mentor("m1", manager_email="boss@x")], [boss])
-    assert got == {"boss": "every mentor is their manager or managed by them"}
+    assert got == {"boss": Reason("every_mentor_manager_or_managed", "every mentor is their manager or managed by them")}
 
 
 def test_reason_lists_the_constraints_when_none_excludes_every_mentor() -> None:
     mentors = [mentor("m1", languages=frozenset({"en"})), mentor("m2", languages=frozenset({"en"})), mentor("m3", birth_year=1970)]
     got = reasons(mentors, [mentee("e1", birth_year=1968)], rules=Rules(min_age_gap=5))
-    assert got == {"e1": "no mentor is allowed: 2 of 3 mentors share no language; 1 of 3 mentors are too close in age (min_age_gap 5)"}
+    assert got == {
+        "e1": Reason(
+            "no_mentor_allowed",
+            "no mentor is allowed: 2 of 3 mentors share no language; 1 of 3 mentors are too close in age (min_age_gap 5)",
+            {"mentors": 3, "no_language": 2, "too_close_in_age": 1, "manager": 0, "declined": 0, "min_age_gap": 5},
+        )
+    }
 
 
 def test_reason_full_mentors() -> None:
     got = reasons([mentor("m1"), mentor("m2"), mentor("m3", languages=frozenset({"en"}))], [mentee("e1")], capacity={"m1": 0, "m2": 0, "m3": 5})
-    assert got == {"e1": "no capacity left: the 2 mentors allowed for them are full"}
+    assert got == {"e1": Reason("allowed_mentors_full", "no capacity left: the 2 mentors allowed for them are full", {"allowed": 2})}
     # The only allowed mentor has one place: the better-scoring mentee gets it.
     got = reasons([mentor("m1")], [mentee("e1"), mentee("e2", site="Lyon")], capacity={"m1": 1})
-    assert got == {"e2": "no capacity left: the only mentor allowed for them is full"}
+    assert got == {"e2": Reason("allowed_mentors_full", "no capacity left: the only mentor allowed for them is full", {"allowed": 1})}
 
 
 def test_unmatched_mentees_with_allowed_mentors_only_ever_see_full_mentors() -> None:
@@ -345,7 +352,7 @@ def test_unmatched_mentees_with_allowed_mentors_only_ever_see_full_mentors() -> 
             e = next(p for p in problem.mentees if p.id == mentee_id)
             allowed = [m for m in problem.mentors if not violations(m, e, problem.rules)]
             if allowed:
-                assert reason.startswith("no capacity left"), reason
+                assert reason.code == "allowed_mentors_full", reason
                 assert all(load.get(m.id, 0) == problem.capacity.get(m.id, 0) for m in allowed)
             else:
-                assert not reason.startswith("no capacity left"), reason
+                assert reason.code != "allowed_mentors_full", reason

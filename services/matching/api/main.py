@@ -12,7 +12,7 @@ from services.matching.settings import MatchingSettings
 
 DESCRIPTION = """
 Optimal, explainable matching of certified mentors and waiting mentees, in pairs or in
-mini-sessions. The pool is kept from enrolment's events (and sessions', for relationships
+mini-sessions (one mentor and up to the programme's `mini_session_max` mentees besides them). The pool is kept from enrolment's events (and sessions', for relationships
 that complete or close); matches are published on the matching topic. Authenticate with
 `Authorization: Bearer <token>`.
 """

@@ -14,7 +14,7 @@ class _Strict(BaseModel):
 
 
 class RunIn(_Strict):
-    format: Format
+    format: Format = Field(description="pair: one mentor, one mentee; mini-session: one mentor and up to mini_session_max mentees besides them")
 
 
 class Proposal(BaseModel):
@@ -36,7 +36,20 @@ class Unmatched(BaseModel):
     participant_id: UUID
     role: Literal["mentor", "mentee"]
     name: str | None
-    reason: str
+    reason: str = Field(description="Why, in English")
+    reason_code: str | None = Field(None, description="Why, as a stable code (None in runs made before codes)")
+    reason_params: dict[str, Any] = Field(default_factory=dict, description="The code's parameters: counts and rule settings")
+
+
+class RunSummary(BaseModel):
+    id: UUID
+    format: Format
+    status: Literal["draft", "published"]
+    created_at: datetime
+    proposals: int
+    unmatched: int
+    matched: int = Field(description="Mentees with a proposal")
+    confirmed: int | None = Field(description="Matches confirmed when the run was published (None: a draft)")
 
 
 class RunOut(BaseModel):
@@ -101,5 +114,6 @@ class PoolOut(BaseModel):
     subsidiary_id: str
     programme: dict[str, Any]
     weights: Weights
-    mentors: list[PoolMember]
+    mentors: list[PoolMember] = Field(description="Certified mentors, not withdrawn, with room for another match (capacity_left >= 1)")
+    full_mentors: int = Field(description="Certified mentors, not withdrawn, at capacity: in no run until a match of theirs ends")
     mentees: list[PoolMember]

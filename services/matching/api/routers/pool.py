@@ -12,14 +12,17 @@ from services.matching.api.schemas import PoolMember, PoolOut, Weights
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}", tags=["pool"], responses=ERROR_RESPONSES)
 
 
-@router.get("/pool", summary="Certified mentors with capacity, and mentees waiting for a match")
+@router.get("/pool", summary="Certified mentors with room for another match (and how many are full), and mentees waiting for a match")
 def get_pool(subsidiary_id: str, _: SubsidiaryReader, matching: Matching) -> PoolOut:
     book = matching.book(subsidiary_id)
+    mentors = sorted(book.eligible_mentors(), key=lambda p: p["id"])
+    with_room = [m for m in mentors if book.capacity_left(m["id"]) > 0]
     return PoolOut(
         subsidiary_id=subsidiary_id,
         programme=book.programme,
         weights=Weights(**book.weights),
-        mentors=[_member(m, book.capacity_left(m["id"])) for m in sorted(book.eligible_mentors(), key=lambda p: p["id"])],
+        mentors=[_member(m, book.capacity_left(m["id"])) for m in with_room],
+        full_mentors=len(mentors) - len(with_room),
         mentees=[_member(e, None) for e in sorted(book.waiting_mentees(), key=lambda p: p["id"])],
     )
 

@@ -1,14 +1,15 @@
 """Matching runs: drafts of proposals, with their explanations, until published."""
 
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
 from services.matching.api.deps import JSON_BODY, Matching
-from services.matching.api.schemas import Published, RunIn, RunOut
+from services.matching.api.schemas import Proposal, Published, RunIn, RunOut, RunSummary, Unmatched
 from services.matching.domain import MatchingRun
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/matching-runs", tags=["matching runs"], responses=ERROR_RESPONSES)
@@ -24,6 +25,66 @@ router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/matching-runs", tags=["
 async def start_run(subsidiary_id: str, body: RunIn, _: SubsidiaryWriter, context: CommandContext, matching: Matching) -> RunOut:
     run = await run_in_threadpool(matching.start_run, subsidiary_id, body.format, context)
     return _out(run)
+
+
+@router.get("", summary="The subsidiary's matching runs, newest first, with their counts")
+def list_runs(
+    subsidiary_id: str,
+    _: SubsidiaryReader,
+    matching: Matching,
+    response: Response,
+    status: Literal["draft", "published"] | None = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> list[RunSummary]:
+    runs = matching.book(subsidiary_id).runs.values()
+    found = [r for r in reversed(list(runs)) if status is None or r["status"] == status]  # kept in the order started
+    return [RunSummary(**r) for r in page(response, found, limit, offset)]
+
+
+@router.get("/{run_id}/proposals", summary="A run's proposals, filtered and paged")
+def list_proposals(
+    subsidiary_id: str,
+    run_id: UUID,
+    _: SubsidiaryReader,
+    matching: Matching,
+    response: Response,
+    theme: Annotated[str | None, Query(max_length=200, description="The proposal's theme")] = None,
+    participant_id: Annotated[UUID | None, Query(description="Proposals with this mentor or mentee")] = None,
+    min_score: int | None = None,
+    max_score: int | None = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> list[Proposal]:
+    # No search by name here: a query string is written to access logs, names must not be.
+    who = None if participant_id is None else str(participant_id)
+    found = [
+        p for p in matching.run(subsidiary_id, run_id).proposals
+        if (theme is None or p["theme"] == theme)
+        and (who is None or who == p["mentor_id"] or who in p["mentee_ids"])
+        and (min_score is None or p["score"] >= min_score)
+        and (max_score is None or p["score"] <= max_score)
+    ]  # fmt: skip
+    return [Proposal(**p) for p in page(response, found, limit, offset)]
+
+
+@router.get("/{run_id}/unmatched", summary="Who a run left unmatched, and why, filtered and paged")
+def list_unmatched(
+    subsidiary_id: str,
+    run_id: UUID,
+    _: SubsidiaryReader,
+    matching: Matching,
+    response: Response,
+    role: Literal["mentor", "mentee"] | None = None,
+    reason_code: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> list[Unmatched]:
+    found = [
+        u for u in matching.run(subsidiary_id, run_id).unmatched
+        if (role is None or u["role"] == role) and (reason_code is None or u.get("reason_code") == reason_code)
+    ]  # fmt: skip
+    return [Unmatched(**u) for u in page(response, found, limit, offset)]
 
 
 @router.get("/{run_id}", summary="A run's proposals with their explanations, and who was left unmatched, and why")
