@@ -201,7 +201,8 @@ class SessionsApplication(ServiceApplication):
         def close() -> None:
             rel = self.relationship(subsidiary_id, relationship)
             if rel.status != ACTIVE:
-                raise Conflict(relationship_ended(rel.status))
+                ended = relationship_ended(rel.status)
+                raise Conflict(ended, [ended])
             cancelled = rel.close(reason, context)
             self.save(rel, *self.released(rel, cancelled, context))
 

@@ -1242,3 +1242,149 @@ def test_a_group_that_goes_on_without_an_erased_mentee_keeps_its_places(client, 
     apply(client, withdrawn(SUB_A, world.m1, "mentor"), erased(SUB_A, world.m1))
     assert app.keys.is_erased(world.g)
     assert session_of(client, group["id"])["location"] is None and session_of(client, later["id"])["location"] is None
+
+
+# -- what a session allows now ------------------------------------------------------------
+
+
+def allowed(session: dict) -> dict[str, str | None]:
+    """Each action: None when allowed, else the code of why not."""
+    return {name: None if a["allowed"] else a["reason"]["type"] for name, a in session["actions"].items()}
+
+
+def test_a_session_says_what_it_allows_now_and_the_commands_refuse_with_the_same_reason(client, world, now):
+    session = book(client, world.p1, start=S)
+    now.now = S - MINUTE
+    shown = session_of(client, session["id"])
+    assert allowed(shown) == {
+        "record_attendance": "session_not_started", "give_feedback": "session_not_started", "mark_held": "session_not_started",
+        "move": None, "cancel": None,
+    }
+    assert shown["actions"]["record_attendance"]["reason"]["ctx"] == {"starts_at": S.isoformat()}
+    assert shown["feedback_due"] == []
+    # The commands answer with exactly the reason the view gave.
+    for action, payload, name in [
+        ("attendance", {"participant_id": world.e1, "present": True}, "record_attendance"),
+        ("feedback", {"participant_id": world.e1, "rating": 5}, "give_feedback"),
+        ("complete", None, "mark_held"),
+    ]:
+        refused = refusal_of(act(client, session["id"], action, payload))
+        assert {k: refused[k] for k in ("type", "msg", "ctx")} == shown["actions"][name]["reason"]
+        assert refused["problems"] == [shown["actions"][name]["reason"]]  # listed once, not a second time in other words
+
+    now.now = S + HOUR
+    started = session_of(client, session["id"])
+    assert allowed(started) == {"record_attendance": None, "give_feedback": None, "mark_held": None, "move": None, "cancel": None}
+    assert started["feedback_due"] == [world.m1, world.e1]
+    act(client, session["id"], "feedback", {"participant_id": world.e1, "rating": 5})
+    assert session_of(client, session["id"])["feedback_due"] == [world.m1]
+    refused = refusal_of(act(client, session["id"], "feedback", {"participant_id": world.e1, "rating": 4}))
+    assert (refused["type"], refused["ctx"]) == ("feedback_already_given", {"participant_id": world.e1})
+    act(client, session["id"], "complete")
+    held = session_of(client, session["id"])
+    assert allowed(held) == {
+        "record_attendance": None, "give_feedback": None, "mark_held": "session_already_held",
+        "move": "session_already_held", "cancel": "session_already_held",
+    }
+    act(client, session["id"], "feedback", {"participant_id": world.m1, "rating": 4})
+    done = session_of(client, session["id"])
+    assert (allowed(done)["give_feedback"], done["feedback_due"]) == ("feedback_complete", [])  # no feedback form left to offer
+    assert refusal_of(act(client, session["id"], "cancel", {"reason": "late"}))["type"] == "session_already_held"
+
+
+def test_a_member_recorded_absent_is_not_asked_for_feedback_and_a_no_show_cannot_be_held(client, world, now):
+    session = book(client, world.p1, start=S)
+    now.now = S + HOUR
+    act(client, session["id"], "attendance", {"participant_id": world.e1, "present": False})
+    shown = session_of(client, session["id"])
+    assert shown["feedback_due"] == [world.m1]
+    assert allowed(shown)["mark_held"] == "session_no_show"
+    assert refusal_of(act(client, session["id"], "complete"))["type"] == "session_no_show"
+    refused = refusal_of(act(client, session["id"], "feedback", {"participant_id": world.e1, "rating": 3}))
+    assert (refused["type"], refused["ctx"]) == ("participant_absent", {"participant_id": world.e1})
+    act(client, session["id"], "cancel", {"reason": "no-show"})
+    assert set(allowed(session_of(client, session["id"])).values()) == {"session_cancelled"}
+
+
+def test_every_refusal_has_a_code_and_ids_for_params(client, world, now):
+    not_member = refusal_of(client.post(f"/subsidiaries/{SUB_A}/relationships/{world.p1}/notes", json={"author_id": world.e2, "note": "hi"}, headers=ADMIN))
+    assert (not_member["type"], not_member["ctx"]) == ("not_a_relationship_member", {"participant_id": world.e2})
+    session = book(client, world.p1, start=S)
+    now.now = S + HOUR
+    stranger = refusal_of(act(client, session["id"], "attendance", {"participant_id": world.e2, "present": True}))
+    assert (stranger["type"], stranger["ctx"]) == ("not_a_member", {"participant_id": world.e2})
+    assert "Mentee2" not in json.dumps(stranger)
+    close(client, world.p2, {"reason": "moved away"})
+    again = refusal_of(close(client, world.p2, {"reason": "twice"}))
+    assert (again["type"], again["ctx"]) == ("relationship_already_ended", {"status": "closed"})
+    nowhere = schedule(client, relationship=world.p1, start=S + DAY, location=None)
+    assert [(p["loc"], p["type"]) for p in nowhere.json()["detail"]] == [(["body", "video_link"], "place_required")]
+    insecure = schedule(client, relationship=world.p1, start=S + DAY, video_link="http://meet.example.com")
+    assert [p["type"] for p in insecure.json()["detail"]] == ["video_link_not_https"]
+    both = schedule(client, relationship=world.p1, group=world.g, start=S + DAY)
+    assert [p["type"] for p in both.json()["detail"]] == ["relationship_or_group"]
+
+
+# -- sessions recorded after the fact ------------------------------------------------------
+
+
+def record_held(client: TestClient, relationship: str | None = None, *, group: str | None = None, start: datetime, attendance: dict, **extra: Any) -> Any:
+    return schedule(client, relationship=relationship, group=group, start=start, held=True, attendance=attendance, **extra)
+
+
+def test_a_session_heard_of_afterwards_is_recorded_as_held_with_its_attendance(client, world, now):
+    now.now = T0 + 10 * DAY
+    before = head(client)
+    response = record_held(client, world.p1, start=T0 + 3 * DAY, attendance={world.m1: True, world.e1: True})
+    assert response.status_code == 201, response.text
+    session = response.json()
+    assert (session["status"], at(session["starts_at"])) == ("held", T0 + 3 * DAY)
+    assert {p["id"]: p["present"] for p in session["participants"]} == {world.m1: True, world.e1: True}
+    assert session["feedback_due"] == [world.m1, world.e1]  # feedback may follow
+    # The same events a session followed live gives, in one save.
+    notifications = client.app.state.sessions.recorder.select_notifications(before + 1, 100)
+    names = [n.topic.rsplit(".", 1)[-1] for n in notifications if ":Relationship." in n.topic]
+    assert names == ["SessionScheduled", "AttendanceRecorded", "AttendanceRecorded", "SessionHeld"]
+    assert len({n.id for n in notifications}) == len(notifications) and head(client) == notifications[-1].id
+    rel = relationship_of(client, world.p1)
+    assert (rel["sessions_held"], rel["sessions_scheduled"], rel["stalled"]) == (1, 0, False)
+    dashboard = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    assert dashboard["sessions"] == {"scheduled": 0, "held": 1, "cancelled": 0}
+    assert dashboard["attendance"] == {"recorded": 2, "present": 2, "no_shows": 0, "rate": 1.0}
+    assert dashboard["sessions_held_by_theme"] == {"networking": 1}
+    # It is in the members' agendas: nothing else can be booked over it.
+    assert codes_of(record_held(client, world.p2, start=T0 + 3 * DAY, attendance={world.m1: True, world.e2: True})) == ["participant_already_booked"]
+
+
+def test_sessions_held_after_the_fact_complete_the_relationship_at_its_target(client, world, now):
+    now.now = T0 + 20 * DAY
+    for n in (1, 2):
+        book_held = record_held(client, group=world.g, start=T0 + n * DAY, theme="online learning",
+                                attendance={world.m1: True, world.e3: True, world.e4: n == 1, world.e5: True})
+        assert book_held.status_code == 201, book_held.text
+    rel = relationship_of(client, world.g)
+    assert (rel["status"], rel["sessions_held"], rel["no_shows"]) == ("completed", 2, {world.e4: 1})
+
+
+def test_a_session_recorded_as_held_lies_within_the_relationship_s_life_with_every_member_s_attendance(client, world, now):
+    now.now = T0 + 10 * DAY
+    refused = record_held(client, world.p1, start=T0 - DAY, attendance={world.m1: True, world.e2: True})
+    assert refusal_of(refused)["type"] == "session_not_recorded"
+    problems = {p["type"]: p["ctx"] for p in problems_of(refused)}
+    assert problems == {
+        "before_the_match": {"starts_at": (T0 - DAY).isoformat(), "matched_at": T0.isoformat()},
+        "not_a_member": {"participant_id": world.e2},
+        "attendance_missing": {"participant_id": world.e1},
+    }
+    no_show = record_held(client, world.p1, start=T0 + DAY, attendance={world.m1: True, world.e1: False})
+    assert codes_of(no_show) == ["session_no_show"]
+    future = record_held(client, world.p1, start=now.now + HOUR, attendance={world.m1: True, world.e1: True})
+    assert future.status_code == 422 and [(p["loc"], p["type"]) for p in future.json()["detail"]] == [(["body", "starts_at"], "held_in_the_future")]
+    no_attendance = schedule(client, relationship=world.p1, start=T0 + DAY, held=True)
+    assert [p["type"] for p in no_attendance.json()["detail"]] == ["attendance_required"]
+    without_held = schedule(client, relationship=world.p1, start=now.now + DAY, attendance={world.m1: True})
+    assert [p["type"] for p in without_held.json()["detail"]] == ["attendance_without_held"]
+    close(client, world.p2, {"reason": "moved away"})
+    closed = record_held(client, world.p2, start=T0 + DAY, attendance={world.m1: True, world.e2: True})
+    assert codes_of(closed) == ["relationship_closed"]
+    assert client.get(f"/subsidiaries/{SUB_A}/sessions", headers=ADMIN).json() == []  # nothing recorded of any refused one
