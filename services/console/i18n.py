@@ -155,6 +155,10 @@ class Language:
     def number(self, value: float | int | None) -> str:
         return "–" if value is None else format_decimal(value, locale=self.locale)
 
+    def decimal(self, value: float | int | None, places: int = 1) -> str:
+        """A number with a fixed count of decimals (4.0, 4.2: side by side, one precision)."""
+        return "–" if value is None else format_decimal(value, "#,##0." + "0" * places, locale=self.locale)
+
     def percent(self, value: float | None) -> str:
         return "–" if value is None else format_percent(value, locale=self.locale)
 

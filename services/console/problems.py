@@ -81,6 +81,42 @@ MESSAGES: dict[str, str] = {
     "mentor_full": N_("No room left: they lead as many matches as the programme allows."),
     "no_mentee_for_mentor": N_("No waiting mentee is left who may be matched with them."),
     # -- sessions ---------------------------------------------------------------------------
+    # (a router puts the participant's name in %(name)s and each moment in the subsidiary's time zone)
+    "session_not_scheduled": N_("The session cannot be scheduled."),
+    "session_not_recorded": N_("The session cannot be recorded."),
+    "session_not_moved": N_("The session cannot be moved there."),
+    "relationship_closed": N_("The relationship is closed: no session can be booked or recorded."),
+    "relationship_already_ended": N_("The relationship has already ended."),
+    "group_too_large": N_(
+        "The group has %(mentees)s mentees; the programme allows at most %(mini_session_max)s mentees in a mini-session (the mentor not counted)."
+    ),
+    "unknown_theme": N_("“%(theme)s” is not one of the programme's themes: %(themes)s."),
+    "participant_already_booked": N_("%(name)s is already booked in another session from %(starts_at)s to %(ends_at)s."),
+    "in_the_past": N_("This start has passed (%(starts_at)s): choose a time to come, or tick “It already took place”."),
+    "in_the_past@starts_at": N_("This start has passed (%(starts_at)s): choose a time to come."),
+    "before_the_match": N_("The session would start (%(starts_at)s) before the relationship's match (%(matched_at)s)."),
+    "held_in_the_future": N_("A session that already took place has started: this start is still to come (%(starts_at)s)."),
+    "attendance_missing": N_("Say whether %(name)s was present."),
+    "attendance_required": N_("Tick who was present."),
+    "attendance_without_held": N_("Who was present is said for a session that already took place only."),
+    "not_a_member": N_("%(name)s is not a member of this session."),
+    "not_a_relationship_member": N_("%(name)s is not a member of this relationship."),
+    "place_required": N_("Give a place, a video link, or both."),
+    "video_link_not_https": N_("Type a video link starting with https://."),
+    "relationship_or_group": N_("Give a pair or a group, one of them."),
+    "session_cancelled": N_("The session is cancelled."),
+    "session_already_held": N_("The session is already marked as held."),
+    "session_no_show": N_("The mentor, or every mentee, is recorded as absent: cancel the session as a no-show instead."),
+    "session_no_show@mark_held": N_(
+        "The session cannot be marked as held: the mentor, or every mentee, is recorded as absent. Cancel it as a no-show instead."
+    ),
+    "session_not_started": N_("The session has not started yet (it starts on %(starts_at)s)."),
+    "session_not_started@record_attendance": N_("Attendance can be recorded once the session has started (on %(starts_at)s)."),
+    "session_not_started@give_feedback": N_("Feedback can be given once the session has started (on %(starts_at)s)."),
+    "session_not_started@mark_held": N_("The session can be marked as held once it has started (on %(starts_at)s)."),
+    "feedback_complete": N_("Every member present has given their feedback."),
+    "feedback_already_given": N_("%(name)s has already given feedback on this session."),
+    "participant_absent": N_("%(name)s is recorded as absent from this session: no feedback from them."),
 }
 
 

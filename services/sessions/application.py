@@ -12,7 +12,9 @@ from eventsourcing.domain import Aggregate
 
 from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
-from services.common.errors import Conflict, Invalid, NotFound, Problem
+from collections.abc import Mapping
+
+from services.common.errors import Conflict, Invalid, NotFound, Problem, Reason
 from services.sessions.domain import (
     ACTIVE,
     PERSONAL_DATA,
@@ -23,11 +25,16 @@ from services.sessions.domain import (
     Roster,
     SessionsError,
     agenda_id,
+    already_booked,
     because,
     ends_at,
+    held_in_the_future,
+    in_the_past,
+    relationship_ended,
     relationship_id,
     roster_id,
     text_goes_with,
+    unknown_theme,
 )
 from services.sessions.view import SessionsView
 
@@ -71,8 +78,15 @@ class SessionsApplication(ServiceApplication):
         video_link: str | None,
         now: datetime,
         context: Context,
+        attendance: Mapping[str, bool] | None = None,
     ) -> str:
-        _not_in_the_past(starts_at, now)
+        """Book a session to come; or, given its attendance, record one that already took
+        place (scheduled, attendance and held in one save)."""
+        held = attendance is not None
+        if held:
+            _already_started(starts_at, now)
+        else:
+            _not_in_the_past(starts_at, now)
         context = self._in(subsidiary_id, context)
         session_id = str(uuid4())
 
@@ -87,12 +101,20 @@ class SessionsApplication(ServiceApplication):
             start, end = starts_at, ends_at(starts_at, duration)
             agendas = [self._agenda(subsidiary_id, member, context) for member in rel.members]
             problems = rel.scheduling_problems(rules.mini_session_max)
+            if held:
+                assert attendance is not None
+                problems += rel.past_session_problems(start, attendance, now)
             if canonical is None:
-                problems.append(f"theme {theme!r} is not one of the programme's themes: {', '.join(rules.themes)}")
-            problems += self._clashes(subsidiary_id, agendas, start, end)
+                problems.append(unknown_theme(theme, rules.themes))
+            problems += self._clashes(agendas, start, end)
             if problems:
-                raise Conflict("the session cannot be scheduled", problems)
-            rel.schedule(session_id, str(canonical), start, duration, location, video_link, context)
+                what = "recorded" if held else "scheduled"
+                raise Conflict(Reason(f"session_not_{what}", f"the session cannot be {what}"), problems)
+            if held:
+                assert attendance is not None
+                self._refusing(rel.record_held_session, session_id, str(canonical), start, duration, location, video_link, attendance, now, context)
+            else:
+                rel.schedule(session_id, str(canonical), start, duration, location, video_link, context)
             for agenda in agendas:
                 agenda.book(session_id=session_id, starts_at=start, ends_at=end, context=context)
             self.save(rel, *agendas)
@@ -122,9 +144,9 @@ class SessionsApplication(ServiceApplication):
             place = (session["location"], session["video_link"]) if keep_place else (location, video_link)
             start, end = starts_at, ends_at(starts_at, duration)
             agendas = [self._agenda(subsidiary_id, member, context) for member in session["participant_ids"]]
-            clashes = self._clashes(subsidiary_id, agendas, start, end, ignoring=session_id)
+            clashes = self._clashes(agendas, start, end, ignoring=session_id)
             if clashes:
-                raise Conflict("the session cannot be moved there", clashes)
+                raise Conflict(Reason("session_not_moved", "the session cannot be moved there"), clashes)
             self._refusing(rel.reschedule, session_id, start, duration, *place, now, context)
             for agenda in agendas:
                 agenda.book(session_id=session_id, starts_at=start, ends_at=end, context=context)
@@ -179,7 +201,8 @@ class SessionsApplication(ServiceApplication):
         def close() -> None:
             rel = self.relationship(subsidiary_id, relationship)
             if rel.status != ACTIVE:
-                raise Conflict(f"the relationship is already {rel.status}")
+                ended = relationship_ended(rel.status)
+                raise Conflict(ended, [ended])
             cancelled = rel.close(reason, context)
             self.save(rel, *self.released(rel, cancelled, context))
 
@@ -256,18 +279,16 @@ class SessionsApplication(ServiceApplication):
         try:
             command(*args)
         except SessionsError as exc:
-            raise Conflict(str(exc), exc.problems) from None
+            raise Conflict(exc.reason, exc.problems or [exc.reason]) from None
 
-    def _clashes(self, subsidiary_id: str, agendas: list[Agenda], start: datetime, end: datetime, ignoring: str | None = None) -> list[str]:
+    @staticmethod
+    def _clashes(agendas: list[Agenda], start: datetime, end: datetime, ignoring: str | None = None) -> list[Reason]:
+        """Each member already booked then: by id (the console names them)."""
         problems = []
         for agenda in agendas:
             clash = agenda.clash(start, end, ignoring)
             if clash is not None:
-                booked_start, booked_end = agenda.bookings[clash]
-                who = self.view.name_of(subsidiary_id, agenda.participant_id) or agenda.participant_id
-                problems.append(
-                    f"{who} is already booked in session {clash} from {booked_start.isoformat()} to {booked_end.isoformat()}"
-                )
+                problems.append(already_booked(agenda.participant_id, clash, *agenda.bookings[clash]))
         return problems
 
     @staticmethod
@@ -434,4 +455,14 @@ def _who(payload: dict[str, Any]) -> str:
 
 def _not_in_the_past(starts_at: datetime, now: datetime) -> None:
     if starts_at <= now:
-        raise Invalid([Problem(["body", "starts_at"], f"the session would start in the past ({starts_at.isoformat()})", "in_the_past")])
+        raise Invalid([start_problem(in_the_past(starts_at))])
+
+
+def _already_started(starts_at: datetime, now: datetime) -> None:
+    if starts_at > now:
+        raise Invalid([start_problem(held_in_the_future(starts_at))])
+
+
+def start_problem(reason: Reason) -> Problem:
+    """A problem with the start, as a 422 lists it."""
+    return Problem(["body", "starts_at"], reason.message, reason.code, dict(reason.params))

@@ -10,6 +10,7 @@
   in different relationships conflict in the event store instead of overlapping.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from contracts.enrolment import canonical_theme
+from services.common.errors import Reason
 
 NAMESPACE = UUID("b1f4c2d0-6a2e-4e0b-9a57-2f61d7c9e3a8")
 
@@ -30,11 +32,160 @@ Context = dict[str, Any]
 
 
 class SessionsError(Exception):
-    """A command the domain refuses; `problems` say why, one line each."""
+    """A command the domain refuses: its `reason` (a stable code, its parameters, the English
+    sentence) and, when several things are wrong at once, every one of them (`problems`)."""
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or [message]
+    def __init__(self, reason: Reason, problems: list[Reason] | None = None) -> None:
+        super().__init__(reason.message)
+        self.reason = reason
+        self.problems = problems
+
+
+# -- why not: every refusal of the sessions side, with its code and parameters ---------------
+# Params carry ids, numbers and instants (ISO 8601), never a person's name or free text.
+
+
+def relationship_closed() -> Reason:
+    return Reason("relationship_closed", "the relationship is closed")
+
+
+def relationship_ended(status: str) -> Reason:
+    return Reason("relationship_already_ended", f"the relationship is already {status}", {"status": status})
+
+
+def group_too_large(mentees: int, limit: int) -> Reason:
+    return Reason(
+        "group_too_large",
+        f"the group has {mentees} mentees; the programme allows at most {limit} mentees in a mini-session (the mentor not counted)",
+        {"mentees": mentees, "mini_session_max": limit},
+    )
+
+
+def unknown_theme(theme: str, themes: list[str]) -> Reason:
+    return Reason(
+        "unknown_theme", f"theme {theme!r} is not one of the programme's themes: {', '.join(themes)}", {"theme": theme, "themes": list(themes)}
+    )
+
+
+def already_booked(participant_id: str, session_id: str, starts_at: datetime, ends_at: datetime) -> Reason:
+    return Reason(
+        "participant_already_booked",
+        f"participant {participant_id} is already booked in session {session_id} from {starts_at.isoformat()} to {ends_at.isoformat()}",
+        {"participant_id": participant_id, "session_id": session_id, "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()},
+    )
+
+
+def in_the_past(starts_at: datetime) -> Reason:
+    return Reason("in_the_past", f"the session would start in the past ({starts_at.isoformat()})", {"starts_at": starts_at.isoformat()})
+
+
+def before_the_match(starts_at: datetime, matched_at: datetime) -> Reason:
+    return Reason(
+        "before_the_match",
+        f"the session would start ({starts_at.isoformat()}) before the relationship's match ({matched_at.isoformat()})",
+        {"starts_at": starts_at.isoformat(), "matched_at": matched_at.isoformat()},
+    )
+
+
+def held_in_the_future(starts_at: datetime) -> Reason:
+    return Reason(
+        "held_in_the_future",
+        f"a session recorded as held must have started already; this one starts at {starts_at.isoformat()}",
+        {"starts_at": starts_at.isoformat()},
+    )
+
+
+def attendance_missing(participant_id: str) -> Reason:
+    return Reason(
+        "attendance_missing", f"say whether participant {participant_id} was present", {"participant_id": participant_id}
+    )
+
+
+def not_a_member(participant_id: str) -> Reason:
+    return Reason("not_a_member", f"participant {participant_id} is not a member of this session", {"participant_id": participant_id})
+
+
+def not_a_relationship_member(participant_id: str) -> Reason:
+    return Reason(
+        "not_a_relationship_member", f"participant {participant_id} is not a member of this relationship", {"participant_id": participant_id}
+    )
+
+
+SESSION_CANCELLED = Reason("session_cancelled", "the session is cancelled")
+SESSION_HELD = Reason("session_already_held", "the session is already held")
+NO_SHOW = Reason(
+    "session_no_show", "the mentor or every mentee is recorded as absent: cancel the session as a no-show instead"
+)
+FEEDBACK_COMPLETE = Reason("feedback_complete", "every member not recorded as absent has given feedback")
+
+
+def not_started(starts_at: datetime) -> Reason:
+    return Reason(
+        "session_not_started", f"the session has not started yet (it starts at {starts_at.isoformat()})", {"starts_at": starts_at.isoformat()}
+    )
+
+
+def feedback_already_given(participant_id: str) -> Reason:
+    return Reason(
+        "feedback_already_given", f"participant {participant_id} already gave feedback on this session", {"participant_id": participant_id}
+    )
+
+
+def recorded_absent(participant_id: str) -> Reason:
+    return Reason(
+        "participant_absent", f"participant {participant_id} is recorded as absent from this session", {"participant_id": participant_id}
+    )
+
+
+# -- what a session allows now: the one rule the commands and the API's view both follow -------
+
+SESSION_ACTIONS = ("record_attendance", "give_feedback", "mark_held", "move", "cancel")
+
+
+def session_refusals(session: Mapping[str, Any], mentor_id: str, now: datetime) -> dict[str, Reason | None]:
+    """For each of a session's actions, why it is not possible now (None: it is).
+    `session` holds its status, starts_at, participant_ids, attendance {id: present} and
+    feedback {id: ...}, as the aggregate and the read model both keep them."""
+    status = session["status"]
+    started = SESSION_CANCELLED if status == CANCELLED else not_started(session["starts_at"]) if session["starts_at"] > now else None
+    # Moving and cancelling are for a session still to be held (once started, it may still move).
+    changeable = SESSION_CANCELLED if status == CANCELLED else SESSION_HELD if status == HELD else None
+    return {
+        "record_attendance": started,
+        "give_feedback": started or (None if feedback_due(session) else FEEDBACK_COMPLETE),
+        "mark_held": (SESSION_HELD if status == HELD else None) or started or (NO_SHOW if _no_show(session, mentor_id) else None),
+        "move": changeable,
+        "cancel": changeable,
+    }
+
+
+def feedback_due(session: Mapping[str, Any]) -> list[str]:
+    """The members who may still give feedback: those who have not, and are not recorded absent."""
+    return [
+        pid for pid in session["participant_ids"] if pid not in session["feedback"] and session["attendance"].get(pid) is not False
+    ]
+
+
+def feedback_refusal(session: Mapping[str, Any], participant_id: str, now: datetime) -> Reason | None:
+    """Why this member cannot give feedback on the session now (None: they can)."""
+    if session["status"] == CANCELLED:
+        return SESSION_CANCELLED
+    if session["starts_at"] > now:
+        return not_started(session["starts_at"])
+    if participant_id not in session["participant_ids"]:
+        return not_a_member(participant_id)
+    if participant_id in session["feedback"]:
+        return feedback_already_given(participant_id)
+    if session["attendance"].get(participant_id) is False:
+        return recorded_absent(participant_id)
+    return None
+
+
+def _no_show(session: Mapping[str, Any], mentor_id: str) -> bool:
+    """The mentor, or every mentee, is recorded absent: a no-show is no session held."""
+    absent = {pid for pid, present in session["attendance"].items() if not present}
+    mentees = set(session["participant_ids"]) - {mentor_id}
+    return mentor_id in absent or (bool(mentees) and mentees <= absent)
 
 
 def because(what: str, reason: str | None) -> str:
@@ -230,16 +381,30 @@ class Relationship(Aggregate):
 
     # -- sessions -------------------------------------------------------------------------
 
-    def scheduling_problems(self, size_limit: int) -> list[str]:
+    def scheduling_problems(self, size_limit: int) -> list[Reason]:
         """Why no session can be booked now, beyond the theme, the time and the members'
-        agendas (checked by the caller, who knows the programme and the clock)."""
+        agendas (checked by the caller, who knows the programme and the clock). The size
+        limit counts the mentees, the mentor not included."""
         problems = []
         if self.status == CLOSED:
-            problems.append(because("the relationship is closed", self.reason))
+            problems.append(relationship_closed())
         if self.format == "mini-session" and len(self.mentee_ids) > size_limit:
-            problems.append(
-                f"the group has {len(self.mentee_ids)} mentees; the programme allows at most {size_limit} in a mini-session"
-            )
+            problems.append(group_too_large(len(self.mentee_ids), size_limit))
+        return problems
+
+    def past_session_problems(self, starts_at: datetime, attendance: Mapping[str, bool], now: datetime) -> list[Reason]:
+        """Why a session cannot be recorded as held after the fact: it must lie within the
+        relationship's life (from its match, already started: a closed relationship takes no
+        session at all), with every member's attendance, and not be a no-show."""
+        problems = []
+        if starts_at < self.matched_at:
+            problems.append(before_the_match(starts_at, self.matched_at))
+        if starts_at > now:
+            problems.append(held_in_the_future(starts_at))
+        problems += [not_a_member(pid) for pid in attendance if pid not in self.members]
+        problems += [attendance_missing(pid) for pid in self.members if pid not in attendance]
+        if not problems and _no_show({"participant_ids": self.members, "attendance": attendance}, self.mentor_id):
+            problems.append(NO_SHOW)
         return problems
 
     def schedule(
@@ -253,7 +418,7 @@ class Relationship(Aggregate):
         context: Context,
     ) -> None:
         if self.status == CLOSED:
-            raise SessionsError(because("the relationship is closed", self.reason))
+            raise SessionsError(relationship_closed())
         self._scheduled(
             session_id=session_id,
             theme=theme,
@@ -265,6 +430,29 @@ class Relationship(Aggregate):
             format=self.format,
             context=context,
         )
+
+    def record_held_session(
+        self,
+        session_id: str,
+        theme: str,
+        starts_at: datetime,
+        duration_minutes: int,
+        location: str | None,
+        video_link: str | None,
+        attendance: Mapping[str, bool],
+        now: datetime,
+        context: Context,
+    ) -> None:
+        """A session that already took place, heard of afterwards: scheduled, its attendance
+        recorded and held, the same events a session followed live gives (so every figure
+        and consumer counts it, and the target of sessions may complete the relationship)."""
+        problems = ([relationship_closed()] if self.status == CLOSED else []) + self.past_session_problems(starts_at, attendance, now)
+        if problems:
+            raise SessionsError(problems[0], problems)
+        self.schedule(session_id, theme, starts_at, duration_minutes, location, video_link, context)
+        for participant_id in self.members:
+            self.record_attendance(session_id, participant_id, attendance[participant_id], now, context)
+        self.complete_session(session_id, now, context)
 
     @event("SessionScheduled")
     def _scheduled(
@@ -304,9 +492,9 @@ class Relationship(Aggregate):
         now: datetime,
         context: Context,
     ) -> None:
-        session = self._session(session_id, SCHEDULED, "rescheduled")
+        session = self._allowed(session_id, "move", now)
         if starts_at <= now:
-            raise SessionsError("the session would start in the past")
+            raise SessionsError(in_the_past(starts_at))
         self._rescheduled(
             session_id=session_id,
             starts_at=starts_at,
@@ -333,7 +521,7 @@ class Relationship(Aggregate):
         )
 
     def cancel(self, session_id: str, reason: str, context: Context) -> None:
-        self._session(session_id, SCHEDULED, "cancelled")
+        self._allowed(session_id, "cancel", None)
         self._cancelled(session_id=session_id, reason=reason, context=context)
 
     @event("SessionCancelled")
@@ -341,7 +529,7 @@ class Relationship(Aggregate):
         self.sessions[session_id].update(status=CANCELLED, reason=reason)
 
     def record_attendance(self, session_id: str, participant_id: str, present: bool, now: datetime, context: Context) -> None:
-        session = self._started_session(session_id, now, "attendance recorded")
+        session = self._allowed(session_id, "record_attendance", now)
         self._member_of(session, participant_id)
         if session["attendance"].get(participant_id) is present:
             return  # recorded already: a retried request records nothing more
@@ -354,12 +542,11 @@ class Relationship(Aggregate):
     def give_feedback(
         self, session_id: str, participant_id: str, rating: int, comment: str | None, now: datetime, context: Context
     ) -> None:
-        session = self._started_session(session_id, now, "given feedback")
+        session = self._session(session_id)
+        refusal = feedback_refusal(session, participant_id, now)
+        if refusal is not None:
+            raise SessionsError(refusal)
         role = self._member_of(session, participant_id)
-        if participant_id in session["feedback"]:
-            raise SessionsError(f"participant {participant_id} already gave feedback on this session")
-        if session["attendance"].get(participant_id) is False:
-            raise SessionsError(f"participant {participant_id} is recorded as absent from this session")
         self._feedback_given(
             session_id=session_id, participant_id=participant_id, role=role, rating=rating, comment=comment, context=context
         )
@@ -373,13 +560,7 @@ class Relationship(Aggregate):
     def complete_session(self, session_id: str, now: datetime, context: Context) -> None:
         """The session was held. Holding the target number completes the relationship;
         members may go on meeting and writing notes afterwards."""
-        session = self._started_session(session_id, now, "completed")
-        if session["status"] != SCHEDULED:
-            raise SessionsError(f"the session is already {session['status']}")
-        absent = [pid for pid, present in session["attendance"].items() if not present]
-        if self.mentor_id in absent or set(self.mentee_ids) <= set(absent):
-            # A no-show is not a session held: it does not count towards the target.
-            raise SessionsError("the mentor or every mentee is recorded as absent: cancel the session as a no-show instead")
+        session = self._allowed(session_id, "mark_held", now)  # a no-show does not count towards the target
         self._held(session_id=session_id, sessions_held=self.held + 1, format=self.format, theme=session["theme"], context=context)
         if self.status == ACTIVE and self.held >= self.target_sessions:
             self._completed(match_id=self.match_id, sessions_held=self.held, context=context)
@@ -398,9 +579,9 @@ class Relationship(Aggregate):
     def add_note(self, author_id: str, note: str, now: datetime, context: Context) -> None:
         """Follow-up notes: the exchange goes on after completion, not after closing."""
         if self.status == CLOSED:
-            raise SessionsError(because("the relationship is closed", self.reason))
+            raise SessionsError(relationship_closed())
         if self.role_of(author_id) is None:
-            raise SessionsError(f"participant {author_id} is not a member of this relationship")
+            raise SessionsError(not_a_relationship_member(author_id))
         self._note_added(author_id=author_id, note=note, written_at=now, context=context)
 
     @event("NoteAdded")
@@ -457,27 +638,28 @@ class Relationship(Aggregate):
 
     # -- checks ---------------------------------------------------------------------------
 
-    def _session(self, session_id: str, status: str, verb: str) -> dict[str, Any]:
+    def actions(self, session_id: str, now: datetime) -> dict[str, Reason | None]:
+        """What the session allows now, and why not the rest (session_refusals)."""
+        return session_refusals(self._session(session_id), self.mentor_id, now)
+
+    def _session(self, session_id: str) -> dict[str, Any]:
         session = self.sessions.get(session_id)
         if session is None:
             raise KeyError(session_id)
-        if session["status"] != status:
-            raise SessionsError(f"a {session['status']} session cannot be {verb}")
         return session
 
-    def _started_session(self, session_id: str, now: datetime, verb: str) -> dict[str, Any]:
-        session = self.sessions.get(session_id)
-        if session is None:
-            raise KeyError(session_id)
-        if session["status"] == CANCELLED:
-            raise SessionsError(f"a cancelled session cannot be {verb}")
-        if session["starts_at"] > now:
-            raise SessionsError(f"the session has not started yet (it starts at {session['starts_at'].isoformat()})")
+    def _allowed(self, session_id: str, action: str, now: datetime | None) -> dict[str, Any]:
+        """The session, if it allows the action now; else its reason why not. Without a clock
+        (a system cancelling) only the session's status is asked."""
+        session = self._session(session_id)
+        refusal = session_refusals(session, self.mentor_id, now or session["starts_at"])[action]
+        if refusal is not None:
+            raise SessionsError(refusal)
         return session
 
     def _member_of(self, session: dict[str, Any], participant_id: str) -> str:
         if participant_id not in session["participant_ids"]:
-            raise SessionsError(f"participant {participant_id} is not a member of this session")
+            raise SessionsError(not_a_member(participant_id))
         role = self.role_of(participant_id)
         assert role is not None
         return role

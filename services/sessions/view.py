@@ -29,9 +29,12 @@ from services.sessions.domain import (
     MENTOR,
     SCHEDULED,
     STALLED_AFTER,
+    SESSION_ACTIONS,
     ProgrammeRules,
     Relationship,
     Roster,
+    feedback_due,
+    session_refusals,
     text_goes_with,
 )
 
@@ -129,10 +132,6 @@ class SessionsView(LogFollowingView):
             sub = self.subsidiaries.get(subsidiary_id)
             return ProgrammeRules(dict(sub.programme)) if sub is not None else None
 
-    def name_of(self, subsidiary_id: str, participant_id: str) -> str | None:
-        with self.lock:
-            return self._person(self._subsidiary(subsidiary_id), participant_id)["name"]
-
     def relationships_with(self, subsidiary_id: str, participant_id: str) -> list[str]:
         """The relationships, whatever their status, whose free text goes with the participant's
         erasure: those they are the mentor or a mentee of (but a group that goes on without them)."""
@@ -178,6 +177,7 @@ class SessionsView(LogFollowingView):
     def sessions(
         self,
         subsidiary_id: str,
+        now: datetime,
         status: str | None = None,
         relationship_id: str | None = None,
         participant_id: str | None = None,
@@ -198,16 +198,16 @@ class SessionsView(LogFollowingView):
                 and (starts_after is None or row["starts_at"] >= starts_after)
                 and (starts_before is None or row["starts_at"] < starts_before)
             ]
-            return [self._session_out(sub, row) for row in sorted(rows, key=lambda r: (r["starts_at"], r["id"]))]
+            return [self._session_out(sub, row, now) for row in sorted(rows, key=lambda r: (r["starts_at"], r["id"]))]
 
-    def session(self, subsidiary_id: str, session_id: str) -> dict[str, Any] | None:
+    def session(self, subsidiary_id: str, session_id: str, now: datetime) -> dict[str, Any] | None:
         self.catch_up()
         with self.lock:
             sub = self._subsidiary(subsidiary_id)
             row = sub.sessions.get(session_id)
-            return self._session_out(sub, row) if row else None
+            return self._session_out(sub, row, now) if row else None
 
-    def calendar_of(self, subsidiary_id: str, session_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    def calendar_of(self, subsidiary_id: str, session_id: str, now: datetime) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """A session with its relationship and the subsidiary's name and time zone."""
         self.catch_up()
         with self.lock:
@@ -215,7 +215,7 @@ class SessionsView(LogFollowingView):
             row = sub.sessions.get(session_id)
             if row is None:
                 return None
-            return self._session_out(sub, row), {"name": sub.name, "timezone": sub.timezone}
+            return self._session_out(sub, row, now), {"name": sub.name, "timezone": sub.timezone}
 
     def dashboard(self, subsidiary_id: str, now: datetime) -> dict[str, Any]:
         self.catch_up()
@@ -484,8 +484,9 @@ class SessionsView(LogFollowingView):
             "notes": [dict(n) for n in row["notes"]],
         }
 
-    def _session_out(self, sub: Subsidiary, row: dict[str, Any]) -> dict[str, Any]:
+    def _session_out(self, sub: Subsidiary, row: dict[str, Any], now: datetime) -> dict[str, Any]:
         rel = sub.relationships[row["relationship_id"]]
+        refusals = session_refusals(row, rel["mentor_id"], now)  # the domain's rule, on the view's copy
         return {
             **{k: v for k, v in row.items() if k not in ("participant_ids", "attendance", "feedback")},
             "subsidiary_id": sub.id,
@@ -499,6 +500,11 @@ class SessionsView(LogFollowingView):
                 for pid in row["participant_ids"]
             ],
             "feedback": [dict(f) for f in row["feedback"].values()],
+            "actions": {
+                action: {"allowed": refusals[action] is None, "reason": None if refusals[action] is None else refusals[action].as_dict()}
+                for action in SESSION_ACTIONS
+            },
+            "feedback_due": feedback_due(row) if refusals["give_feedback"] is None else [],
         }
 
     @staticmethod

@@ -216,9 +216,21 @@ def ids(rows: list[dict]) -> list[str]:
     return [row["id"] for row in rows]
 
 
-def problems_of(response: Any) -> list[str]:
+def problems_of(response: Any) -> list[dict]:
+    """A 409's reasons, each {type, msg, ctx}."""
     assert response.status_code == 409, response.text
     return response.json()["detail"]["problems"]
+
+
+def codes_of(response: Any) -> list[str]:
+    return [p["type"] for p in problems_of(response)]
+
+
+def refusal_of(response: Any) -> dict:
+    """A 409's refusal, {type, msg, ctx}, and its reasons."""
+    assert response.status_code == 409, response.text
+    detail = response.json()["detail"]
+    return {key: detail[key] for key in ("type", "msg", "ctx", "problems")}
 
 
 # -- relationships from matching's events -------------------------------------------------
@@ -356,7 +368,7 @@ def test_an_ended_or_declined_match_closes_the_relationship_and_frees_the_member
         cancelled = session_of(client, session["id"])
         assert cancelled["status"] == "cancelled" and cancelled["cancellation_reason"] == f"the relationship was closed: {reason}"
     assert book(client, world.p2, start=S)["status"] == "scheduled"  # Zoé is free again at that time
-    assert "closed" in problems_of(schedule(client, relationship=world.p1, start=S + 14 * DAY))[0]
+    assert codes_of(schedule(client, relationship=world.p1, start=S + 14 * DAY)) == ["relationship_closed"]
 
 
 def test_a_mentor_s_matches_ending_together_free_every_booking(client, world):
@@ -480,9 +492,10 @@ def test_a_pair_is_named_by_relationship_id_and_a_group_by_group_id(client, worl
 def test_a_member_booked_at_that_time_in_another_relationship_is_a_conflict(client, world):
     first = book(client, world.p1, start=S)
     before = head(client)
-    problems = problems_of(schedule(client, relationship=world.p2, start=S + 30 * MINUTE))
-    assert len(problems) == 1
-    assert "Zoé Leroy" in problems[0] and first["id"] in problems[0]
+    [problem] = problems_of(schedule(client, relationship=world.p2, start=S + 30 * MINUTE))
+    assert problem["type"] == "participant_already_booked"
+    assert problem["ctx"] == {"participant_id": world.m1, "session_id": first["id"], "starts_at": S.isoformat(), "ends_at": (S + HOUR).isoformat()}
+    assert "Zoé" not in json.dumps(problem)  # ids only: the console names them
     assert problems_of(schedule(client, relationship=world.p2, start=S - 59 * MINUTE))  # overlaps its first minute
     assert head(client) == before
     assert book(client, world.p2, start=S + HOUR)["status"] == "scheduled"  # back to back: no overlap
@@ -493,7 +506,8 @@ def test_a_member_booked_at_that_time_in_another_relationship_is_a_conflict(clie
 def test_a_theme_outside_the_programme_is_a_conflict_naming_the_programme_s_themes(client, world):
     before = head(client)
     [problem] = problems_of(schedule(client, relationship=world.p1, theme="cooking"))
-    assert "'cooking'" in problem and all(theme in problem for theme in THEMES)
+    assert (problem["type"], problem["ctx"]) == ("unknown_theme", {"theme": "cooking", "themes": THEMES})
+    assert "'cooking'" in problem["msg"]
     assert head(client) == before
 
 
@@ -502,7 +516,8 @@ def test_a_group_above_the_programme_s_new_limit_cannot_meet(client, world):
     apply(client, programme(SUB_A, mini_session_max=2))
     before = head(client)
     [problem] = problems_of(schedule(client, group=world.g, start=S + 7 * DAY))
-    assert "3 mentees" in problem and "at most 2" in problem
+    assert (problem["type"], problem["ctx"]) == ("group_too_large", {"mentees": 3, "mini_session_max": 2})
+    assert "3 mentees" in problem["msg"] and "at most 2 mentees" in problem["msg"]
     assert head(client) == before
     assert book(client, world.p1, start=S + 7 * DAY)["status"] == "scheduled"  # pairs are not concerned
 
@@ -512,13 +527,10 @@ def test_a_refused_session_lists_every_problem_at_once(client, world):
     apply(client, programme(SUB_A, mini_session_max=2), ended(SUB_A, world.g_match, world.m1, world.e3, world.e4, world.e5, reason="HR decision"))
     before = head(client)
     response = schedule(client, group=world.g, start=S + 30 * MINUTE, theme="cooking")
-    problems = problems_of(response)
-    assert response.json()["detail"]["message"] == "the session cannot be scheduled"
-    assert len(problems) == 4, problems
-    assert any("closed: HR decision" in p for p in problems)
-    assert any("3 mentees" in p for p in problems)
-    assert any("'cooking'" in p for p in problems)
-    assert any("Zoé Leroy" in p and first["id"] in p for p in problems)
+    assert response.json()["detail"]["type"] == "session_not_scheduled"
+    assert sorted(codes_of(response)) == ["group_too_large", "participant_already_booked", "relationship_closed", "unknown_theme"]
+    assert first["id"] in json.dumps(problems_of(response))
+    assert "HR decision" not in response.text  # free text stays out of an error
     assert head(client) == before
 
 
@@ -598,7 +610,7 @@ def test_a_moved_session_frees_its_old_time_and_books_the_new_one(client, world)
     assert book(client, world.p2, start=S)["status"] == "scheduled"  # Zoé's old time is free
     before = head(client)
     [problem] = problems_of(schedule(client, relationship=world.p2, start=S + DAY))
-    assert session["id"] in problem
+    assert problem["ctx"]["session_id"] == session["id"]
     assert head(client) == before
 
 
@@ -607,7 +619,8 @@ def test_a_session_cannot_be_moved_onto_another_of_its_members_sessions(client, 
     other = book(client, world.p2, start=S + 3 * HOUR)
     before = head(client)
     refused = act(client, session["id"], "reschedule", {"starts_at": (S + 3 * HOUR + 30 * MINUTE).isoformat()})
-    assert refused.status_code == 409 and other["id"] in refused.json()["detail"]["problems"][0]
+    assert refusal_of(refused)["type"] == "session_not_moved"
+    assert [(p["type"], p["ctx"]["session_id"]) for p in problems_of(refused)] == [("participant_already_booked", other["id"])]
     past = act(client, session["id"], "reschedule", {"starts_at": (T0 - HOUR).isoformat()})
     assert past.status_code == 422 and locs(past) == [("body", "starts_at")]
     insecure = act(client, session["id"], "reschedule", {"starts_at": (T0 - HOUR).isoformat(), "video_link": "http://x.example.com"})
@@ -1046,7 +1059,8 @@ def test_another_subsidiary_s_admin_sees_nothing_and_changes_nothing(client, wor
     assert client.post(f"{base}/relationships/{world.p1}/notes", json=note, headers=ADMIN_B).status_code == 404
     assert client.post(f"{base}/relationships/{world.p1}/notes", json=note, headers=AUDITOR_A).status_code == 403
     assert head(client) == before
-    assert session_of(client, sid) == session
+    now_moot = ("actions", "feedback_due")  # the clock moved on since it was booked
+    assert {k: v for k, v in session_of(client, sid).items() if k not in now_moot} == {k: v for k, v in session.items() if k not in now_moot}
 
 
 @pytest.mark.parametrize("who", ["no-token", "expired", "other-secret"])
@@ -1181,8 +1195,8 @@ def test_free_text_of_a_relationship_is_sealed_with_its_key_and_goes_when_any_me
     rebuilt = type(app.view)(app)
     rebuilt.catch_up()
     assert rebuilt.relationship(SUB_A, world.p1, now.now)["reason"] is None
-    assert rebuilt.session(SUB_A, met["id"])["location"] is None and rebuilt.session(SUB_A, group["id"])["location"] == "Room G"
-    assert rebuilt.session(SUB_A, dropped["id"])["cancellation_reason"] is None
+    assert rebuilt.session(SUB_A, met["id"], now.now)["location"] is None and rebuilt.session(SUB_A, group["id"], now.now)["location"] == "Room G"
+    assert rebuilt.session(SUB_A, dropped["id"], now.now)["cancellation_reason"] is None
 
 
 def test_free_text_stored_before_it_was_sealed_reads_as_it_is_until_a_member_is_erased(client, world, now):
@@ -1200,8 +1214,8 @@ def test_free_text_stored_before_it_was_sealed_reads_as_it_is_until_a_member_is_
     assert b"Mentee1 Martin is ill" in stored(client)
     fresh = type(app.view)(app)
     fresh.catch_up()
-    assert fresh.session(SUB_A, old["id"])["cancellation_reason"] == "Mentee1 Martin is ill"
-    assert fresh.session(SUB_A, old["id"])["location"] == "Zoé's office"
+    assert fresh.session(SUB_A, old["id"], now.now)["cancellation_reason"] == "Mentee1 Martin is ill"
+    assert fresh.session(SUB_A, old["id"], now.now)["location"] == "Zoé's office"
 
     apply(client, erased(SUB_A, world.e1))
     shown = session_of(client, old["id"])
@@ -1209,7 +1223,7 @@ def test_free_text_stored_before_it_was_sealed_reads_as_it_is_until_a_member_is_
     assert session_of(client, kept["id"])["location"] == "Room G"
     rebuilt = type(app.view)(app)
     rebuilt.catch_up()
-    assert rebuilt.session(SUB_A, old["id"])["cancellation_reason"] is None and rebuilt.session(SUB_A, old["id"])["location"] is None
+    assert rebuilt.session(SUB_A, old["id"], now.now)["cancellation_reason"] is None and rebuilt.session(SUB_A, old["id"], now.now)["location"] is None
     [cancelled] = [e for e in app.repository.event_store.get(uuid.UUID(world.p1)) if isinstance(e, Relationship.SessionCancelled)]
     assert cancelled.reason is None  # read through the store too: its relationship's key is destroyed
 
@@ -1228,3 +1242,149 @@ def test_a_group_that_goes_on_without_an_erased_mentee_keeps_its_places(client, 
     apply(client, withdrawn(SUB_A, world.m1, "mentor"), erased(SUB_A, world.m1))
     assert app.keys.is_erased(world.g)
     assert session_of(client, group["id"])["location"] is None and session_of(client, later["id"])["location"] is None
+
+
+# -- what a session allows now ------------------------------------------------------------
+
+
+def allowed(session: dict) -> dict[str, str | None]:
+    """Each action: None when allowed, else the code of why not."""
+    return {name: None if a["allowed"] else a["reason"]["type"] for name, a in session["actions"].items()}
+
+
+def test_a_session_says_what_it_allows_now_and_the_commands_refuse_with_the_same_reason(client, world, now):
+    session = book(client, world.p1, start=S)
+    now.now = S - MINUTE
+    shown = session_of(client, session["id"])
+    assert allowed(shown) == {
+        "record_attendance": "session_not_started", "give_feedback": "session_not_started", "mark_held": "session_not_started",
+        "move": None, "cancel": None,
+    }
+    assert shown["actions"]["record_attendance"]["reason"]["ctx"] == {"starts_at": S.isoformat()}
+    assert shown["feedback_due"] == []
+    # The commands answer with exactly the reason the view gave.
+    for action, payload, name in [
+        ("attendance", {"participant_id": world.e1, "present": True}, "record_attendance"),
+        ("feedback", {"participant_id": world.e1, "rating": 5}, "give_feedback"),
+        ("complete", None, "mark_held"),
+    ]:
+        refused = refusal_of(act(client, session["id"], action, payload))
+        assert {k: refused[k] for k in ("type", "msg", "ctx")} == shown["actions"][name]["reason"]
+        assert refused["problems"] == [shown["actions"][name]["reason"]]  # listed once, not a second time in other words
+
+    now.now = S + HOUR
+    started = session_of(client, session["id"])
+    assert allowed(started) == {"record_attendance": None, "give_feedback": None, "mark_held": None, "move": None, "cancel": None}
+    assert started["feedback_due"] == [world.m1, world.e1]
+    act(client, session["id"], "feedback", {"participant_id": world.e1, "rating": 5})
+    assert session_of(client, session["id"])["feedback_due"] == [world.m1]
+    refused = refusal_of(act(client, session["id"], "feedback", {"participant_id": world.e1, "rating": 4}))
+    assert (refused["type"], refused["ctx"]) == ("feedback_already_given", {"participant_id": world.e1})
+    act(client, session["id"], "complete")
+    held = session_of(client, session["id"])
+    assert allowed(held) == {
+        "record_attendance": None, "give_feedback": None, "mark_held": "session_already_held",
+        "move": "session_already_held", "cancel": "session_already_held",
+    }
+    act(client, session["id"], "feedback", {"participant_id": world.m1, "rating": 4})
+    done = session_of(client, session["id"])
+    assert (allowed(done)["give_feedback"], done["feedback_due"]) == ("feedback_complete", [])  # no feedback form left to offer
+    assert refusal_of(act(client, session["id"], "cancel", {"reason": "late"}))["type"] == "session_already_held"
+
+
+def test_a_member_recorded_absent_is_not_asked_for_feedback_and_a_no_show_cannot_be_held(client, world, now):
+    session = book(client, world.p1, start=S)
+    now.now = S + HOUR
+    act(client, session["id"], "attendance", {"participant_id": world.e1, "present": False})
+    shown = session_of(client, session["id"])
+    assert shown["feedback_due"] == [world.m1]
+    assert allowed(shown)["mark_held"] == "session_no_show"
+    assert refusal_of(act(client, session["id"], "complete"))["type"] == "session_no_show"
+    refused = refusal_of(act(client, session["id"], "feedback", {"participant_id": world.e1, "rating": 3}))
+    assert (refused["type"], refused["ctx"]) == ("participant_absent", {"participant_id": world.e1})
+    act(client, session["id"], "cancel", {"reason": "no-show"})
+    assert set(allowed(session_of(client, session["id"])).values()) == {"session_cancelled"}
+
+
+def test_every_refusal_has_a_code_and_ids_for_params(client, world, now):
+    not_member = refusal_of(client.post(f"/subsidiaries/{SUB_A}/relationships/{world.p1}/notes", json={"author_id": world.e2, "note": "hi"}, headers=ADMIN))
+    assert (not_member["type"], not_member["ctx"]) == ("not_a_relationship_member", {"participant_id": world.e2})
+    session = book(client, world.p1, start=S)
+    now.now = S + HOUR
+    stranger = refusal_of(act(client, session["id"], "attendance", {"participant_id": world.e2, "present": True}))
+    assert (stranger["type"], stranger["ctx"]) == ("not_a_member", {"participant_id": world.e2})
+    assert "Mentee2" not in json.dumps(stranger)
+    close(client, world.p2, {"reason": "moved away"})
+    again = refusal_of(close(client, world.p2, {"reason": "twice"}))
+    assert (again["type"], again["ctx"]) == ("relationship_already_ended", {"status": "closed"})
+    nowhere = schedule(client, relationship=world.p1, start=S + DAY, location=None)
+    assert [(p["loc"], p["type"]) for p in nowhere.json()["detail"]] == [(["body", "video_link"], "place_required")]
+    insecure = schedule(client, relationship=world.p1, start=S + DAY, video_link="http://meet.example.com")
+    assert [p["type"] for p in insecure.json()["detail"]] == ["video_link_not_https"]
+    both = schedule(client, relationship=world.p1, group=world.g, start=S + DAY)
+    assert [p["type"] for p in both.json()["detail"]] == ["relationship_or_group"]
+
+
+# -- sessions recorded after the fact ------------------------------------------------------
+
+
+def record_held(client: TestClient, relationship: str | None = None, *, group: str | None = None, start: datetime, attendance: dict, **extra: Any) -> Any:
+    return schedule(client, relationship=relationship, group=group, start=start, held=True, attendance=attendance, **extra)
+
+
+def test_a_session_heard_of_afterwards_is_recorded_as_held_with_its_attendance(client, world, now):
+    now.now = T0 + 10 * DAY
+    before = head(client)
+    response = record_held(client, world.p1, start=T0 + 3 * DAY, attendance={world.m1: True, world.e1: True})
+    assert response.status_code == 201, response.text
+    session = response.json()
+    assert (session["status"], at(session["starts_at"])) == ("held", T0 + 3 * DAY)
+    assert {p["id"]: p["present"] for p in session["participants"]} == {world.m1: True, world.e1: True}
+    assert session["feedback_due"] == [world.m1, world.e1]  # feedback may follow
+    # The same events a session followed live gives, in one save.
+    notifications = client.app.state.sessions.recorder.select_notifications(before + 1, 100)
+    names = [n.topic.rsplit(".", 1)[-1] for n in notifications if ":Relationship." in n.topic]
+    assert names == ["SessionScheduled", "AttendanceRecorded", "AttendanceRecorded", "SessionHeld"]
+    assert len({n.id for n in notifications}) == len(notifications) and head(client) == notifications[-1].id
+    rel = relationship_of(client, world.p1)
+    assert (rel["sessions_held"], rel["sessions_scheduled"], rel["stalled"]) == (1, 0, False)
+    dashboard = client.get(f"/subsidiaries/{SUB_A}/dashboard", headers=ADMIN).json()
+    assert dashboard["sessions"] == {"scheduled": 0, "held": 1, "cancelled": 0}
+    assert dashboard["attendance"] == {"recorded": 2, "present": 2, "no_shows": 0, "rate": 1.0}
+    assert dashboard["sessions_held_by_theme"] == {"networking": 1}
+    # It is in the members' agendas: nothing else can be booked over it.
+    assert codes_of(record_held(client, world.p2, start=T0 + 3 * DAY, attendance={world.m1: True, world.e2: True})) == ["participant_already_booked"]
+
+
+def test_sessions_held_after_the_fact_complete_the_relationship_at_its_target(client, world, now):
+    now.now = T0 + 20 * DAY
+    for n in (1, 2):
+        book_held = record_held(client, group=world.g, start=T0 + n * DAY, theme="online learning",
+                                attendance={world.m1: True, world.e3: True, world.e4: n == 1, world.e5: True})
+        assert book_held.status_code == 201, book_held.text
+    rel = relationship_of(client, world.g)
+    assert (rel["status"], rel["sessions_held"], rel["no_shows"]) == ("completed", 2, {world.e4: 1})
+
+
+def test_a_session_recorded_as_held_lies_within_the_relationship_s_life_with_every_member_s_attendance(client, world, now):
+    now.now = T0 + 10 * DAY
+    refused = record_held(client, world.p1, start=T0 - DAY, attendance={world.m1: True, world.e2: True})
+    assert refusal_of(refused)["type"] == "session_not_recorded"
+    problems = {p["type"]: p["ctx"] for p in problems_of(refused)}
+    assert problems == {
+        "before_the_match": {"starts_at": (T0 - DAY).isoformat(), "matched_at": T0.isoformat()},
+        "not_a_member": {"participant_id": world.e2},
+        "attendance_missing": {"participant_id": world.e1},
+    }
+    no_show = record_held(client, world.p1, start=T0 + DAY, attendance={world.m1: True, world.e1: False})
+    assert codes_of(no_show) == ["session_no_show"]
+    future = record_held(client, world.p1, start=now.now + HOUR, attendance={world.m1: True, world.e1: True})
+    assert future.status_code == 422 and [(p["loc"], p["type"]) for p in future.json()["detail"]] == [(["body", "starts_at"], "held_in_the_future")]
+    no_attendance = schedule(client, relationship=world.p1, start=T0 + DAY, held=True)
+    assert [p["type"] for p in no_attendance.json()["detail"]] == ["attendance_required"]
+    without_held = schedule(client, relationship=world.p1, start=now.now + DAY, attendance={world.m1: True})
+    assert [p["type"] for p in without_held.json()["detail"]] == ["attendance_without_held"]
+    close(client, world.p2, {"reason": "moved away"})
+    closed = record_held(client, world.p2, start=T0 + DAY, attendance={world.m1: True, world.e2: True})
+    assert codes_of(closed) == ["relationship_closed"]
+    assert client.get(f"/subsidiaries/{SUB_A}/sessions", headers=ADMIN).json() == []  # nothing recorded of any refused one

@@ -145,7 +145,7 @@ def test_an_admin_runs_a_programme_from_onboarding_to_the_dashboard(platform: Ta
     page.locator("tr", has_text="Anne Dubois").get_by_role("link").first.click()
     starts = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=7)).replace(hour=14, minute=0, second=0, microsecond=0)
     page.get_by_label("Starts at (Europe/Paris)").fill(starts.strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_label("Place").fill("Salle Lumière")
+    page.get_by_label("Place", exact=True).fill("Salle Lumière")
     page.get_by_role("button", name="Schedule").click()
     expect(page.get_by_role("status")).to_contain_text("The session is scheduled.")
     expect(page.get_by_role("link", name="Download the invitation (.ics)")).to_be_visible()

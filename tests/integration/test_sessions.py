@@ -72,7 +72,8 @@ def test_from_enrolment_to_a_held_session_and_the_dashboard(platform, services):
         )
         assert clash.status_code == 409
         problems = clash.json()["detail"]["problems"]
-        assert len(problems) == 2 and "cooking" in problems[0] and session["id"] in problems[1]
+        assert [p["type"] for p in problems] == ["unknown_theme", "participant_already_booked"]
+        assert problems[0]["ctx"]["theme"] == "cooking" and problems[1]["ctx"]["session_id"] == session["id"]
         past = sessions.post(
             f"/subsidiaries/{SLUG}/sessions",
             json={"relationship_id": other["id"], "theme": "networking", "starts_at": "2020-01-01T10:00:00+01:00", "duration_minutes": 5},

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 Format = Literal["pair", "mini-session"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -21,7 +22,7 @@ def _video_link(link: HttpUrl | None) -> str | None:
     if link is None:
         return None
     if link.scheme != "https":
-        raise ValueError("a video link must be an https:// address")
+        raise PydanticCustomError("video_link_not_https", "a video link must be an https:// address", {"scheme": link.scheme})
     return str(link)
 
 
@@ -31,18 +32,30 @@ class SessionIn(_Strict):
     relationship_id: UUID | None = Field(None, description="A pair's relationship")
     group_id: UUID | None = Field(None, description="A mini-session group (its relationship id)")
     theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
-    starts_at: AwareDatetime = Field(description="ISO 8601 with an offset, e.g. 2026-03-10T14:00:00+01:00; in the future")
+    starts_at: AwareDatetime = Field(
+        description="ISO 8601 with an offset, e.g. 2026-03-10T14:00:00+01:00; in the future, or already started for a session `held`"
+    )
     duration_minutes: Duration | None = None
     location: Location | None = Field(None, description="Where the members meet")
     video_link: HttpUrl | None = Field(None, description="An https:// link for a video session")
+    held: bool = Field(
+        False,
+        description="It already took place (an admin heard of it afterwards): recorded as scheduled, attended and held at once; "
+        "give `attendance` for every member. Its start lies between the match and now.",
+    )
+    attendance: dict[UUID, bool] | None = Field(
+        None, description="With `held`: whether each member (the mentor and every mentee, by participant id) was present"
+    )
 
-    # Declared last and validated even when absent, so that their problems are listed with
-    # every other field's (a model validator would only run once every field is valid).
+    # Validated even when absent, so that their problems are listed with every other
+    # field's (a model validator would only run once every field is valid).
     @field_validator("group_id", mode="after")
     @classmethod
     def one_of_relationship_or_group(cls, group_id: UUID | None, info: ValidationInfo) -> UUID | None:
         if "relationship_id" in info.data and (info.data["relationship_id"] is None) == (group_id is None):
-            raise ValueError("give relationship_id (a pair) or group_id (a mini-session), exactly one of them")
+            raise PydanticCustomError(
+                "relationship_or_group", "give relationship_id (a pair) or group_id (a mini-session), exactly one of them"
+            )
         return group_id
 
     @field_validator("video_link", mode="after")
@@ -50,8 +63,21 @@ class SessionIn(_Strict):
     def somewhere_to_meet(cls, link: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:
         _video_link(link)
         if "location" in info.data and info.data["location"] is None and link is None:
-            raise ValueError("give a location or a video link (or both)")
+            raise PydanticCustomError("place_required", "give a place (location), a video link, or both")
         return link
+
+    @field_validator("attendance", mode="after")
+    @classmethod
+    def attendance_with_held(cls, attendance: dict[UUID, bool] | None, info: ValidationInfo) -> dict[UUID, bool] | None:
+        if "held" in info.data and info.data["held"] and not attendance:
+            raise PydanticCustomError("attendance_required", "a session recorded as held needs each member's attendance")
+        if "held" in info.data and not info.data["held"] and attendance:
+            raise PydanticCustomError("attendance_without_held", "attendance is given with a session recorded as held only (held: true)")
+        return attendance
+
+    @property
+    def attendance_by_id(self) -> dict[str, bool] | None:
+        return {str(pid): present for pid, present in self.attendance.items()} if self.held and self.attendance else None
 
     @property
     def target(self) -> tuple[UUID, Format]:
@@ -64,8 +90,10 @@ class SessionIn(_Strict):
 class RescheduleIn(_Strict):
     starts_at: AwareDatetime = Field(description="The new start, in the future")
     duration_minutes: Duration | None = Field(None, description="Default: unchanged")
-    location: Location | None = Field(None, description="Default: the place is unchanged, unless video_link is given")
-    video_link: HttpUrl | None = None
+    location: Location | None = Field(
+        None, description="Default: the place is unchanged, unless video_link is given (then the session is online only)"
+    )
+    video_link: HttpUrl | None = Field(None, description="Default: unchanged, unless location is given")
 
     @field_validator("video_link", mode="after")
     @classmethod
@@ -122,6 +150,25 @@ class Feedback(BaseModel):
     given_at: datetime
 
 
+class Refusal(BaseModel):
+    type: str = Field(description="A stable code, e.g. session_not_started")
+    msg: str
+    ctx: dict[str, Any]
+
+
+class Action(BaseModel):
+    allowed: bool
+    reason: Refusal | None = Field(description="Why not, when not allowed: the refusal the command would answer with")
+
+
+class Actions(BaseModel):
+    record_attendance: Action
+    give_feedback: Action
+    mark_held: Action
+    move: Action
+    cancel: Action
+
+
 class SessionOut(BaseModel):
     id: UUID
     subsidiary_id: str
@@ -140,6 +187,8 @@ class SessionOut(BaseModel):
     feedback: list[Feedback]
     scheduled_at: datetime
     held_at: datetime | None
+    actions: Actions = Field(description="What the session allows now, and why not the rest (the commands follow the same rule)")
+    feedback_due: list[UUID] = Field(description="The members who may still give feedback now (not yet given, not recorded absent)")
 
 
 class Note(BaseModel):
@@ -179,11 +228,13 @@ class Dashboard(BaseModel):
     match_rate: float | None = Field(description="matched_mentees / mentees")
     relationships: dict[str, int] = Field(description="By status")
     stalled_relationships: int
-    sessions: dict[str, int] = Field(description="By status: scheduled, held, cancelled")
+    sessions: dict[str, int] = Field(description="By status: scheduled, held, cancelled (no-shows and others)")
     sessions_held_by_theme: dict[str, int]
     sessions_held_by_format: dict[str, int]
     attendance: dict[str, Any] = Field(description="recorded, present, no_shows, rate (present / recorded)")
-    average_rating: dict[str, dict[str, Any]] = Field(description="By the giver's role: count and average")
+    average_rating: dict[str, dict[str, Any]] = Field(
+        description="Ratings given BY each role (mentor: given by mentors; mentee: given by mentees): count and average"
+    )
 
 
 class SubsidiaryDashboard(Dashboard):

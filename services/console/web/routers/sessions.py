@@ -6,10 +6,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.console.gateway import Api, ApiError, api_path
+from services.console.gateway import Api, ApiError, ServiceProblem, api_path
 from services.console.web.deps import CurrentUser, Form, Services, Subsidiary, Writer
 from services.console.web.pages import redirect, render
-from services.console.web.routers.relationships import local_moment, place
+from services.console.web.routers.relationships import local_moment, place, refusal, with_names
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/sessions", tags=["sessions"])
 
@@ -43,11 +43,41 @@ async def session(request: Request, subsidiary_id: str, session_id: str, subsidi
     return await _session_page(request, api, subsidiary_id, session_id, {}, {})
 
 
+# A refusal the page's status already says (a cancelled or held session): no sentence of its own.
+SAID_BY_THE_STATUS = ("session_cancelled", "session_already_held")
+
+
 async def _session_page(
-    request: Request, api: Api, subsidiary_id: str, session_id: str, form: dict[str, str], errors: dict[str, list[str]], status_code: int = 200
+    request: Request,
+    api: Api,
+    subsidiary_id: str,
+    session_id: str,
+    form: dict[str, str],
+    errors: dict[str, list[ServiceProblem]],
+    status_code: int = 200,
 ) -> Response:
     found = await api.get("sessions", _path(subsidiary_id) + api_path("/{}", session_id))
-    return render(request, "session.html", status_code, session=found, form=form, errors=errors, tab="sessions")
+    timezone = request.state.subsidiary["timezone"]
+    members = found["participants"]
+    errors = {key: [with_names(p, members, request, timezone) for p in problems] for key, problems in errors.items()}
+    # What the session allows now, as the service says; why not the rest, in the page's words.
+    allowed = {name: action["allowed"] for name, action in found["actions"].items()}
+    why_not = {
+        name: with_names(_reason(action["reason"], name), members, request, timezone)
+        for name, action in found["actions"].items()
+        if not action["allowed"] and action["reason"]["type"] not in SAID_BY_THE_STATUS
+    }
+    due = set(found["feedback_due"])
+    givers = [p for p in members if p["id"] in due]
+    return render(
+        request, "session.html", status_code, session=found, form=form, errors=errors, allowed=allowed, why_not=why_not, givers=givers,
+        tab="sessions",
+    )
+
+
+def _reason(reason: dict[str, Any], action: str) -> ServiceProblem:
+    """A reason why not, worded for its action ("code@action" in problems.MESSAGES)."""
+    return ServiceProblem(str(reason.get("msg", "")), reason.get("type"), reason.get("ctx") or {}, action)
 
 
 async def _command(
@@ -59,7 +89,7 @@ async def _command(
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        errors = {f"{prefix}{field}" if field else "": messages for field, messages in exc.field_errors().items()}
+        errors = {f"{prefix}{field}" if field else "": problems for field, problems in refusal(exc).items()}
         return await _session_page(request, api, subsidiary_id, session_id, form, errors, exc.status)
     return redirect(request, _path(subsidiary_id) + api_path("/{}", session_id), notice)
 

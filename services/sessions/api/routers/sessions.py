@@ -12,7 +12,9 @@ from services.common.errors import NotFound, Problem
 from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
 from services.sessions.api.deps import JSON_BODY, KnownSubsidiary, Now, Sessions
 from services.sessions.api.schemas import AttendanceIn, CancelIn, FeedbackIn, RescheduleIn, SessionIn, SessionOut
+from services.sessions.application import start_problem
 from services.sessions.calendar import invitation
+from services.sessions.domain import held_in_the_future, in_the_past
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
 
@@ -21,16 +23,19 @@ CONFLICTS = {409: {"description": "The session's state, or the members' agendas,
 
 
 async def start_in_the_past(request: Request, now: Now, _: SubsidiaryWriter) -> list[Problem]:
-    """A start in the past, found on the body as sent, so that a 422 lists it with the
-    body's other problems."""
+    """A start in the past (or, for a session recorded as held, one still to come), found on
+    the body as sent, so that a 422 lists it with the body's other problems."""
     try:
         sent = await request.json()
         starts_at = _WHEN.validate_python(sent.get("starts_at")) if isinstance(sent, dict) else None
     except (ValueError, ValidationError):
         return []
     problems = []
-    if starts_at is not None and starts_at <= now:
-        problems.append(Problem(["body", "starts_at"], f"the session would start in the past ({starts_at.isoformat()})", "in_the_past"))
+    held = isinstance(sent, dict) and sent.get("held") is True and request.url.path.endswith("/sessions")
+    if starts_at is not None and not held and starts_at <= now:
+        problems.append(start_problem(in_the_past(starts_at)))
+    if starts_at is not None and held and starts_at > now:
+        problems.append(start_problem(held_in_the_future(starts_at)))
     request.state.problems = problems
     return problems
 
@@ -42,11 +47,15 @@ TIMED_BODY = [*JSON_BODY, Depends(start_in_the_past)]
     "",
     status_code=status.HTTP_201_CREATED,
     dependencies=TIMED_BODY,
-    summary="Schedule a session for a pair (relationship_id) or a mini-session group (group_id)",
+    summary="Schedule a session for a pair (relationship_id) or a mini-session group (group_id); "
+    "or record one that already took place (held, with attendance)",
     responses={
         **BODY_ERROR_RESPONSES,
-        409: {"description": "A member already booked at that time, a group larger than the programme allows, "
-              "a theme outside the programme, or a closed relationship; every reason is listed"},
+        409: {"description": "A member already booked at that time (participant_already_booked), a group with more mentees "
+              "than the programme's mini_session_max (group_too_large; the mentor is not counted), a theme outside the "
+              "programme (unknown_theme), a closed relationship (relationship_closed); for a session held: a start before "
+              "the match (before_the_match), a member's attendance missing (attendance_missing), a no-show "
+              "(session_no_show); every reason is listed"},
     },
 )
 def schedule(
@@ -64,8 +73,9 @@ def schedule(
         str(body.video_link) if body.video_link else None,
         now,
         context,
+        attendance=body.attendance_by_id,
     )
-    return _session(sessions, subsidiary_id, session_id)
+    return _session(sessions, subsidiary_id, session_id, now)
 
 
 @router.get("", dependencies=[KnownSubsidiary], summary="The subsidiary's sessions, soonest first, with filters")
@@ -73,6 +83,7 @@ def list_sessions(
     subsidiary_id: str,
     sessions: Sessions,
     response: Response,
+    now: Now,
     status: Literal["scheduled", "held", "cancelled"] | None = None,
     relationship_id: UUID | None = None,
     participant_id: UUID | None = None,
@@ -84,6 +95,7 @@ def list_sessions(
 ) -> list[SessionOut]:
     rows = sessions.view.sessions(
         subsidiary_id,
+        now,
         status=status,
         relationship_id=str(relationship_id) if relationship_id else None,
         participant_id=str(participant_id) if participant_id else None,
@@ -101,7 +113,7 @@ def list_sessions(
     responses={200: {"content": {"text/calendar": {}}, "description": "An iCalendar file with one event"}},
 )
 def invitation_file(subsidiary_id: str, session_id: UUID, _: SubsidiaryReader, sessions: Sessions, now: Now) -> Response:
-    found = sessions.view.calendar_of(subsidiary_id, str(session_id))
+    found = sessions.view.calendar_of(subsidiary_id, str(session_id), now)
     if found is None:
         raise NotFound(f"session {session_id} not found")
     session, subsidiary = found
@@ -113,8 +125,8 @@ def invitation_file(subsidiary_id: str, session_id: UUID, _: SubsidiaryReader, s
 
 
 @router.get("/{session_id}", summary="One session, with its participants, attendance and feedback")
-def get_session(subsidiary_id: str, session_id: UUID, _: SubsidiaryReader, sessions: Sessions) -> SessionOut:
-    return _session(sessions, subsidiary_id, str(session_id))
+def get_session(subsidiary_id: str, session_id: UUID, _: SubsidiaryReader, sessions: Sessions, now: Now) -> SessionOut:
+    return _session(sessions, subsidiary_id, str(session_id), now)
 
 
 @router.post(
@@ -137,13 +149,15 @@ def reschedule(
         now,
         context,
     )
-    return _session(sessions, subsidiary_id, str(session_id))
+    return _session(sessions, subsidiary_id, str(session_id), now)
 
 
 @router.post("/{session_id}/cancel", dependencies=JSON_BODY, summary="Cancel a scheduled session", responses={**BODY_ERROR_RESPONSES, **CONFLICTS})
-def cancel(subsidiary_id: str, session_id: UUID, body: CancelIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions) -> SessionOut:
+def cancel(
+    subsidiary_id: str, session_id: UUID, body: CancelIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+) -> SessionOut:
     sessions.cancel_session(subsidiary_id, str(session_id), body.reason, context)
-    return _session(sessions, subsidiary_id, str(session_id))
+    return _session(sessions, subsidiary_id, str(session_id), now)
 
 
 @router.post(
@@ -156,7 +170,7 @@ def attendance(
     subsidiary_id: str, session_id: UUID, body: AttendanceIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
 ) -> SessionOut:
     sessions.record_attendance(subsidiary_id, str(session_id), str(body.participant_id), body.present, now, context)
-    return _session(sessions, subsidiary_id, str(session_id))
+    return _session(sessions, subsidiary_id, str(session_id), now)
 
 
 @router.post(
@@ -169,7 +183,7 @@ def feedback(
     subsidiary_id: str, session_id: UUID, body: FeedbackIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
 ) -> SessionOut:
     sessions.give_feedback(subsidiary_id, str(session_id), str(body.participant_id), body.rating, body.comment, now, context)
-    return _session(sessions, subsidiary_id, str(session_id))
+    return _session(sessions, subsidiary_id, str(session_id), now)
 
 
 @router.post(
@@ -179,11 +193,11 @@ def feedback(
 )
 def complete(subsidiary_id: str, session_id: UUID, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now) -> SessionOut:
     sessions.complete_session(subsidiary_id, str(session_id), now, context)
-    return _session(sessions, subsidiary_id, str(session_id))
+    return _session(sessions, subsidiary_id, str(session_id), now)
 
 
-def _session(sessions: Sessions, subsidiary_id: str, session_id: str) -> SessionOut:
-    found = sessions.view.session(subsidiary_id, session_id)
+def _session(sessions: Sessions, subsidiary_id: str, session_id: str, now: Now) -> SessionOut:
+    found = sessions.view.session(subsidiary_id, session_id, now)
     if found is None:
         raise NotFound(f"session {session_id} not found")
     return SessionOut(**found)
