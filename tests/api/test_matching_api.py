@@ -231,3 +231,19 @@ def test_free_text_about_a_match_is_sealed_with_its_key_and_goes_when_any_member
         assert book.matches[other["id"]]["status"] == "active"
     finally:
         fresh.close()
+
+
+def test_matches_are_listed_by_participant(client, world):
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN)
+    mentee = world["a-mentees"][0]
+    [match] = client.get("/subsidiaries/sub-a/matches", params={"participant_id": mentee}, headers=ADMIN).json()
+    assert mentee in match["mentee_ids"]
+    mentor = match["mentor_id"]
+    led = client.get("/subsidiaries/sub-a/matches", params={"participant_id": mentor}, headers=ADMIN).json()
+    assert led and all(m["mentor_id"] == mentor for m in led) and match["id"] in {m["id"] for m in led}
+    # Someone matching never heard of has no match; a filter that is not an id is refused.
+    assert client.get("/subsidiaries/sub-a/matches", params={"participant_id": str(uuid.uuid4())}, headers=ADMIN).json() == []
+    assert client.get("/subsidiaries/sub-a/matches", params={"participant_id": "nobody"}, headers=ADMIN).status_code == 422
+    declined = client.get("/subsidiaries/sub-a/matches", params={"participant_id": mentee, "status": "declined"}, headers=ADMIN).json()
+    assert declined == []
