@@ -4,6 +4,7 @@ browser: tests/browser/test_console.py.)"""
 
 import ast
 import asyncio
+import html
 import re
 import time
 from datetime import timedelta
@@ -290,12 +291,13 @@ IMPORT_FILE = (
     "mentee,Ann <script>Dubois,ann.dubois@example.org,1968,Finance,Lyon,fr,knitting,mon-am\n"
     "mentee,Marc Petit,marc.petit@example.net,1965,Claims,Lyon,fr,networking,wed-am\n"
 )
-# What enrolment answers (its real messages name the email they are about).
+# What enrolment answers (messages and parameters naming the person they are about, as a
+# careless service might: the console keeps neither).
 IMPORT_REFUSAL = [
-    {"row": 2, "column": "email", "message": "lea.martin@example.com is already enrolled"},
-    {"row": 3, "column": "themes", "message": "unknown theme 'knitting'; the programme's themes are: networking"},
-    {"row": 3, "column": "name", "message": "Ann <script>Dubois: value is too long"},
-    {"row": 4, "column": "email", "message": "MARC.PETIT@example.net appears more than once"},
+    {"row": 2, "column": "email", "message": "lea.martin@example.com is already enrolled", "type": "already_enrolled", "ctx": {"subsidiary_id": "lyon"}},
+    {"row": 3, "column": "themes", "message": "unknown theme 'knitting'; the programme's themes are: networking", "type": "unknown_theme", "ctx": {"theme": "knitting", "themes": ["networking"]}},
+    {"row": 3, "column": "name", "message": "Ann <script>Dubois: value is too long", "type": "value_error", "ctx": {"error": "Ann <script>Dubois"}},
+    {"row": 4, "column": "email", "message": "MARC.PETIT@example.net appears more than once", "type": "duplicate_email", "ctx": {}},
 ]
 PERSONAL = ["Léa", "Martin", "lea.martin", "Ann", "Dubois", "ann.dubois", "Marc", "Petit", "marc.petit", "example.com", "example.org", "example.net"]
 
@@ -337,7 +339,11 @@ def test_a_failed_import_keeps_only_row_numbers_columns_and_messages_once_it_end
 
     held = _everything_in(job)
     assert [word for word in PERSONAL if word.casefold() in held.casefold()] == []
-    assert job.result["row_errors"] == [
+    kept = [
+        {"row": row["row"], "problems": [{key: p[key] for key in ("row", "column", "message")} for p in row["problems"]]}
+        for row in job.result["row_errors"]
+    ]
+    assert kept == [
         {"row": 2, "problems": [{"row": 2, "column": "email", "message": "[email] is already enrolled"}]},
         {"row": 3, "problems": [
             {"row": 3, "column": "themes", "message": "unknown theme 'knitting'; the programme's themes are: networking"},
@@ -345,12 +351,19 @@ def test_a_failed_import_keeps_only_row_numbers_columns_and_messages_once_it_end
         ]},
         {"row": 4, "problems": [{"row": 4, "column": "email", "message": "[email] appears more than once"}]},
     ]  # fmt: skip
+    assert [p["problem"].type for row in job.result["row_errors"] for p in row["problems"]] == [
+        "already_enrolled", "unknown_theme", "value_error", "duplicate_email",
+    ]  # fmt: skip
 
     page = console.get(f"/jobs/{job.id}/progress").text
     assert "Nothing was imported: 4 errors in the file." in page
     row = re.search(r'<tr id="row-3">(.*?)</tr>', page, re.S).group(1)
-    assert "<strong>themes</strong>" in row and "unknown theme &#39;knitting&#39;" in row
+    # Each error by its code, in the page's language; one without a code by its message.
+    assert "<strong>themes</strong>" in row and "knitting is not one of the programme's themes: choose among networking." in html.unescape(row)
+    assert "[name]: value is too long" in row
     assert [word for word in PERSONAL if word in page] == []
+    french = console.get(f"/jobs/{job.id}/progress", headers={"Accept-Language": "fr-FR,fr"}).text
+    assert "knitting n’est pas un des thèmes du programme" in french
 
 
 # -- cookies, forgery, caching, sizes ---------------------------------------------------------
