@@ -485,3 +485,42 @@ def test_a_csv_file_may_be_larger_than_a_form_up_to_its_own_limit():
         refused = console.post("/subsidiaries/lyon/participants/import", data={"csrf_token": token}, files={"file": ("p.csv", rows * 3, "text/csv")})
         assert refused.status_code == 413
         assert "The file is larger than the console accepts (195.3 KiB at most): split it into smaller files" in refused.text
+
+
+# -- a participant's page follows them into the other services ----------------------------------
+
+PID = "0b6c3a52-8f0e-4d7e-9a51-2f1d7a0c9e11"
+ANNE = {
+    "id": PID, "subsidiary_id": "lyon", "role": "mentee", "status": "enrolled", "name": "Anne Dubois", "email": "anne@example.com",
+    "birth_year": 1968, "manager_email": None, "department": "Finance", "site": "Lyon", "languages": ["fr"], "themes": ["networking"],
+    "availability": [], "enrolled_at": "2026-01-05T09:00:00+00:00", "certified_at": None, "withdrawn_at": None,
+    "withdrawal_reason": None, "personal_data_erased": False, "version": 1,
+}  # fmt: skip
+
+
+def test_a_participant_page_says_when_the_other_services_have_not_heard_of_them_yet(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    recorded.answers["GET", f"/subsidiaries/lyon/participants/{PID}"] = httpx.Response(200, json=ANNE)
+    # matching and sessions answer 404: the subsidiary's events have not reached them yet
+    page = console.get(f"/subsidiaries/lyon/participants/{PID}")
+    assert page.status_code == 200
+    assert "Matching has not heard of this participant yet" in page.text
+    assert "Sessions has not heard of this participant yet" in page.text
+    assert ("matching", "GET", "/subsidiaries/lyon/matches") in recorded.calls
+
+    recorded.answers["GET", "/subsidiaries/lyon/matches"] = httpx.Response(200, json=[])
+    recorded.answers["GET", "/subsidiaries/lyon/relationships"] = httpx.Response(200, json=[])
+    recorded.answers["GET", "/subsidiaries/lyon/sessions"] = httpx.Response(200, json=[])
+    page = console.get(f"/subsidiaries/lyon/participants/{PID}").text
+    assert "No match yet." in page and "No relationship yet." in page and "No session yet." in page
+    assert "has not heard" not in page
+
+
+def test_a_participant_page_says_when_a_service_is_not_reachable(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    recorded.answers["GET", f"/subsidiaries/lyon/participants/{PID}"] = httpx.Response(200, json=ANNE)
+    clients = console.app.state.services.clients
+    clients["matching"] = httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    page = console.get(f"/subsidiaries/lyon/participants/{PID}")
+    assert page.status_code == 200 and "Anne Dubois" in page.text
+    assert "Matching is not reachable just now" in page.text

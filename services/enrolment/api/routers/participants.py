@@ -65,7 +65,7 @@ def _refusal(problems: list[Problem]) -> Exception:
     status_code=status.HTTP_201_CREATED,
     dependencies=JSON_BODY,
     summary="Enrol a mentor or a mentee",
-    responses={**BODY_ERROR_RESPONSES, 409: {"description": "This email is already enrolled in the subsidiary"}},
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "`already_enrolled`: this email is already enrolled in the subsidiary"}},
 )
 def enrol(
     subsidiary_id: str,
@@ -137,7 +137,7 @@ def get_participant(subsidiary_id: str, participant_id: UUID, _: SubsidiaryReade
 @router.post(
     "/{participant_id}/certify",
     summary="Certify a mentor who finished the pedagogy training",
-    responses={409: {"description": "A mentee, or a withdrawn participant"}},
+    responses={409: {"description": "`not_a_mentor`: a mentee; `participant_withdrawn`: a withdrawn participant"}},
 )
 def certify(
     subsidiary_id: str, participant_id: UUID, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
@@ -150,7 +150,7 @@ def certify(
     "/{participant_id}",
     dependencies=JSON_BODY,
     summary="Update a participant's profile",
-    responses={**BODY_ERROR_RESPONSES, 409: {"description": "Withdrawn, or the new email is already enrolled"}},
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "`participant_withdrawn`, or `already_enrolled`: the new email is already enrolled"}},
 )
 def update_profile(
     subsidiary_id: str,
@@ -171,7 +171,7 @@ def update_profile(
     "/{participant_id}/withdraw",
     dependencies=JSON_BODY,
     summary="Withdraw a participant from the programme",
-    responses={**BODY_ERROR_RESPONSES, 409: {"description": "Already withdrawn"}},
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "`already_withdrawn`"}},
 )
 def withdraw(
     subsidiary_id: str,
