@@ -28,7 +28,7 @@ class SubsidiaryOnboardedPayload(_Payload):
 class ProgrammeSettings(_Payload):
     themes: list[ThemeName] = Field(min_length=1, description="The themes mentees can choose from")
     mentor_capacity: int = Field(ge=1, le=50, description="Active matches a mentor can hold at once")
-    mini_session_max: int = Field(ge=2, le=10, description="Largest mini-session, mentor excluded")
+    mini_session_max: int = Field(ge=2, le=10, description="Most mentees in a mini-session, the mentor not included")
     target_sessions: int = Field(ge=1, le=50, description="Sessions recommended per relationship")
     session_minutes: int = Field(ge=15, le=480, description="Recommended length of a session")
     min_age_gap: int | None = Field(

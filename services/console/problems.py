@@ -45,6 +45,37 @@ MESSAGES: dict[str, str] = {
     # -- every service ----------------------------------------------------------------------
     "changed_meanwhile": N_("Someone else changed these records at the same moment; nothing was recorded: try again."),
     # -- enrolment --------------------------------------------------------------------------
+    # ("code+suggestion": the same problem when the service, or the form, suggests the fix.)
+    "invalid_subsidiary_id": N_("Type lower-case letters, digits and dashes only (no spaces or accents), e.g. %(suggestion)s."),
+    "already_onboarded": N_("A subsidiary with the identifier %(subsidiary_id)s is already onboarded: choose another identifier."),
+    "unknown_timezone": N_("Type a time zone by its IANA name, e.g. Europe/Paris (the list offers them as you type)."),
+    "unknown_timezone+suggestion": N_("This is not an IANA time zone: type %(suggestion)s if that is the one meant."),
+    "unknown_locale": N_("Type a language code, optionally a dash and a country code, e.g. fr-FR or en-GB."),
+    "unknown_locale+suggestion": N_("This is not a known locale: type %(suggestion)s if that is the one meant."),
+    "unknown_language": N_("Unknown language codes: %(codes)s. Type two-letter ISO 639-1 codes, e.g. fr, en."),
+    "unknown_language+suggestion": N_("Unknown language codes: %(codes)s. Type two-letter ISO 639-1 codes: %(suggestion)s."),
+    "invalid_email": N_("Type an email address, e.g. name@example.com."),
+    "too_young": N_("Participants are at least %(min_age)s years old: type a year of birth of %(latest)s or before."),
+    "null_not_allowed": N_("Fill this in."),
+    "theme_too_short": N_("Each theme has at least %(min_length)s characters."),
+    "duplicate_programme_theme": N_("Each theme appears once; given more than once: %(themes)s."),
+    "unknown_theme": N_("%(theme)s is not one of the programme's themes: choose among %(themes)s."),
+    "duplicate_theme": N_("%(theme)s is chosen twice: choose each theme once."),
+    "duplicate_email": N_("This email appears more than once: each participant has their own."),
+    "already_enrolled": N_("This email is already enrolled in the subsidiary: a participant enrols once."),
+    "not_a_mentor": N_("Only mentors are certified: this participant is a mentee."),
+    "participant_withdrawn": N_("This participant has withdrawn from the programme: nothing about them can change."),
+    "already_withdrawn": N_("This participant has already withdrawn."),
+    # the CSV import's own problems (the column is shown beside them)
+    "not_utf8": N_("The file is not UTF-8 text (byte %(byte)s): save it as \"CSV UTF-8\" and import it again."),
+    "empty_file": N_("The file is empty: its first row names the columns."),
+    "no_participants": N_("The file has a header row but no participants."),
+    "wrong_cell_count": N_("This row has %(found)s cells where the header has %(expected)s."),
+    "formula_cell": N_("This cell starts with %(character)s: a spreadsheet would run it as a formula. Remove that character."),
+    "missing_column": N_("This column is missing from the header row."),
+    "unknown_column": N_("Unknown column: the columns are %(columns)s."),
+    "duplicate_column": N_("This column appears twice in the header row."),
+    "malformed_csv": N_("The file is not valid CSV here (a quote left open?)."),
     # -- matching ---------------------------------------------------------------------------
     # Publishing a run, declining a match (the console puts names in place of the ids).
     "run_already_published": N_("This run is already published."),

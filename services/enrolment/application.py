@@ -12,7 +12,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from services.common.application import ServiceApplication
-from services.common.errors import Conflict, Invalid, NotFound, Problem
+from services.common.errors import Conflict, Invalid, NotFound, Problem, Reason
 from services.common.settings import email_claim_secret
 from services.enrolment.domain import (
     DEFAULT_PROGRAMME,
@@ -91,7 +91,7 @@ class EnrolmentApplication(ServiceApplication):
         try:
             self.save(subsidiary)
         except IntegrityError:
-            raise Conflict(f"subsidiary {slug!r} is already onboarded") from None
+            raise Conflict(Reason("already_onboarded", f"subsidiary {slug!r} is already onboarded", {"subsidiary_id": slug})) from None
 
     def configure_programme(self, slug: str, settings: dict[str, Any], context: Context) -> None:
         subsidiary = self.get_subsidiary(slug)
@@ -129,7 +129,7 @@ class EnrolmentApplication(ServiceApplication):
             # One transaction: all the participants with their email claims, or nothing.
             self.save(*participants, *claims)
         except IntegrityError:
-            raise Conflict("an email was enrolled by another request meanwhile; nothing was recorded") from None
+            raise Conflict(Reason("changed_meanwhile", "an email was enrolled by another request meanwhile; nothing was recorded")) from None
         return [p.id for p in participants]
 
     def programme_problems(self, slug: str, candidates: list[dict[str, Any]]) -> list[Problem]:
@@ -143,7 +143,7 @@ class EnrolmentApplication(ServiceApplication):
         try:
             participant.certify(context={**context, "subsidiary_id": slug})
         except EnrolmentError as exc:
-            raise Conflict(str(exc)) from None
+            raise Conflict(exc.reason) from None
         self._save_or_conflict(participant)
 
     def update_profile(self, slug: str, participant_id: UUID, changes: dict[str, Any], context: Context) -> list[str]:
@@ -159,7 +159,7 @@ class EnrolmentApplication(ServiceApplication):
         try:
             changed = participant.update_profile(changes, context={**context, "subsidiary_id": slug})
         except EnrolmentError as exc:
-            raise Conflict(str(exc)) from None
+            raise Conflict(exc.reason) from None
         if changed:
             self._save_or_conflict(*aggregates)
         return changed
@@ -169,7 +169,7 @@ class EnrolmentApplication(ServiceApplication):
         try:
             participant.withdraw(reason=reason, context={**context, "subsidiary_id": slug})
         except EnrolmentError as exc:
-            raise Conflict(str(exc)) from None
+            raise Conflict(exc.reason) from None
         # A withdrawn participant's email is free again: they may enrol anew later.
         released = self._released_claim(slug, str(participant.email))
         self._save_or_conflict(participant, *([released] if released is not None else []))
@@ -243,7 +243,7 @@ class EnrolmentApplication(ServiceApplication):
             if emails[email.casefold()] > 1:
                 problems.append(Problem([index, "email"], "this email appears more than once", "duplicate_email"))
             elif any(claim_id in held for claim_id in ids[email.casefold()]):
-                problems.append(Problem([index, "email"], "this email is already enrolled", "already_enrolled"))
+                problems.append(Problem([index, "email"], f"this email is already enrolled in {subsidiary.slug}", "already_enrolled", {"subsidiary_id": subsidiary.slug}))
         return problems
 
     @staticmethod
@@ -253,10 +253,15 @@ class EnrolmentApplication(ServiceApplication):
             found = subsidiary.canonical_theme(theme)
             if found is None:
                 problems.append(
-                    Problem([*loc, rank], f"unknown theme {theme!r}; the programme's themes are: {', '.join(subsidiary.themes)}", "unknown_theme")
+                    Problem(
+                        [*loc, rank],
+                        f"unknown theme {theme!r}; the programme's themes are: {', '.join(subsidiary.themes)}",
+                        "unknown_theme",
+                        {"theme": theme, "themes": subsidiary.themes},
+                    )
                 )
             elif found in canonical:
-                problems.append(Problem([*loc, rank], f"theme {found!r} is ranked twice", "duplicate_theme"))
+                problems.append(Problem([*loc, rank], f"theme {found!r} is ranked twice", "duplicate_theme", {"theme": found}))
             else:
                 canonical.append(found)
         if problems:
@@ -267,15 +272,16 @@ class EnrolmentApplication(ServiceApplication):
         """The email's claim, taken: its keyed claim, made or claimed again. A claim made
         before claims were keyed (uuid5 id) that is still held refuses it too."""
         keyed, legacy = self.claim_ids(slug, email)
+        already = Reason("already_enrolled", f"this email is already enrolled in {slug}", {"subsidiary_id": slug})
         if self.view.claims_held({legacy}):
-            raise Conflict(f"this email is already enrolled in {slug}")
+            raise Conflict(already)
         if not self.view.ever_claimed(keyed):
             return EmailClaim(subsidiary_id=slug, id=keyed)
         claim: EmailClaim = self.repository.get(keyed)
         try:
             claim.claim()
         except EnrolmentError:
-            raise Conflict(f"this email is already enrolled in {slug}") from None
+            raise Conflict(already) from None
         return claim
 
     def _released_claim(self, slug: str, email: str) -> EmailClaim | None:
@@ -293,4 +299,4 @@ class EnrolmentApplication(ServiceApplication):
             self.save(*aggregates)
         except IntegrityError:
             # Optimistic concurrency: another request changed the same aggregate first.
-            raise Conflict("changed by another request meanwhile; nothing was recorded, try again") from None
+            raise Conflict(Reason("changed_meanwhile", "changed by another request meanwhile; nothing was recorded, try again")) from None

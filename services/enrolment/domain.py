@@ -13,6 +13,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from contracts.enrolment import canonical_theme
+from services.common.errors import Reason
 
 # Fixes the ids derived from names (a subsidiary's slug; a claimed email before claims were
 # keyed): the same name always gives the same aggregate id, so the event store itself refuses
@@ -42,7 +43,14 @@ Context = dict[str, Any]
 
 
 class EnrolmentError(Exception):
-    """A command the domain refuses; the message says why."""
+    """A command the domain refuses: `reason` says why (a stable code, its parameters)."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.message)
+        self.reason = reason
+
+
+WITHDRAWN_ALREADY = Reason("participant_withdrawn", "this participant has withdrawn")
 
 
 class Subsidiary(Aggregate):
@@ -102,9 +110,9 @@ class Participant(Aggregate):
     def certify(self, context: Context) -> bool:
         """The mentor finished the pedagogy training. Returns False when already certified."""
         if self.role != MENTOR:
-            raise EnrolmentError("only mentors are certified; this participant is a mentee")
+            raise EnrolmentError(Reason("not_a_mentor", "only mentors are certified; this participant is a mentee", {"role": self.role}))
         if self.status == WITHDRAWN:
-            raise EnrolmentError("this participant has withdrawn")
+            raise EnrolmentError(WITHDRAWN_ALREADY)
         if self.status == CERTIFIED:
             return False
         self._certified(context=context)
@@ -117,7 +125,7 @@ class Participant(Aggregate):
     def update_profile(self, changes: dict[str, Any], context: Context) -> list[str]:
         """Apply the given fields (flat names); returns the names that really changed."""
         if self.status == WITHDRAWN:
-            raise EnrolmentError("this participant has withdrawn")
+            raise EnrolmentError(WITHDRAWN_ALREADY)
         profile = {**self.profile, "personal_data": dict(self.profile["personal_data"])}
         changed = []
         for field, value in changes.items():
@@ -135,7 +143,7 @@ class Participant(Aggregate):
 
     def withdraw(self, reason: str, context: Context) -> None:
         if self.status == WITHDRAWN:
-            raise EnrolmentError("this participant has already withdrawn")
+            raise EnrolmentError(Reason("already_withdrawn", "this participant has already withdrawn"))
         self._withdrawn(reason=reason, role=self.role, context=context)
 
     @event("Withdrawn")
@@ -180,7 +188,7 @@ class EmailClaim(Aggregate):
 
     def claim(self) -> None:
         if self.is_held:
-            raise EnrolmentError("this email is already enrolled")
+            raise EnrolmentError(Reason("already_enrolled", "this email is already enrolled"))
         self._claimed_again()
 
     @event("ClaimedAgain")

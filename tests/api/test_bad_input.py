@@ -131,15 +131,14 @@ def test_every_bad_field_of_a_participant_is_listed_at_once(refused, onboarded):
         ("body", "availability", 0),
         ("body", "birth_year"),
         ("body", "email"),
-        ("body", "languages", 0),
-        ("body", "languages", 1),
+        ("body", "languages"),  # one problem listing every unknown code ("EN" is English)
         ("body", "manager_email"),
         ("body", "nickname"),
         ("body", "role"),
     ]
 
 
-@pytest.mark.parametrize("languages", [["french"], ["FR"], ["fra"], ["f"], [], ["fr", "e1"]])
+@pytest.mark.parametrize("languages", [["french"], ["xx"], ["fra"], ["f"], [], ["fr", "e1"]])
 def test_languages_must_be_iso_639_1_codes(refused, onboarded, languages):
     response = refused("POST", PARTICIPANTS, 422, json=participant("a@axa.fr", languages=languages))
     assert {loc[:2] for loc in locs(response)} == {("body", "languages")}
@@ -193,7 +192,7 @@ def pid(client, onboarded) -> str:
         ({"name": None}, [("body", "name")]),
         ({"email": "nope"}, [("body", "email")]),
         ({"role": "mentor"}, [("body", "role")]),  # withdraw and enrol anew instead
-        ({"languages": ["english"], "availability": ["sat-am"]}, [("body", "availability", 0), ("body", "languages", 0)]),
+        ({"languages": ["english"], "availability": ["sat-am"]}, [("body", "availability", 0), ("body", "languages")]),
         ({"themes": ["cooking"]}, [("body", "themes", 0)]),
         ({"themes": ["networking", "Networking"]}, [("body", "themes", 1)]),
         ({"birth_year": 1800, "site": ""}, [("body", "birth_year"), ("body", "site")]),

@@ -37,7 +37,8 @@ def refused_csv(post_csv, client, events, still_serving):
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == "application/json"
         detail = response.json()["detail"]
-        assert detail and all(set(e) == {"row", "column", "message"} and e["message"] for e in detail)
+        assert detail and all(set(e) == {"row", "column", "message", "type", "ctx"} and e["message"] for e in detail)
+        assert all(e["type"] != "value_error" for e in detail), detail  # each error has a code of its own
         assert client.get(PARTICIPANTS, headers=GROUP_ADMIN).headers["X-Total-Count"] == total
         still_serving()
         return row_errors(response)
@@ -210,3 +211,34 @@ def test_the_row_of_an_unknown_theme_counts_blank_lines_like_a_spreadsheet(refus
 def test_row_errors_and_theme_errors_of_other_rows_are_listed_together(refused_csv, onboarded):
     body = csv_file(csv_row("not-an-email"), csv_row("b@axa.fr", themes="cooking"))
     assert refused_csv(body) == [(2, "email"), (3, "themes")]
+
+
+def test_row_errors_carry_codes_and_parameters(post_csv, client, onboarded):
+    client.post(PARTICIPANTS, json=participant("taken@axa.fr"), headers=GROUP_ADMIN)
+    body = csv_file(
+        csv_row("a@axa.fr", languages="fr;xx;zz"),  # row 2: codes no one can be matched on
+        csv_row("b@axa.fr", themes="knitting"),  # row 3
+        csv_row("taken@axa.fr"),  # row 4
+        csv_row("c@axa.fr", site="=HYPERLINK(1)"),  # row 5
+    )
+    detail = post_csv(body).json()["detail"]
+    found = {(e["row"], e["column"]): (e["type"], e["ctx"]) for e in detail}
+    assert found[(2, "languages")] == ("unknown_language", {"codes": ["xx", "zz"], "suggestion": None})
+    assert found[(3, "themes")][0] == "unknown_theme" and found[(3, "themes")][1]["theme"] == "knitting"
+    assert found[(4, "email")] == ("already_enrolled", {"subsidiary_id": SUB_A})
+    assert found[(5, "site")] == ("formula_cell", {"character": "="})
+    assert "taken@axa.fr" not in str(detail)  # an answer carries no email
+
+
+def test_file_errors_carry_codes(post_csv, onboarded):
+    def codes(body: bytes) -> list[tuple[str, dict]]:
+        return [(e["type"], e["ctx"]) for e in post_csv(body).json()["detail"]]
+
+    assert codes(b"") == [("empty_file", {})]
+    assert codes(HEADER.encode()) == [("no_participants", {})]
+    assert codes(csv_file(csv_row("a@axa.fr"), "mentee,too,few\n").encode()) == [("wrong_cell_count", {"expected": len(HEADER.strip().split(",")), "found": 3})]
+    assert ("not_utf8", {"byte": 45}) in codes(csv_file(csv_row("a@axa.fr", name="Zoé")).encode("latin-1")) or codes(
+        csv_file(csv_row("a@axa.fr", name="Zoé")).encode("latin-1")
+    )[0][0] == "not_utf8"
+    header = codes(b"role,name,mail\nmentee,a,b\n")
+    assert ("missing_column", {}) in header and header[-1][0] == "unknown_column" and "email" in header[-1][1]["columns"]

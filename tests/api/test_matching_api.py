@@ -336,3 +336,19 @@ def test_refusals_have_stable_codes_and_params(client, world):
     client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "admin", "reason": "same team"}, headers=ADMIN)
     twice = client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "admin", "reason": "again"}, headers=ADMIN).json()["detail"]
     assert (twice["type"], twice["ctx"], twice["msg"]) == ("match_already_declined", {"match_id": match_id}, "this match is already declined")
+
+
+def test_matches_are_listed_by_participant(client, world):
+    run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
+    client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN)
+    mentee = world["a-mentees"][0]
+    [match] = client.get("/subsidiaries/sub-a/matches", params={"participant_id": mentee}, headers=ADMIN).json()
+    assert mentee in match["mentee_ids"]
+    mentor = match["mentor_id"]
+    led = client.get("/subsidiaries/sub-a/matches", params={"participant_id": mentor}, headers=ADMIN).json()
+    assert led and all(m["mentor_id"] == mentor for m in led) and match["id"] in {m["id"] for m in led}
+    # Someone matching never heard of has no match; a filter that is not an id is refused.
+    assert client.get("/subsidiaries/sub-a/matches", params={"participant_id": str(uuid.uuid4())}, headers=ADMIN).json() == []
+    assert client.get("/subsidiaries/sub-a/matches", params={"participant_id": "nobody"}, headers=ADMIN).status_code == 422
+    declined = client.get("/subsidiaries/sub-a/matches", params={"participant_id": mentee, "status": "declined"}, headers=ADMIN).json()
+    assert declined == []

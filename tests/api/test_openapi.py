@@ -61,7 +61,7 @@ def test_the_csv_import_documents_a_text_csv_body_its_columns_and_its_row_errors
         assert column in op["description"]
     assert op["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Imported"}
     row_error = openapi["components"]["schemas"]["RowError"]
-    assert set(row_error["properties"]) == {"row", "column", "message"}
+    assert set(row_error["properties"]) == {"row", "column", "message", "type", "ctx"}
     assert "422" in op["responses"]
 
 

@@ -73,7 +73,9 @@ def test_an_email_already_enrolled_in_the_subsidiary_answers_409_whatever_its_ca
         with events.nothing_recorded():
             response = client.post(url(), json=participant(email, "mentor"), headers=GROUP_ADMIN)
         assert response.status_code == 409, response.text
-        assert "already enrolled" in response.json()["detail"]
+        detail = response.json()["detail"]
+        assert (detail["type"], detail["ctx"]) == ("already_enrolled", {"subsidiary_id": SUB_A})
+        assert "already enrolled" in detail["msg"] and "jeanne" not in str(detail).lower()  # no email in an answer
     assert client.get(url(), headers=GROUP_ADMIN).headers["X-Total-Count"] == "1"
 
 
@@ -186,7 +188,8 @@ def test_certifying_a_mentee_answers_409_and_records_nothing(client, events, onb
     with events.nothing_recorded():
         response = client.post(url(pid, "certify"), headers=GROUP_ADMIN)
     assert response.status_code == 409
-    assert "mentee" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert (detail["type"], detail["ctx"]) == ("not_a_mentor", {"role": "mentee"}) and "mentee" in detail["msg"]
     assert client.get(url(pid), headers=GROUP_ADMIN).json()["status"] == "enrolled"
 
 
@@ -194,7 +197,8 @@ def test_certifying_a_withdrawn_mentor_answers_409(client, events, onboarded):
     pid = client.post(url(), json=participant("m@axa.fr", "mentor"), headers=GROUP_ADMIN).json()["id"]
     client.post(url(pid, "withdraw"), json={"reason": "left"}, headers=GROUP_ADMIN)
     with events.nothing_recorded():
-        assert client.post(url(pid, "certify"), headers=GROUP_ADMIN).status_code == 409
+        response = client.post(url(pid, "certify"), headers=GROUP_ADMIN)
+    assert response.status_code == 409 and response.json()["detail"]["type"] == "participant_withdrawn"
 
 
 def test_certifying_an_unknown_participant_answers_404(client, events, onboarded):
@@ -264,7 +268,7 @@ def test_changing_the_email_to_one_already_enrolled_answers_409_and_records_noth
     pid = client.post(url(), json=participant("mine@axa.fr"), headers=GROUP_ADMIN).json()["id"]
     with events.nothing_recorded():
         response = client.patch(url(pid), json={"email": "taken@axa.fr", "site": "Lyon"}, headers=GROUP_ADMIN)
-    assert response.status_code == 409
+    assert response.status_code == 409 and response.json()["detail"]["type"] == "already_enrolled"
     assert client.get(url(pid), headers=GROUP_ADMIN).json()["site"] == "Paris"
     # mine@ is still held by this participant.
     assert client.post(url(), json=participant("mine@axa.fr"), headers=GROUP_ADMIN).status_code == 409
@@ -277,7 +281,7 @@ def test_patching_a_withdrawn_participant_answers_409_and_records_nothing(client
         with events.nothing_recorded():
             response = client.patch(url(pid), json=change, headers=GROUP_ADMIN)
         assert response.status_code == 409, response.text
-        assert "withdrawn" in response.json()["detail"]
+        assert response.json()["detail"]["type"] == "participant_withdrawn" and "withdrawn" in response.json()["detail"]["msg"]
     # The email it tried to take is still free.
     assert client.post(url(), json=participant("fresh@axa.fr"), headers=GROUP_ADMIN).status_code == 201
 
@@ -309,7 +313,7 @@ def test_withdrawing_twice_answers_409_and_records_nothing(client, events, onboa
     client.post(url(pid, "withdraw"), json={"reason": "first"}, headers=GROUP_ADMIN)
     with events.nothing_recorded():
         response = client.post(url(pid, "withdraw"), json={"reason": "second"}, headers=GROUP_ADMIN)
-    assert response.status_code == 409
+    assert response.status_code == 409 and response.json()["detail"]["type"] == "already_withdrawn"
     assert client.get(url(pid), headers=GROUP_ADMIN).json()["withdrawal_reason"] == "first"
 
 
@@ -342,3 +346,74 @@ def test_every_answer_carries_a_request_id_and_echoes_a_given_correlation_id(cli
     assert response.headers["X-Correlation-ID"] == "batch-42"
     assert response.headers["X-Request-ID"]
     assert client.get("/subsidiaries", headers={"X-Request-ID": "req-7"}).headers["X-Request-ID"] == "req-7"  # even a 401
+
+
+# -- languages: ISO 639-1 --------------------------------------------------------------
+
+
+def test_languages_must_be_iso_639_1_and_every_unknown_code_is_listed(client, events, onboarded):
+    """Someone who speaks only "xx" could never be matched: refused, with every unknown code."""
+    with events.nothing_recorded():
+        response = client.post(url(), json=participant("a@axa.fr", languages=["fr", "xx", "qq"]), headers=GROUP_ADMIN)
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["detail"]
+    assert (problem["loc"], problem["type"]) == (["body", "languages"], "unknown_language")
+    assert problem["ctx"] == {"codes": ["xx", "qq"], "suggestion": None}
+    assert "'xx'" in problem["msg"] and "'qq'" in problem["msg"]
+
+
+def test_a_language_named_or_given_its_three_letter_code_is_refused_with_its_iso_639_1_code(client, events, onboarded):
+    with events.nothing_recorded():
+        response = client.post(url(), json=participant("a@axa.fr", languages=["fr", "English", "deu"]), headers=GROUP_ADMIN)
+    [problem] = response.json()["detail"]
+    assert problem["ctx"] == {"codes": ["english", "deu"], "suggestion": ["fr", "en", "de"]}
+
+
+def test_language_codes_are_read_without_regard_to_case(client, onboarded):
+    pid = client.post(url(), json=participant("a@axa.fr", languages=["FR", " En "]), headers=GROUP_ADMIN).json()["id"]
+    assert client.get(url(pid), headers=GROUP_ADMIN).json()["languages"] == ["fr", "en"]
+
+
+def test_a_profile_update_checks_the_languages_too(client, events, onboarded):
+    pid = client.post(url(), json=participant("a@axa.fr"), headers=GROUP_ADMIN).json()["id"]
+    with events.nothing_recorded():
+        response = client.patch(url(pid), json={"languages": ["es", "xx"]}, headers=GROUP_ADMIN)
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert (problem["type"], problem["ctx"]["codes"]) == ("unknown_language", ["xx"])
+    assert client.get(url(pid), headers=GROUP_ADMIN).json()["languages"] == ["fr", "en"]
+
+
+def test_a_participant_stored_with_a_code_now_refused_still_loads(app, client, onboarded):
+    """The rule is on input: an event recorded before it (here straight through the
+    application) still loads, and the participant is shown as recorded."""
+    profile = {**participant("old@axa.fr"), "languages": ["xx"]}
+    personal = {k: profile.pop(k) for k in ("name", "email", "birth_year")}
+    profile = {**profile, "availability": [], "personal_data": {**personal, "manager_email": None}}
+    [pid] = app.state.enrolment.enrol(SUB_A, [profile], {"actor": "test"})
+    shown = client.get(url(str(pid)), headers=GROUP_ADMIN)
+    assert shown.status_code == 200 and shown.json()["languages"] == ["xx"]
+    # Its other fields can still change without touching the languages.
+    assert client.patch(url(str(pid)), json={"site": "Lyon"}, headers=GROUP_ADMIN).status_code == 200
+
+
+# -- the other rules' codes ---------------------------------------------------------------
+
+
+def test_enrolment_problems_have_codes_and_parameters(client, events, onboarded):
+    body = participant("a@axa.fr", birth_year=2030, themes=["knitting", "networking", "NETWORKING"])
+    with events.nothing_recorded():
+        response = client.post(url(), json=body, headers=GROUP_ADMIN)
+    assert response.status_code == 422
+    problems = {(tuple(p["loc"]), p["type"]): p["ctx"] for p in response.json()["detail"]}
+    assert problems[(("body", "birth_year"), "too_young")]["min_age"] == 14
+    themes = problems[(("body", "themes", 0), "unknown_theme")]
+    assert themes["theme"] == "knitting" and "networking" in themes["themes"]
+    assert problems[(("body", "themes", 2), "duplicate_theme")] == {"theme": "networking"}
+    assert all("Value error" not in p["msg"] for p in response.json()["detail"])
+
+
+def test_a_null_in_a_profile_update_has_a_code(client, onboarded):
+    pid = client.post(url(), json=participant("a@axa.fr"), headers=GROUP_ADMIN).json()["id"]
+    [problem] = client.patch(url(pid), json={"site": None}, headers=GROUP_ADMIN).json()["detail"]
+    assert (problem["loc"], problem["type"]) == (["body", "site"], "null_not_allowed")

@@ -42,7 +42,9 @@ def test_a_duplicate_id_answers_409_and_records_nothing(client, events):
     with events.nothing_recorded():
         response = client.post("/subsidiaries", json=subsidiary(SUB_A, name="Someone else"), headers=GROUP_ADMIN)
     assert response.status_code == 409
-    assert SUB_A in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert (detail["type"], detail["ctx"]) == ("already_onboarded", {"subsidiary_id": SUB_A})
+    assert SUB_A in detail["msg"]
     # The first one is untouched.
     assert client.get(f"/subsidiaries/{SUB_A}", headers=GROUP_ADMIN).json()["name"] == subsidiary(SUB_A)["name"]
 
@@ -169,3 +171,60 @@ def test_subsidiaries_and_their_programme_survive_a_restart(start_service):
     second = start_service()  # a new process on the same store: its read model is rebuilt from the events
     assert second.get("/subsidiaries", headers=GROUP_ADMIN).json() == before
     assert before[0]["programme"]["min_age_gap"] is None
+
+
+def onboarding_problems(client, events, **body) -> dict[str, dict]:
+    """Onboards with the given fields wrong; returns each problem by its field, once nothing was recorded."""
+    with events.nothing_recorded():
+        response = client.post("/subsidiaries", json=subsidiary(SUB_A, **body), headers=GROUP_ADMIN)
+    assert response.status_code == 422, response.text
+    return {p["loc"][-1]: p for p in response.json()["detail"]}
+
+
+def test_an_id_that_is_not_a_slug_is_refused_with_the_slug_it_could_be(client, events):
+    problems = onboarding_problems(client, events, id="AXA Belgium!")
+    assert (problems["id"]["type"], problems["id"]["ctx"]) == ("invalid_subsidiary_id", {"suggestion": "axa-belgium"})
+    assert "axa-belgium" in problems["id"]["msg"] and "Value error" not in problems["id"]["msg"]
+    # Nothing to make a slug of: the code without a suggestion.
+    assert onboarding_problems(client, events, id="!!")["id"]["ctx"] == {"suggestion": None}
+
+
+def test_a_mistyped_time_zone_is_refused_with_the_nearest_one(client, events):
+    for typed, nearest in [("Europe/Pari", "Europe/Paris"), ("europe/paris", "Europe/Paris"), ("Paris", "Europe/Paris"), ("New York", "America/New_York")]:
+        problem = onboarding_problems(client, events, timezone=typed)["timezone"]
+        assert (problem["type"], problem["ctx"]) == ("unknown_timezone", {"timezone": typed, "suggestion": nearest})
+        assert not problem["msg"].startswith("Value error")
+    assert onboarding_problems(client, events, timezone="Mars/Olympus")["timezone"]["ctx"]["suggestion"] is None
+
+
+def test_a_locale_must_be_a_known_language_and_country(client, events):
+    for typed, suggestion in [("fr_fr", "fr-FR"), ("FR", "fr"), ("xx-FR", None), ("fr-XX", None)]:
+        problem = onboarding_problems(client, events, locale=typed)["locale"]
+        assert (problem["type"], problem["ctx"]) == ("unknown_locale", {"locale": typed, "suggestion": suggestion})
+    assert client.post("/subsidiaries", json=subsidiary(SUB_A, locale="nl-BE"), headers=GROUP_ADMIN).status_code == 201
+
+
+def test_every_onboarding_problem_is_listed_at_once(client, events):
+    problems = onboarding_problems(client, events, id="AXA Belgium!", timezone="Europe/Pari", locale="fr_fr")
+    assert {field: p["type"] for field, p in problems.items()} == {
+        "id": "invalid_subsidiary_id",
+        "timezone": "unknown_timezone",
+        "locale": "unknown_locale",
+    }
+
+
+def test_programme_theme_rules_have_codes(client, events):
+    client.post("/subsidiaries", json=subsidiary(SUB_A), headers=GROUP_ADMIN)
+    with events.nothing_recorded():
+        repeated = client.put(f"/subsidiaries/{SUB_A}/programme", json={"themes": ["AI tools", "ai  TOOLS", "Data"]}, headers=GROUP_ADMIN)
+    assert repeated.status_code == 422
+    [problem] = repeated.json()["detail"]
+    assert (problem["loc"], problem["type"], problem["ctx"]) == (["body", "themes"], "duplicate_programme_theme", {"themes": ["ai TOOLS"]})
+
+
+def test_the_openapi_says_a_mini_session_counts_its_mentees_not_the_mentor(client):
+    """The lead's decision: `mini_session_max` mentees, besides the mentor."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("ProgrammeIn", "ProgrammeSettings"):
+        description = schemas[name]["properties"]["mini_session_max"]["description"]
+        assert "mentees" in description and "mentor not included" in description, (name, description)

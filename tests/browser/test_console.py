@@ -78,8 +78,8 @@ def test_an_admin_runs_a_programme_from_onboarding_to_the_dashboard(platform: Ta
     page.get_by_label("Locale").fill("fr-FR")
     page.get_by_role("button", name="Onboard").click()
     summary = page.locator(".error-summary")
-    expect(summary).to_contain_text("id")
-    expect(summary).to_contain_text("unknown IANA time zone")
+    expect(summary).to_contain_text("Identifier: Type lower-case letters, digits and dashes only")
+    expect(summary).to_contain_text("Time zone: This is not an IANA time zone")
     expect(page.get_by_label("Name", exact=True)).to_have_value("Tandem Lyon")  # what was typed stays
     screenshot(page, "subsidiaries-onboard-errors")
     page.get_by_label("Identifier").fill("tandem-lyon")

@@ -4,6 +4,7 @@ browser: tests/browser/test_console.py.)"""
 
 import ast
 import asyncio
+import html
 import re
 import time
 from datetime import timedelta
@@ -290,12 +291,13 @@ IMPORT_FILE = (
     "mentee,Ann <script>Dubois,ann.dubois@example.org,1968,Finance,Lyon,fr,knitting,mon-am\n"
     "mentee,Marc Petit,marc.petit@example.net,1965,Claims,Lyon,fr,networking,wed-am\n"
 )
-# What enrolment answers (its real messages name the email they are about).
+# What enrolment answers (messages and parameters naming the person they are about, as a
+# careless service might: the console keeps neither).
 IMPORT_REFUSAL = [
-    {"row": 2, "column": "email", "message": "lea.martin@example.com is already enrolled"},
-    {"row": 3, "column": "themes", "message": "unknown theme 'knitting'; the programme's themes are: networking"},
-    {"row": 3, "column": "name", "message": "Ann <script>Dubois: value is too long"},
-    {"row": 4, "column": "email", "message": "MARC.PETIT@example.net appears more than once"},
+    {"row": 2, "column": "email", "message": "lea.martin@example.com is already enrolled", "type": "already_enrolled", "ctx": {"subsidiary_id": "lyon"}},
+    {"row": 3, "column": "themes", "message": "unknown theme 'knitting'; the programme's themes are: networking", "type": "unknown_theme", "ctx": {"theme": "knitting", "themes": ["networking"]}},
+    {"row": 3, "column": "name", "message": "Ann <script>Dubois: value is too long", "type": "value_error", "ctx": {"error": "Ann <script>Dubois"}},
+    {"row": 4, "column": "email", "message": "MARC.PETIT@example.net appears more than once", "type": "duplicate_email", "ctx": {}},
 ]
 PERSONAL = ["Léa", "Martin", "lea.martin", "Ann", "Dubois", "ann.dubois", "Marc", "Petit", "marc.petit", "example.com", "example.org", "example.net"]
 
@@ -337,7 +339,11 @@ def test_a_failed_import_keeps_only_row_numbers_columns_and_messages_once_it_end
 
     held = _everything_in(job)
     assert [word for word in PERSONAL if word.casefold() in held.casefold()] == []
-    assert job.result["row_errors"] == [
+    kept = [
+        {"row": row["row"], "problems": [{key: p[key] for key in ("row", "column", "message")} for p in row["problems"]]}
+        for row in job.result["row_errors"]
+    ]
+    assert kept == [
         {"row": 2, "problems": [{"row": 2, "column": "email", "message": "[email] is already enrolled"}]},
         {"row": 3, "problems": [
             {"row": 3, "column": "themes", "message": "unknown theme 'knitting'; the programme's themes are: networking"},
@@ -345,12 +351,19 @@ def test_a_failed_import_keeps_only_row_numbers_columns_and_messages_once_it_end
         ]},
         {"row": 4, "problems": [{"row": 4, "column": "email", "message": "[email] appears more than once"}]},
     ]  # fmt: skip
+    assert [p["problem"].type for row in job.result["row_errors"] for p in row["problems"]] == [
+        "already_enrolled", "unknown_theme", "value_error", "duplicate_email",
+    ]  # fmt: skip
 
     page = console.get(f"/jobs/{job.id}/progress").text
     assert "Nothing was imported: 4 errors in the file." in page
     row = re.search(r'<tr id="row-3">(.*?)</tr>', page, re.S).group(1)
-    assert "<strong>themes</strong>" in row and "unknown theme &#39;knitting&#39;" in row
+    # Each error by its code, in the page's language; one without a code by its message.
+    assert "<strong>themes</strong>" in row and "knitting is not one of the programme's themes: choose among networking." in html.unescape(row)
+    assert "[name]: value is too long" in row
     assert [word for word in PERSONAL if word in page] == []
+    french = console.get(f"/jobs/{job.id}/progress", headers={"Accept-Language": "fr-FR,fr"}).text
+    assert "knitting n’est pas un des thèmes du programme" in french
 
 
 # -- cookies, forgery, caching, sizes ---------------------------------------------------------
@@ -472,3 +485,42 @@ def test_a_csv_file_may_be_larger_than_a_form_up_to_its_own_limit():
         refused = console.post("/subsidiaries/lyon/participants/import", data={"csrf_token": token}, files={"file": ("p.csv", rows * 3, "text/csv")})
         assert refused.status_code == 413
         assert "The file is larger than the console accepts (195.3 KiB at most): split it into smaller files" in refused.text
+
+
+# -- a participant's page follows them into the other services ----------------------------------
+
+PID = "0b6c3a52-8f0e-4d7e-9a51-2f1d7a0c9e11"
+ANNE = {
+    "id": PID, "subsidiary_id": "lyon", "role": "mentee", "status": "enrolled", "name": "Anne Dubois", "email": "anne@example.com",
+    "birth_year": 1968, "manager_email": None, "department": "Finance", "site": "Lyon", "languages": ["fr"], "themes": ["networking"],
+    "availability": [], "enrolled_at": "2026-01-05T09:00:00+00:00", "certified_at": None, "withdrawn_at": None,
+    "withdrawal_reason": None, "personal_data_erased": False, "version": 1,
+}  # fmt: skip
+
+
+def test_a_participant_page_says_when_the_other_services_have_not_heard_of_them_yet(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    recorded.answers["GET", f"/subsidiaries/lyon/participants/{PID}"] = httpx.Response(200, json=ANNE)
+    # matching and sessions answer 404: the subsidiary's events have not reached them yet
+    page = console.get(f"/subsidiaries/lyon/participants/{PID}")
+    assert page.status_code == 200
+    assert "Matching has not heard of this participant yet" in page.text
+    assert "Sessions has not heard of this participant yet" in page.text
+    assert ("matching", "GET", "/subsidiaries/lyon/matches") in recorded.calls
+
+    recorded.answers["GET", "/subsidiaries/lyon/matches"] = httpx.Response(200, json=[])
+    recorded.answers["GET", "/subsidiaries/lyon/relationships"] = httpx.Response(200, json=[])
+    recorded.answers["GET", "/subsidiaries/lyon/sessions"] = httpx.Response(200, json=[])
+    page = console.get(f"/subsidiaries/lyon/participants/{PID}").text
+    assert "No match yet." in page and "No relationship yet." in page and "No session yet." in page
+    assert "has not heard" not in page
+
+
+def test_a_participant_page_says_when_a_service_is_not_reachable(console: TestClient, recorded: RecordingServices):
+    signed_in(console)
+    recorded.answers["GET", f"/subsidiaries/lyon/participants/{PID}"] = httpx.Response(200, json=ANNE)
+    clients = console.app.state.services.clients
+    clients["matching"] = httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    page = console.get(f"/subsidiaries/lyon/participants/{PID}")
+    assert page.status_code == 200 and "Anne Dubois" in page.text
+    assert "Matching is not reachable just now" in page.text

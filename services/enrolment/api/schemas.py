@@ -1,17 +1,32 @@
-"""Request and response bodies of enrolment's API."""
+"""Request and response bodies of enrolment's API.
+
+Every rule a validator here checks fails with a stable code and its parameters
+(PydanticCustomError), and where the fix is obvious the parameters suggest it: the console
+translates by code, and programs can offer the suggestion.
+"""
 
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
-from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from contracts.enrolment import ProgrammeSettings
-from contracts.types import LanguageCode, ParticipantStatus, Role, ShortText, Slot, SubsidiaryId, ThemeName
+from contracts.types import ParticipantStatus, Role, ShortText, Slot, SubsidiaryId, ThemeName
 from services.enrolment.domain import DEFAULT_PROGRAMME
-
-_TIMEZONES = frozenset(available_timezones())
+from services.enrolment.vocabulary import LOCALE_PATTERN, language_problems, listed, locale_problem, problem, slug_of, timezone_problem
 
 
 class _Strict(BaseModel):
@@ -22,13 +37,38 @@ class SubsidiaryIn(_Strict):
     id: SubsidiaryId
     name: ShortText
     timezone: str = Field(examples=["Europe/Paris"], description="IANA time zone")
-    locale: str = Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$", examples=["fr-FR"], description="BCP 47 locale")
+    locale: str = Field(examples=["fr-FR"], description="BCP 47 locale: an ISO 639 language, optionally a dash and an ISO 3166 country", json_schema_extra={"pattern": LOCALE_PATTERN})
+
+    @field_validator("id", mode="wrap")
+    @classmethod
+    def slug(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> str:
+        try:
+            return str(handler(value))
+        except ValidationError as exc:
+            if not isinstance(value, str) or all(e["type"] != "string_pattern_mismatch" for e in exc.errors()):
+                raise
+            # Not a slug: say what one looks like, with the slug of what was typed.
+            suggestion = slug_of(value)
+            raise problem(
+                "invalid_subsidiary_id",
+                "use lower-case letters, digits and single dashes between them" + (f", e.g. {suggestion!r}" if suggestion else ""),
+                suggestion=suggestion,
+            ) from None
 
     @field_validator("timezone")
     @classmethod
     def known_timezone(cls, value: str) -> str:
-        if value not in _TIMEZONES:
-            raise ValueError(f"unknown IANA time zone {value!r}")
+        found = timezone_problem(value)
+        if found is not None:
+            raise found
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def known_locale(cls, value: str) -> str:
+        found = locale_problem(value)
+        if found is not None:
+            raise found
         return value
 
 
@@ -37,7 +77,9 @@ class ProgrammeIn(_Strict, ProgrammeSettings):
 
     themes: list[ThemeName] = Field(default_factory=lambda: list(DEFAULT_PROGRAMME["themes"]), min_length=1, max_length=30)
     mentor_capacity: int = Field(DEFAULT_PROGRAMME["mentor_capacity"], ge=1, le=50)
-    mini_session_max: int = Field(DEFAULT_PROGRAMME["mini_session_max"], ge=2, le=10)
+    mini_session_max: int = Field(
+        DEFAULT_PROGRAMME["mini_session_max"], ge=2, le=10, description="Most mentees in a mini-session, the mentor not included"
+    )
     target_sessions: int = Field(DEFAULT_PROGRAMME["target_sessions"], ge=1, le=50)
     session_minutes: int = Field(DEFAULT_PROGRAMME["session_minutes"], ge=15, le=480)
     min_age_gap: int | None = Field(DEFAULT_PROGRAMME["min_age_gap"], ge=0, le=60, description="null turns the rule off")
@@ -48,10 +90,12 @@ class ProgrammeIn(_Strict, ProgrammeSettings):
         themes = [" ".join(t.split()) for t in themes]
         # Python's idea of whitespace is wider than pydantic's strip: check the length again.
         if any(len(t) < 2 for t in themes):
-            raise ValueError("a theme has at least 2 characters besides spaces")
+            raise PydanticCustomError("theme_too_short", "a theme has at least {min_length} characters besides spaces", {"min_length": 2})
         seen = [t.casefold() for t in themes]
-        if len(set(seen)) != len(seen):
-            raise ValueError("each theme must appear once")
+        repeated = [t for i, t in enumerate(themes) if seen.index(t.casefold()) != i]
+        if repeated:
+            again = list(dict.fromkeys(repeated))
+            raise problem("duplicate_programme_theme", f"each theme must appear once; given more than once: {listed(again)}", themes=again)
         return themes
 
 
@@ -64,15 +108,43 @@ class SubsidiaryOut(BaseModel):
     onboarded_at: datetime
 
 
-Languages = Annotated[
-    list[LanguageCode], Field(min_length=1, max_length=20), AfterValidator(lambda codes: list(dict.fromkeys(codes)))
+def _email(value: Any, handler: ValidatorFunctionWrapHandler) -> str:
+    try:
+        return str(handler(value))
+    except ValidationError as exc:
+        [error] = exc.errors(include_url=False)
+        if error["type"] != "value_error":
+            raise
+        reason = str((error.get("ctx") or {}).get("reason", ""))
+        raise problem("invalid_email", f"not a valid email address: {reason}", reason=reason) from None
+
+
+# pydantic's own check, its problem given a code of its own (pydantic's is "value_error").
+Email = Annotated[EmailStr, WrapValidator(_email)]
+
+
+def _known_languages(codes: list[str]) -> list[str]:
+    found = language_problems(codes)
+    if found is not None:
+        raise found
+    return list(dict.fromkeys(codes))
+
+
+# Read without regard to case; every code is checked against ISO 639-1 and every unknown one
+# listed in one problem (the events' contract keeps its older, looser rule: old events load).
+LanguageInput = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=40),
+    Field(description="ISO 639-1 language code", examples=["fr"]),
 ]
+Languages = Annotated[list[LanguageInput], Field(min_length=1, max_length=20), AfterValidator(_known_languages)]
 Themes = Annotated[list[ThemeName], Field(min_length=1, max_length=30, description="Ranked: the first is the favourite")]
 Availability = Annotated[list[Slot], Field(max_length=10, description="Weekly half-days, e.g. mon-am")]
 def _old_enough(year: int) -> int:
     # Checked at each request, not at import: a long-running service crosses New Year.
-    if year > date.today().year - MIN_AGE:
-        raise ValueError(f"participants are at least {MIN_AGE} years old")
+    latest = date.today().year - MIN_AGE
+    if year > latest:
+        raise problem("too_young", f"participants are at least {MIN_AGE} years old (born in {latest} or before)", min_age=MIN_AGE, latest=latest)
     return year
 
 
@@ -83,13 +155,13 @@ BirthYear = Annotated[int, Field(ge=1900), AfterValidator(_old_enough)]
 class ParticipantIn(_Strict):
     role: Role
     name: ShortText
-    email: EmailStr
+    email: Email
     birth_year: BirthYear
     department: ShortText
     site: ShortText
     languages: Languages
     themes: Themes
-    manager_email: EmailStr | None = None
+    manager_email: Email | None = None
     availability: Availability = Field(default_factory=list)
 
     def profile(self) -> dict[str, Any]:
@@ -103,20 +175,20 @@ class ParticipantPatch(_Strict):
     """Only the fields given change. The role cannot change: withdraw and enrol anew."""
 
     name: ShortText | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     birth_year: BirthYear | None = None
     department: ShortText | None = None
     site: ShortText | None = None
     languages: Languages | None = None
     themes: Themes | None = None
-    manager_email: EmailStr | None = None
+    manager_email: Email | None = None
     availability: Availability | None = None
 
     @field_validator("name", "email", "birth_year", "department", "site", "languages", "themes", "availability")
     @classmethod
     def not_null(cls, value: Any) -> Any:
         if value is None:
-            raise ValueError("cannot be null")
+            raise PydanticCustomError("null_not_allowed", "cannot be null: leave the field out to keep its value")
         return value
 
     def changes(self) -> dict[str, Any]:
@@ -164,4 +236,6 @@ class ParticipantOut(BaseModel):
 class RowError(BaseModel):
     row: int = Field(description="Line in the file; the header is row 1")
     column: str
-    message: str
+    message: str = Field(description="The English sentence")
+    type: str = Field("value_error", description="The problem's stable code, e.g. unknown_language, missing_column")
+    ctx: dict[str, Any] = Field(default_factory=dict, description="The code's parameters")

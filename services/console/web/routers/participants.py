@@ -2,6 +2,7 @@
 background, every row error shown next to its row), certifying mentors, withdrawing,
 erasing personal data."""
 
+import asyncio
 import csv
 import io
 import re
@@ -10,10 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.console.gateway import Api, ApiError, api_path
+from services.console.gateway import Api, ApiError, ServiceProblem, ServiceUnavailable, api_path
 from services.console.jobs import Job
 from services.console.web.deps import CurrentUser, Form, Services, Subsidiary, Writer
 from services.console.web.pages import redirect, render
+from services.console.web.routers.enrolment_forms import form_errors, worded
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/participants", tags=["participants"])
 
@@ -42,7 +44,7 @@ async def new_participant(request: Request, subsidiary_id: str, subsidiary: Subs
     return _enrol_form(request, subsidiary, {"role": "mentee", "themes": [], "availability": []}, {})
 
 
-def _enrol_form(request: Request, subsidiary: dict[str, Any], form: dict[str, Any], errors: dict[str, list[str]], status_code: int = 200) -> Response:
+def _enrol_form(request: Request, subsidiary: dict[str, Any], form: dict[str, Any], errors: dict[str, list[ServiceProblem]], status_code: int = 200) -> Response:
     themes = (subsidiary.get("programme") or {}).get("themes") or []
     return render(
         request, "participant_new.html", status_code, form=form, errors=errors, themes=themes, ranks=min(RANKS, max(len(themes), 1)), slots=SLOTS, tab="participants"
@@ -65,7 +67,7 @@ async def enrol(request: Request, subsidiary_id: str, subsidiary: Subsidiary, us
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        return _enrol_form(request, subsidiary, {**text, "themes": themes, "availability": availability}, exc.field_errors(), exc.status)
+        return _enrol_form(request, subsidiary, {**text, "themes": themes, "availability": availability}, form_errors(exc), exc.status)
     return redirect(request, _path(subsidiary_id) + api_path("/{}", created["id"]), "enrolled")
 
 
@@ -119,23 +121,32 @@ _EMAIL = re.compile(r"[^\s@'\"<>,;]+@[^\s@'\"<>,;]+")
 
 
 def _row_problem(problem: Any, rows: dict[int, dict[str, str]]) -> dict[str, Any]:
-    """A row error as the job keeps it: its row, its column, its message with the row's
-    personal cells (and anything like an email address) taken out."""
+    """A row error as the job keeps it: its row, its column, its code and parameters (shown
+    in the page's language), its message; the row's personal cells (and anything like an
+    email address) taken out of the message and the parameters."""
     if not isinstance(problem, dict):
-        return {"row": 0, "column": "", "message": _EMAIL.sub("[email]", str(problem))}
+        message = _EMAIL.sub("[email]", str(problem))
+        return {"row": 0, "column": "", "message": message, "problem": ServiceProblem(message)}
     try:
         row = int(problem.get("row", 0))
     except (TypeError, ValueError):
         row = 0
-    message = str(problem.get("message", ""))
     cells = rows.get(row, {})
-    for column in PERSONAL_COLUMNS:
-        value = (cells.get(column) or "").strip()
-        parts = [value, *value.split("@")] if column.endswith("email") else [value]
-        for part in sorted({p for p in parts if len(p) >= 3}, key=len, reverse=True):
-            message = re.sub(re.escape(part), f"[{column}]", message, flags=re.IGNORECASE)
-    message = _EMAIL.sub("[email]", message)
-    return {"row": row, "column": str(problem.get("column", "")), "message": message}
+
+    def scrubbed(text: str) -> str:
+        for column in PERSONAL_COLUMNS:
+            value = (cells.get(column) or "").strip()
+            parts = [value, *value.split("@")] if column.endswith("email") else [value]
+            for part in sorted({p for p in parts if len(p) >= 3}, key=len, reverse=True):
+                text = re.sub(re.escape(part), f"[{column}]", text, flags=re.IGNORECASE)
+        return _EMAIL.sub("[email]", text)
+
+    message = scrubbed(str(problem.get("message", "")))
+    raw_ctx = problem.get("ctx") if isinstance(problem.get("ctx"), dict) else {}
+    ctx = {key: scrubbed(value) if isinstance(value, str) else value for key, value in raw_ctx.items()}
+    column = str(problem.get("column", ""))
+    code = problem.get("type") if isinstance(problem.get("type"), str) else None
+    return {"row": row, "column": column, "message": message, "problem": worded(ServiceProblem(message, code, ctx, column))}
 
 
 def _rows(content: bytes) -> dict[int, dict[str, str]]:
@@ -159,15 +170,58 @@ async def certify_selected(request: Request, subsidiary_id: str, subsidiary: Sub
     return redirect(request, back if back.startswith(_path(subsidiary_id)) else _path(subsidiary_id), "certified" if chosen else None)
 
 
+async def _followed(api: Api, service: str, path: str, participant_id: str) -> dict[str, Any]:
+    """What another service holds about the participant: {"items": [...]}, or {"state":
+    "unknown"} while it has not heard of them yet (it answers 404 until enrolment's events
+    reach it), or {"state": "unreachable"}: the page says so instead of failing."""
+    try:
+        return {"items": await api.get(service, path, participant_id=participant_id), "state": "known"}
+    except ApiError as exc:
+        if exc.status == 404:
+            return {"items": [], "state": "unknown"}
+        raise
+    except ServiceUnavailable:
+        return {"items": [], "state": "unreachable"}
+
+
+async def _participant_page(
+    request: Request, api: Api, subsidiary_id: str, participant_id: str, status_code: int = 200, errors: dict[str, Any] | None = None, problems: list[Any] | None = None
+) -> Response:
+    """The participant, with their matches, relationships and sessions (each linked to its page)."""
+    found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
+    pid = str(found["id"])
+    matches, relationships, sessions = await asyncio.gather(
+        _followed(api, "matching", api_path("/subsidiaries/{}/matches", subsidiary_id), pid),
+        _followed(api, "sessions", api_path("/subsidiaries/{}/relationships", subsidiary_id), pid),
+        _followed(api, "sessions", api_path("/subsidiaries/{}/sessions", subsidiary_id), pid),
+    )
+    return render(
+        request,
+        "participant.html",
+        status_code,
+        participant=found,
+        errors=errors or {},
+        problems=problems or [],
+        matches=matches,
+        relationships=relationships,
+        sessions=sessions,
+        tab="participants",
+    )
+
+
 @router.get("/{participant_id}")
 async def participant(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: CurrentUser, api: Services) -> Response:
-    found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
-    return render(request, "participant.html", participant=found, errors={}, tab="participants")
+    return await _participant_page(request, api, subsidiary_id, participant_id)
 
 
 @router.post("/{participant_id}/certify")
 async def certify(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
-    await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/certify", participant_id))
+    try:
+        await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/certify", participant_id))
+    except ApiError as exc:
+        if exc.status != 409:  # a mentee, or withdrawn: said on their page
+            raise
+        return await _participant_page(request, api, subsidiary_id, participant_id, 409, problems=exc.problems())
     return redirect(request, _path(subsidiary_id) + api_path("/{}", participant_id), "certified")
 
 
@@ -176,17 +230,18 @@ async def withdraw(request: Request, subsidiary_id: str, participant_id: str, su
     try:
         await api.post("enrolment", _path(subsidiary_id) + api_path("/{}/withdraw", participant_id), {"reason": str(form.get("reason") or "")})
     except ApiError as exc:
+        if exc.status == 409:  # withdrawn meanwhile
+            return await _participant_page(request, api, subsidiary_id, participant_id, 409, problems=exc.problems())
         if exc.status != 422:
             raise
-        found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
-        return render(request, "participant.html", 422, participant=found, errors={"reason": exc.field_errors().get("reason", exc.messages())}, tab="participants")
+        errors = form_errors(exc)
+        return await _participant_page(request, api, subsidiary_id, participant_id, 422, errors={"reason": [p for ps in errors.values() for p in ps]})
     return redirect(request, _path(subsidiary_id) + api_path("/{}", participant_id), "withdrawn")
 
 
 @router.post("/{participant_id}/erase")
 async def erase(request: Request, subsidiary_id: str, participant_id: str, subsidiary: Subsidiary, user: Writer, api: Services, form: Form) -> Response:
     if form.get("confirm") != "yes":
-        found = await api.get("enrolment", _path(subsidiary_id) + api_path("/{}", participant_id))
-        return render(request, "participant.html", 422, participant=found, errors={"confirm": ["confirm"]}, tab="participants")
+        return await _participant_page(request, api, subsidiary_id, participant_id, 422, errors={"confirm": ["confirm"]})
     await api.delete("enrolment", _path(subsidiary_id) + api_path("/{}/personal-data", participant_id))
     return redirect(request, _path(subsidiary_id) + api_path("/{}", participant_id), "erased")

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from services.console.gateway import Api, ApiError, api_path
 from services.console.web.deps import CurrentUser, Form, Services, Subsidiary, Writer
 from services.console.web.pages import redirect, render
+from services.console.web.routers.enrolment_forms import form_errors, identifier_suggestion
 
 router = APIRouter(tags=["subsidiaries"])
 
@@ -32,9 +33,8 @@ async def onboard(request: Request, user: Writer, api: Services, form: Form) -> 
         if exc.status not in (409, 422):
             raise
         found = await api.get("enrolment", "/subsidiaries")
-        return render(
-            request, "subsidiaries.html", exc.status, subsidiaries=found, form=body, errors=exc.field_errors(), timezones=TIMEZONES, locales=LOCALES
-        )
+        errors = form_errors(exc, {"invalid_subsidiary_id": identifier_suggestion(body["name"], body["id"])})
+        return render(request, "subsidiaries.html", exc.status, subsidiaries=found, form=body, errors=errors, timezones=TIMEZONES, locales=LOCALES)
     return redirect(request, f"/subsidiaries/{created['id']}/programme", "onboarded")
 
 
@@ -76,7 +76,7 @@ async def configure_programme(request: Request, subsidiary_id: str, subsidiary: 
     except ApiError as exc:
         if exc.status != 422:
             raise
-        return render(request, "programme.html", 422, form=fields, errors=exc.field_errors(), tab="programme", configured=bool(subsidiary.get("programme")))
+        return render(request, "programme.html", 422, form=fields, errors=form_errors(exc), tab="programme", configured=bool(subsidiary.get("programme")))
     return redirect(request, f"/subsidiaries/{subsidiary_id}/programme", "programme-saved")
 
 

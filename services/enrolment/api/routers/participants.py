@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from contracts.types import ParticipantStatus, Role
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.errors import Conflict, Invalid, NotFound, Problem
+from services.common.errors import Conflict, Invalid, NotFound, Problem, Reason
 from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
 from services.enrolment.api.csv_import import LIST_SEPARATOR, OPTIONAL, REQUIRED, parse_participants
 from services.enrolment.api.deps import CSV_BODY, JSON_BODY, Enrolment
@@ -49,14 +49,14 @@ async def programme_problems_of_body(
         "email": email if isinstance(email, str) else None,
     }
     found = await run_in_threadpool(enrolment.programme_problems, subsidiary_id, [candidate])
-    request.state.problems = [Problem(["body", *p.loc[1:]], p.msg, p.type) for p in found]
+    request.state.problems = [Problem(["body", *p.loc[1:]], p.msg, p.type, p.ctx) for p in found]
     return request.state.problems
 
 
 def _refusal(problems: list[Problem]) -> Exception:
     # An email already enrolled, and nothing else wrong, is a conflict with the programme's state.
     if all(p.type == "already_enrolled" for p in problems):
-        return Conflict(problems[0].msg)
+        return Conflict(Reason(problems[0].type, problems[0].msg, problems[0].ctx))
     return Invalid(problems)
 
 
@@ -65,7 +65,7 @@ def _refusal(problems: list[Problem]) -> Exception:
     status_code=status.HTTP_201_CREATED,
     dependencies=JSON_BODY,
     summary="Enrol a mentor or a mentee",
-    responses={**BODY_ERROR_RESPONSES, 409: {"description": "This email is already enrolled in the subsidiary"}},
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "`already_enrolled`: this email is already enrolled in the subsidiary"}},
 )
 def enrol(
     subsidiary_id: str,
@@ -80,7 +80,7 @@ def enrol(
     try:
         [participant_id] = enrolment.enrol(subsidiary_id, [body.profile()], context)
     except Invalid as exc:  # enrolled meanwhile by another request
-        raise _refusal([Problem(["body", *p.loc[1:]], p.msg, p.type) for p in exc.problems]) from None
+        raise _refusal([Problem(["body", *p.loc[1:]], p.msg, p.type, p.ctx) for p in exc.problems]) from None
     return Enrolled(id=participant_id)
 
 
@@ -101,7 +101,7 @@ async def import_participants(
     # answer lists every error of the file at once.
     candidates = [{"themes": row.themes, "email": row.email} for row in rows]
     problems = await run_in_threadpool(enrolment.programme_problems, subsidiary_id, candidates)
-    errors += [RowError(row=rows[int(p.loc[0])].number, column=str(p.loc[1]), message=p.msg) for p in problems]
+    errors += [RowError(row=rows[int(p.loc[0])].number, column=str(p.loc[1]), message=p.msg, type=p.type, ctx=p.ctx) for p in problems]
     if errors:
         errors.sort(key=lambda e: e.row)
         return JSONResponse(  # type: ignore[return-value]
@@ -137,7 +137,7 @@ def get_participant(subsidiary_id: str, participant_id: UUID, _: SubsidiaryReade
 @router.post(
     "/{participant_id}/certify",
     summary="Certify a mentor who finished the pedagogy training",
-    responses={409: {"description": "A mentee, or a withdrawn participant"}},
+    responses={409: {"description": "`not_a_mentor`: a mentee; `participant_withdrawn`: a withdrawn participant"}},
 )
 def certify(
     subsidiary_id: str, participant_id: UUID, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
@@ -150,7 +150,7 @@ def certify(
     "/{participant_id}",
     dependencies=JSON_BODY,
     summary="Update a participant's profile",
-    responses={**BODY_ERROR_RESPONSES, 409: {"description": "Withdrawn, or the new email is already enrolled"}},
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "`participant_withdrawn`, or `already_enrolled`: the new email is already enrolled"}},
 )
 def update_profile(
     subsidiary_id: str,
@@ -163,7 +163,7 @@ def update_profile(
     try:
         enrolment.update_profile(subsidiary_id, participant_id, body.changes(), context)
     except Invalid as exc:
-        raise Invalid([Problem(["body", *p.loc], p.msg, p.type) for p in exc.problems]) from None
+        raise Invalid([Problem(["body", *p.loc], p.msg, p.type, p.ctx) for p in exc.problems]) from None
     return _participant(enrolment, subsidiary_id, participant_id)
 
 
@@ -171,7 +171,7 @@ def update_profile(
     "/{participant_id}/withdraw",
     dependencies=JSON_BODY,
     summary="Withdraw a participant from the programme",
-    responses={**BODY_ERROR_RESPONSES, 409: {"description": "Already withdrawn"}},
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "`already_withdrawn`"}},
 )
 def withdraw(
     subsidiary_id: str,

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/subsidiaries", tags=["subsidiaries"], responses=ERRO
     status_code=status.HTTP_201_CREATED,
     dependencies=JSON_BODY,
     summary="Onboard a subsidiary (group admin)",
-    responses={**BODY_ERROR_RESPONSES, 409: {"description": "A subsidiary with this id is already onboarded"}},
+    responses={**BODY_ERROR_RESPONSES, 409: {"description": "`already_onboarded`: a subsidiary with this id is already onboarded"}},
 )
 def onboard_subsidiary(body: SubsidiaryIn, _: GroupAdmin, context: CommandContext, enrolment: Enrolment) -> SubsidiaryOut:
     enrolment.onboard_subsidiary(body.id, body.name, body.timezone, body.locale, context)

@@ -1,8 +1,9 @@
 """Matches: published proposals, until declined or ended."""
 
-from typing import Literal
+from typing import Annotated, Literal
+from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
@@ -13,18 +14,20 @@ from services.matching.api.schemas import DeclineIn, MatchOut
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/matches", tags=["matches"], responses=ERROR_RESPONSES)
 
 
-@router.get("", summary="The subsidiary's matches, filtered by status")
+@router.get("", summary="The subsidiary's matches, filtered by status and by participant")
 def list_matches(
     subsidiary_id: str,
     _: SubsidiaryReader,
     matching: Matching,
     response: Response,
     status: Literal["active", "declined", "ended", "completed"] | None = None,
+    participant_id: Annotated[UUID | None, Query(description="Only the matches this participant is in (as mentor or mentee)")] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> list[MatchOut]:
     book = matching.book(subsidiary_id)
-    found = [m for m in book.matches.values() if status is None or m["status"] == status]
+    members = None if participant_id is None else set(book.matches_with(str(participant_id)))
+    found = [m for m in book.matches.values() if (status is None or m["status"] == status) and (members is None or m["id"] in members)]
     return [MatchOut(**m) for m in page(response, found, limit, offset)]
 
 
