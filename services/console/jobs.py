@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from services.console.gateway import ApiError, ServiceUnavailable
+from services.console.gateway import ApiError, ServiceProblem, ServiceUnavailable
 
 KEEP_SECONDS = 3600.0  # how long a finished job can still be looked at
 
@@ -26,7 +26,7 @@ class Job:
     counts: dict[str, int] = field(default_factory=dict)
     state: Literal["running", "done", "failed"] = "running"
     result: dict[str, Any] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problems: list[ServiceProblem | str] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _started: float = field(default_factory=time.monotonic)
     _finished: float | None = None
@@ -69,7 +69,7 @@ class Jobs:
         try:
             await work(job)
         except ApiError as exc:
-            job.state, job.problems = "failed", exc.messages()
+            job.state, job.problems = "failed", exc.problems()  # translated when shown, in the viewer's language
             job.result["status"] = exc.status
             job.result["detail"] = exc.detail
         except ServiceUnavailable as exc:

@@ -154,7 +154,8 @@ MESSAGES: dict[str, str] = {
 def explain(problem: ServiceProblem | str, language: Language) -> str:
     """The problem as a sentence in the page's language (a console message translated)."""
     if not isinstance(problem, ServiceProblem):
-        return language.gettext(problem)
+        # Plain text, escaped when shown: an exception's text may hold what someone typed.
+        return str(language.gettext(problem))
     for key in (f"{problem.type}@{problem.field_name}", str(problem.type)):
         template = MESSAGES.get(key)
         if template is not None:

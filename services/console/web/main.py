@@ -95,7 +95,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def refused(request: Request, exc: ApiError) -> Response:
         if exc.status == status.HTTP_401_UNAUTHORIZED:  # expired or revoked meanwhile
             return await sign_in_first(request, SignInRequired("expired"))
-        return render(request, "error.html", exc.status, title=str(exc.status), problems=exc.messages(), service=exc.service)
+        return render(request, "error.html", exc.status, title=str(exc.status), problems=exc.problems(), service=exc.service)
 
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(request: Request, exc: ServiceUnavailable) -> Response:
