@@ -1,5 +1,7 @@
 """Value types shared by every contract, with their validation rules."""
 
+import re
+import unicodedata
 from enum import StrEnum
 from typing import Annotated
 
@@ -11,6 +13,14 @@ SubsidiaryId = Annotated[
     StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=2, max_length=63),
     Field(description="Subsidiary slug, e.g. 'axa-france'", examples=["axa-france"]),
 ]
+
+
+def slug_of(text: str, max_length: int = 63) -> str | None:
+    """A subsidiary id made of a name: AXA Belgium! gives axa-belgium (None when nothing is left)."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    slug = "-".join(re.findall(r"[a-z0-9]+", plain))[:max_length].strip("-")
+    return slug if len(slug) >= 2 else None
+
 
 # ISO 639-1 language code, lower case.
 LanguageCode = Annotated[

@@ -7,7 +7,6 @@ None, so the API's validators raise it and the console can offer the suggestion.
 
 import difflib
 import re
-import unicodedata
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -117,10 +116,3 @@ def language_problems(codes: list[str]) -> PydanticCustomError | None:
         codes=unknown,
         suggestion=suggestion,
     )
-
-
-def slug_of(text: str, max_length: int = 63) -> str | None:
-    """A subsidiary id made of a name: AXA Belgium! gives axa-belgium (None when nothing is left)."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    slug = "-".join(re.findall(r"[a-z0-9]+", plain))[:max_length].strip("-")
-    return slug if len(slug) >= 2 else None

@@ -24,9 +24,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from contracts.enrolment import ProgrammeSettings
-from contracts.types import ParticipantStatus, Role, ShortText, Slot, SubsidiaryId, ThemeName
+from contracts.types import ParticipantStatus, Role, ShortText, Slot, SubsidiaryId, ThemeName, slug_of
 from services.enrolment.domain import DEFAULT_PROGRAMME
-from services.enrolment.vocabulary import LOCALE_PATTERN, language_problems, listed, locale_problem, problem, slug_of, timezone_problem
+from services.enrolment.vocabulary import LOCALE_PATTERN, language_problems, listed, locale_problem, problem, timezone_problem
 
 
 class _Strict(BaseModel):

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from services.console.gateway import ApiError, ServiceProblem
-from services.enrolment.vocabulary import slug_of
+from contracts.types import slug_of
 
 # The refusals (409) that are about one field of the form they came from.
 REFUSAL_FIELDS = {"already_onboarded": "id", "already_enrolled": "email"}
