@@ -59,7 +59,7 @@ MESSAGES: dict[str, str] = {
     "null_not_allowed": N_("Fill this in."),
     "theme_too_short": N_("Each theme has at least %(min_length)s characters."),
     "duplicate_programme_theme": N_("Each theme appears once; given more than once: %(themes)s."),
-    "unknown_theme": N_("%(theme)s is not one of the programme's themes: choose among %(themes)s."),
+    "unknown_theme": N_("“%(theme)s” is not one of the programme's themes: choose among %(themes)s."),
     "duplicate_theme": N_("%(theme)s is chosen twice: choose each theme once."),
     "duplicate_email": N_("This email appears more than once: each participant has their own."),
     "already_enrolled": N_("This email is already enrolled in the subsidiary: a participant enrols once."),
@@ -89,7 +89,7 @@ MESSAGES: dict[str, str] = {
     "pair_mentee_manages_mentor": N_("%(mentee)s is the manager of %(mentor)s."),
     "pair_declined_before": N_("%(mentor)s and %(mentee)s were declined or matched before."),
     "mentor_capacity_exceeded": N_("The mentor %(mentor)s has room for %(capacity_left)s more matches, not %(proposed)s."),
-    "not_a_member": N_("Whoever declines must be a member of this match, or the programme's admin."),
+    "not_a_match_member": N_("Whoever declines must be a member of this match, or the programme's admin."),
     "match_already_declined": N_("This match is already declined."),
     "match_already_ended": N_("This match has already ended."),
     "match_already_completed": N_("This match is already completed."),
@@ -121,7 +121,7 @@ MESSAGES: dict[str, str] = {
     "group_too_large": N_(
         "The group has %(mentees)s mentees; the programme allows at most %(mini_session_max)s mentees in a mini-session (the mentor not counted)."
     ),
-    "unknown_theme": N_("“%(theme)s” is not one of the programme's themes: %(themes)s."),
+    # unknown_theme: enrolment's sentence above serves both services (same code, same params).
     "participant_already_booked": N_("%(name)s is already booked in another session from %(starts_at)s to %(ends_at)s."),
     "in_the_past": N_("This start has passed (%(starts_at)s): choose a time to come, or tick “It already took place”."),
     "in_the_past@starts_at": N_("This start has passed (%(starts_at)s): choose a time to come."),
@@ -130,7 +130,7 @@ MESSAGES: dict[str, str] = {
     "attendance_missing": N_("Say whether %(name)s was present."),
     "attendance_required": N_("Tick who was present."),
     "attendance_without_held": N_("Who was present is said for a session that already took place only."),
-    "not_a_member": N_("%(name)s is not a member of this session."),
+    "not_a_session_member": N_("%(name)s is not a member of this session."),
     "not_a_relationship_member": N_("%(name)s is not a member of this relationship."),
     "place_required": N_("Give a place, a video link, or both."),
     "video_link_not_https": N_("Type a video link starting with https://."),

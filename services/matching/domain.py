@@ -303,7 +303,7 @@ class MatchBook(Aggregate):
         if by != "admin" and by != match["mentor_id"] and by not in match["mentee_ids"]:
             # `by` is not echoed: it is whatever was typed.
             raise MatchingError(
-                Reason("not_a_member", "the one declining is not a member of this match: give a member's participant id or 'admin'", {"match_id": match_id})
+                Reason("not_a_match_member", "the one declining is not a member of this match: give a member's participant id or 'admin'", {"match_id": match_id})
             )
         self._declined(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], by=by, reason=reason, context=context)
 

@@ -102,7 +102,7 @@ def attendance_missing(participant_id: str) -> Reason:
 
 
 def not_a_member(participant_id: str) -> Reason:
-    return Reason("not_a_member", f"participant {participant_id} is not a member of this session", {"participant_id": participant_id})
+    return Reason("not_a_session_member", f"participant {participant_id} is not a member of this session", {"participant_id": participant_id})
 
 
 def not_a_relationship_member(participant_id: str) -> Reason:

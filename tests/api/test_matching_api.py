@@ -331,7 +331,7 @@ def test_refusals_have_stable_codes_and_params(client, world):
     [match_id, *_] = client.get("/subsidiaries/sub-a/matches", headers=ADMIN).json()
     match_id = match_id["id"]
     stranger = client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "Paul Dubois", "reason": "x"}, headers=ADMIN)
-    assert stranger.status_code == 409 and stranger.json()["detail"]["type"] == "not_a_member"
+    assert stranger.status_code == 409 and stranger.json()["detail"]["type"] == "not_a_match_member"
     assert stranger.json()["detail"]["ctx"] == {"match_id": match_id} and "Paul" not in stranger.text
     client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "admin", "reason": "same team"}, headers=ADMIN)
     twice = client.post(f"/subsidiaries/sub-a/matches/{match_id}/decline", json={"by": "admin", "reason": "again"}, headers=ADMIN).json()["detail"]

@@ -1312,7 +1312,7 @@ def test_every_refusal_has_a_code_and_ids_for_params(client, world, now):
     session = book(client, world.p1, start=S)
     now.now = S + HOUR
     stranger = refusal_of(act(client, session["id"], "attendance", {"participant_id": world.e2, "present": True}))
-    assert (stranger["type"], stranger["ctx"]) == ("not_a_member", {"participant_id": world.e2})
+    assert (stranger["type"], stranger["ctx"]) == ("not_a_session_member", {"participant_id": world.e2})
     assert "Mentee2" not in json.dumps(stranger)
     close(client, world.p2, {"reason": "moved away"})
     again = refusal_of(close(client, world.p2, {"reason": "twice"}))
@@ -1373,7 +1373,7 @@ def test_a_session_recorded_as_held_lies_within_the_relationship_s_life_with_eve
     problems = {p["type"]: p["ctx"] for p in problems_of(refused)}
     assert problems == {
         "before_the_match": {"starts_at": (T0 - DAY).isoformat(), "matched_at": T0.isoformat()},
-        "not_a_member": {"participant_id": world.e2},
+        "not_a_session_member": {"participant_id": world.e2},
         "attendance_missing": {"participant_id": world.e1},
     }
     no_show = record_held(client, world.p1, start=T0 + DAY, attendance={world.m1: True, world.e1: False})

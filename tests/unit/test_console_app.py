@@ -359,11 +359,11 @@ def test_a_failed_import_keeps_only_row_numbers_columns_and_messages_once_it_end
     assert "Nothing was imported: 4 errors in the file." in page
     row = re.search(r'<tr id="row-3">(.*?)</tr>', page, re.S).group(1)
     # Each error by its code, in the page's language; one without a code by its message.
-    assert "<strong>themes</strong>" in row and "knitting is not one of the programme's themes: choose among networking." in html.unescape(row)
+    assert "<strong>themes</strong>" in row and "“knitting” is not one of the programme's themes: choose among networking." in html.unescape(row)
     assert "[name]: value is too long" in row
     assert [word for word in PERSONAL if word in page] == []
     french = console.get(f"/jobs/{job.id}/progress", headers={"Accept-Language": "fr-FR,fr"}).text
-    assert "knitting n’est pas un des thèmes du programme" in french
+    assert "«\u202fknitting\u202f» n’est pas un des thèmes du programme" in french
 
 
 # -- cookies, forgery, caching, sizes ---------------------------------------------------------

@@ -1,6 +1,7 @@
 """The console's French and its dates: statuses agree with their noun, the default themes are
 translated, French typography, and times to the minute as the browser's region writes them."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -142,3 +143,13 @@ def test_the_favicon_is_linked_and_favicon_ico_finds_it():
         icon = client.get("/favicon.ico")
         assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
         assert icon.text.startswith("<svg")
+
+
+def test_each_problem_code_has_one_sentence():
+    """A code given twice in MESSAGES would silently keep the second sentence (a dict literal
+    does not complain): two services' codes must not collide, or must mean the same."""
+    tree = ast.parse((CONSOLE / "problems.py").read_text(encoding="utf-8"))
+    (messages,) = [node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "MESSAGES"]
+    codes = [key.value for key in messages.keys if isinstance(key, ast.Constant)]
+    assert len(codes) > 50
+    assert sorted({code for code in codes if codes.count(code) > 1}) == []

@@ -124,7 +124,7 @@ def test_declining_frees_the_members_for_others_but_not_for_each_other():
     [match_id] = book.confirm(run_of(book, ("m1", "e1")), CONTEXT, no_violation)
     with pytest.raises(MatchingError) as not_a_member:
         book.decline(match_id, "someone-else", "no", CONTEXT)
-    assert not_a_member.value.reason.code == "not_a_member" and not_a_member.value.reason.params == {"match_id": match_id}
+    assert not_a_member.value.reason.code == "not_a_match_member" and not_a_member.value.reason.params == {"match_id": match_id}
     assert "someone-else" not in not_a_member.value.reason.message  # what was typed is not echoed
     book.decline(match_id, "e1", "we already work together", CONTEXT)
     assert book.matches[match_id]["status"] == DECLINED and book.matches[match_id]["declined_by"] == "e1"

@@ -244,8 +244,8 @@ def test_non_members_neither_attend_nor_give_feedback():
     hold(rel, "s1", NOW + DAY)
     later = NOW + 2 * DAY
     for stranger in ("e2", "m2"):
-        assert refused(rel.record_attendance, "s1", stranger, True, later, CONTEXT) == "not_a_member"
-        assert refused(rel.give_feedback, "s1", stranger, 5, None, later, CONTEXT) == "not_a_member"
+        assert refused(rel.record_attendance, "s1", stranger, True, later, CONTEXT) == "not_a_session_member"
+        assert refused(rel.give_feedback, "s1", stranger, 5, None, later, CONTEXT) == "not_a_session_member"
     assert rel.sessions["s1"]["attendance"] == {} and rel.sessions["s1"]["feedback"] == {}
 
 
