@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from launcher import TandemUp
+
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("TANDEM_TEST_CHROMIUM", "/usr/bin/chromium")
 # Playwright adds --headless itself (headless=True). No sandbox: the tests run as root here.
@@ -61,3 +63,15 @@ def page(chromium_browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemUp]:
+    """One `tandem up` (broker, services, console) for every browser test: each test file
+    works in subsidiaries of its own, so none sees another's participants."""
+    up = TandemUp(tmp_path_factory.mktemp("browser-home"), "browser")
+    up.start()
+    try:
+        yield up
+    finally:
+        up.stop()

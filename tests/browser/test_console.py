@@ -4,7 +4,6 @@ real services and broker started by `tandem up`: what an admin sees and does."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,16 +27,6 @@ MENTEES = [
     "mentee,Marc Petit,marc.petit@example.com,1965,Claims,Lyon,fr,online learning;information search,wed-am",
     "mentee,Claire Moreau,claire.moreau@example.com,1970,Legal,Lyon,fr;en,information search,tue-pm",
 ]
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemUp]:
-    up = TandemUp(tmp_path_factory.mktemp("console-home"), "console")
-    up.start()
-    try:
-        yield up
-    finally:
-        up.stop()
 
 
 def token(up: TandemUp, *args: str) -> str:

@@ -6,7 +6,6 @@ sessions."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,16 +18,6 @@ from launcher import TandemUp
 from test_console import HEADER, reload_until, sign_in, token
 
 pytestmark = [pytest.mark.sqlite, pytest.mark.timeout(300)]
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemUp]:
-    up = TandemUp(tmp_path_factory.mktemp("enrolment-pages-home"), "enrolpages")
-    up.start()
-    try:
-        yield up
-    finally:
-        up.stop()
 
 
 def api(up: TandemUp, service: str) -> httpx.Client:

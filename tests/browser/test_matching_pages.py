@@ -5,7 +5,6 @@ of past runs, a long run's proposals paged and filtered, and refusals and reason
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,7 +16,7 @@ from test_console import HEADER, reload_until, sign_in, token
 
 pytestmark = [pytest.mark.sqlite, pytest.mark.timeout(300)]
 
-SUBSIDIARY = "rennes"
+SUBSIDIARY = "rennes-matching"  # test_console.py has its own "rennes"
 MENTORS = [f"mentor,Mentor {n},mentor{n}@rennes.example,1999,IT,Rennes,fr,networking;online learning,mon-am" for n in range(1, 4)]
 # 30 French-speaking mentees for 3 mentors of capacity 10; 10 choose networking, 20 online learning.
 MENTEES = [
@@ -26,16 +25,6 @@ MENTEES = [
 ]
 # And one who speaks no language a mentor speaks.
 GRETA = "mentee,Greta Schmidt,greta@rennes.example,1960,Legal,Rennes,de,networking,mon-am"
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemUp]:
-    up = TandemUp(tmp_path_factory.mktemp("matching-home"), "matching-pages")
-    up.start()
-    try:
-        yield up
-    finally:
-        up.stop()
 
 
 @pytest.fixture(scope="module")

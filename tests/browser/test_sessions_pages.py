@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,16 +38,6 @@ def wait_for(check, what: str, seconds: float = 60.0):
             return found
         assert datetime.now() < deadline, f"never saw {what}"
         time.sleep(0.3)
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemUp]:
-    up = TandemUp(tmp_path_factory.mktemp("sessions-home"), "sessions-pages")
-    up.start()
-    try:
-        yield up
-    finally:
-        up.stop()
 
 
 @pytest.fixture(scope="module")

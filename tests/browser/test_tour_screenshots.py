@@ -7,7 +7,6 @@ are left under test-artifacts/screenshots/tour-<lang>-<page>.png for a person to
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -32,16 +31,12 @@ ERROR_HEADINGS = ["Not found", "Not allowed", "A service is not reachable", "Thi
 
 
 @pytest.fixture(scope="module")
-def pilot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TandemUp, dict[str, str]]]:
-    up = TandemUp(tmp_path_factory.mktemp("tour-home"), "tour")
-    up.start()
-    try:
-        loaded = up.run("demo", "--held", "4", timeout=240)
-        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-        bearer = up.run("token", "--role", "group-admin").stdout.strip()
-        yield up, ids_of_the_pilot(up, bearer) | {"token": bearer}
-    finally:
-        up.stop()
+def pilot(platform: TandemUp) -> tuple[TandemUp, dict[str, str]]:
+    up = platform
+    loaded = up.run("demo", "--held", "4", timeout=240)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    bearer = up.run("token", "--role", "group-admin").stdout.strip()
+    return up, ids_of_the_pilot(up, bearer) | {"token": bearer}
 
 
 def ids_of_the_pilot(up: TandemUp, bearer: str) -> dict[str, str]:
