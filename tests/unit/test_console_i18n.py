@@ -153,3 +153,12 @@ def test_each_problem_code_has_one_sentence():
     codes = [key.value for key in messages.keys if isinstance(key, ast.Constant)]
     assert len(codes) > 50
     assert sorted({code for code in codes if codes.count(code) > 1}) == []
+
+
+def test_no_template_writes_a_colon_of_its_own_after_a_label():
+    """A colon written in the template (`{{ _("Theme") }}: ...`) stays English in French,
+    which wants a narrow no-break space before it: templates write `{{ _(":") }}`."""
+    templates = sorted((CONSOLE / "web" / "templates").glob("*.html"))
+    assert templates
+    found = [f"{t.name}:{n}" for t in templates for n, line in enumerate(t.read_text(encoding="utf-8").splitlines(), 1) if re.search(r"\}\}\)?: ", line)]
+    assert found == []
