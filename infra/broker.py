@@ -20,6 +20,8 @@ from typing import IO, Any
 from kafka import KafkaAdminClient
 from kafka.net import KafkaNetClient
 
+from services.common.kafka import kafka_security
+
 __all__ = [
     "BrokerError",
     "EmbeddedBroker",
@@ -85,7 +87,7 @@ def connect_admin(bootstrap_servers: str, timeout: float = 10.0, **configs: Any)
             bootstrap_servers=bootstrap_servers,
             bootstrap_timeout_ms=timeout_ms,  # was api_version_auto_timeout_ms before 3.x
             kafka_client=make_client,
-            **configs,
+            **{**kafka_security(), **configs},  # authenticated as every other client of the platform
         )
     except BaseException:
         for client in created:

@@ -15,6 +15,7 @@ from services.common.application import ServiceApplication
 from services.common.audit import AuditRead
 from services.common.checkpoints import CheckpointPublisher, start_checkpoints
 from services.common.consumer import EventConsumer
+from services.common.kafka import kafka_security
 from services.common.relay import Relay, start_relay
 from services.common.settings import ServiceSettings
 
@@ -31,6 +32,11 @@ class ServiceRuntime:
     relay: Relay | None = None
     consumer: EventConsumer | None = None
     checkpoints: CheckpointPublisher | None = None
+
+    def __post_init__(self) -> None:
+        # A cluster connection set up wrong stops the service at start, every setting named,
+        # rather than every client failing later.
+        kafka_security()
 
     def lifespan(self) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
         @asynccontextmanager
