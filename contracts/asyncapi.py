@@ -13,12 +13,14 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from contracts.envelope import IntegrationEvent
+from contracts.envelope import PERSONAL_DATA_MARK, IntegrationEvent
 from contracts.registry import EVENT_TYPES
+from contracts.schemas import schema_path
 from contracts.topics import CONSUMES, DEFAULT_PREFIX, Topics
 from contracts.types import SubsidiaryId
 
 DOCUMENT_PATH = Path(__file__).parent / "asyncapi.json"
+SEALED_PATTERN = '"pattern": "^sealed:'  # how a sealed token's schema reads (contracts/personal.py)
 ASYNCAPI_VERSION = "3.0.0"
 # The version of the interface this document describes (the events keep their own schema_version).
 DOCUMENT_VERSION = "1.0.0"
@@ -105,22 +107,29 @@ def _event_message(cls: type[IntegrationEvent], version: int) -> dict[str, Any]:
         status = f"The version {cls.PRODUCER} publishes now."
     else:
         read = (
-            "Tandem's consumers upcast it to the next version before applying it."
+            "Tandem's consumers upcast it to the current version before applying it."
             if version in cls.UPCASTERS
             else "Tandem's consumers cannot upcast it: they park it as a dead letter."
         )
         status = (
-            f"An earlier version: no longer published, but kept on the topic (unlimited retention), "
-            f"so a consumer reading from the start meets it. {read}"
+            f"An earlier version: no longer published, but messages of it may remain on the topic (unlimited "
+            f"retention) for a consumer reading from the start. {read}"
         )
     schema_file = f"./schemas/{cls.PRODUCER}/{name}.v{version}.json"
+    # What the committed schema of that version says of personal data (sealing came with a later version).
+    committed = schema_path(cls, version=version).read_text(encoding="utf-8")
+    if SEALED_PATTERN in committed:
+        personal = f" Fields marked `{PERSONAL_DATA_MARK}` travel sealed (`sealed:<n>:...`) with a participant's key, null once erased."
+    elif PERSONAL_DATA_MARK in committed:
+        personal = f" Fields marked `{PERSONAL_DATA_MARK}` are personal data, in plaintext in this version."
+    else:
+        personal = ""
     return {
         "name": name,
         "title": f"{name} v{version}",
         "summary": f"{name}, schema version {version}, published by {cls.PRODUCER}.",
         "description": (
-            f"{status} The value is the event as UTF-8 JSON ({schema_file}); fields marked "
-            "`x-personal-data` travel sealed (`sealed:<n>:...`) with a participant's key, null once erased."
+            f"{status} The value is the event as UTF-8 JSON ({schema_file}).{personal}"
         ),
         "contentType": "application/json",
         "headers": {
