@@ -1,8 +1,8 @@
 """The AsyncAPI document (contracts/asyncapi.json): up to date, accepted by the AsyncAPI project's
-own parser (`@asyncapi/parser`, pinned in tools/asyncapi/), and true to the code: every event
+own parser (`@asyncapi/parser`, pinned in infra/asyncapi/), and true to the code: every event
 class and version, every topic, who sends and who receives what, the key and the headers.
 
-The parser runs under Node: `npm ci` installs it into tools/asyncapi/node_modules (git-ignored)
+The parser runs under Node: `npm ci` installs it into infra/asyncapi/node_modules (git-ignored)
 when it is not there yet. Without node or npm these tests skip, except under CI, where they fail.
 """
 
@@ -28,7 +28,7 @@ from infra.topics import TOPIC_CONFIGS
 from services.common.checkpoints import Checkpoint, SigningKey
 from services.common.consumer import EventConsumer
 
-CHECKER = Path(__file__).resolve().parents[2] / "tools" / "asyncapi"
+CHECKER = Path(__file__).resolve().parents[2] / "infra" / "asyncapi"
 PINNED = json.loads((CHECKER / "package.json").read_text())["dependencies"]["@asyncapi/parser"]
 CURRENT = {asyncapi.message_id(cls, cls.version()) for cls in EVENT_TYPES.values()}
 ALL_VERSIONS = {asyncapi.message_id(cls, v) for cls in EVENT_TYPES.values() for v in range(1, cls.version() + 1)}
