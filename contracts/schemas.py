@@ -2,7 +2,7 @@
 
 `contracts/schemas/<producer>/<Type>.v<N>.json` is the published schema of version N of an event.
 Regenerate with `python -m contracts.schemas` (`make schemas`); verify with `--check` (the unit tests
-do). A committed version is never changed incompatibly: a breaking change needs a new `schema_version`,
+do). The same command writes and checks the AsyncAPI document that uses them (contracts/asyncapi.py). A committed version is never changed incompatibly: a breaking change needs a new `schema_version`,
 and the files of earlier versions stay, because auditors read old events with them.
 """
 
@@ -230,20 +230,50 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def check_document(path: Path | None = None) -> list[str]:
+    """How the committed AsyncAPI document disagrees with the contracts; empty when it does not."""
+    from contracts import asyncapi  # it builds on this module
+
+    path = path or asyncapi.DOCUMENT_PATH
+    if not path.exists():
+        return [f"the AsyncAPI document {path} is missing: {REGENERATE}"]
+    if path.read_text(encoding="utf-8") != render(asyncapi.document()):
+        return [f"the AsyncAPI document {path} is out of date with the contracts: {REGENERATE}"]
+    return []
+
+
+def write_document(path: Path | None = None) -> bool:
+    """Regenerate the AsyncAPI document; whether it changed."""
+    from contracts import asyncapi
+
+    path = path or asyncapi.DOCUMENT_PATH
+    text = render(asyncapi.document())
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m contracts.schemas", description="Regenerate or check the committed event schemas.")
+    parser = argparse.ArgumentParser(
+        prog="python -m contracts.schemas", description="Regenerate or check the committed event schemas and the AsyncAPI document."
+    )
     parser.add_argument("--check", action="store_true", help="report disagreements instead of writing; exit 1 if any")
     args = parser.parse_args(argv)
     if args.check:
-        problems = check()
+        problems = check() + check_document()
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
     try:
         written = write()
     except IncompatibleSchemaChange as error:
-        print(error, file=sys.stderr)
+        print(error, file=sys.stderr)  # and the document stays as it is: it describes the committed schemas
         return 1
+    from contracts.asyncapi import DOCUMENT_PATH
+
+    if write_document():
+        written.append(DOCUMENT_PATH)
     for path in written:
         print(f"wrote {_shown(path)}")
     if not written:

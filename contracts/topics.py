@@ -7,7 +7,10 @@ subsidiary (services/common/checkpoints.py)."""
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "tandem"
-CONSUMING_SERVICES = ("matching", "sessions")
+# Which producers' topics each consuming service reads (the services' runtimes subscribe to
+# these; tests/unit/test_asyncapi.py checks they agree). The AsyncAPI document says it too.
+CONSUMES: dict[str, tuple[str, ...]] = {"matching": ("enrolment", "sessions"), "sessions": ("enrolment", "matching")}
+CONSUMING_SERVICES = tuple(CONSUMES)
 EVENTS_SUFFIX = ".events"
 
 
