@@ -15,12 +15,9 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
 
-from kafka import KafkaAdminClient
-from kafka.net import KafkaNetClient
-
-from services.common.kafka import kafka_security
+from services.common.kafka import connect_admin, probe
 
 __all__ = [
     "BrokerError",
@@ -65,55 +62,8 @@ def broker_binary() -> str:
         raise BrokerError(f"cannot locate the Tansu broker binary: {exc}") from exc
 
 
-def connect_admin(bootstrap_servers: str, timeout: float = 10.0, **configs: Any) -> KafkaAdminClient:
-    """Build a KafkaAdminClient, failing with KafkaTimeoutError after ``timeout`` seconds.
-
-    kafka-python 3.x bootstraps inside ``KafkaAdminClient.__init__`` and, when that fails,
-    leaks the client's background IO thread. Polling for readiness would leak one thread
-    per attempt, so we capture the network client through the documented ``kafka_client``
-    hook and close it ourselves on failure.
-    """
-    created: list[KafkaNetClient] = []
-
-    def make_client(**client_configs: Any) -> KafkaNetClient:
-        client = KafkaNetClient(**client_configs)
-        created.append(client)
-        return client
-
-    timeout_ms = max(1, int(timeout * 1000))
-    configs.setdefault("client_id", "tandem-admin")
-    try:
-        return KafkaAdminClient(
-            bootstrap_servers=bootstrap_servers,
-            bootstrap_timeout_ms=timeout_ms,  # was api_version_auto_timeout_ms before 3.x
-            kafka_client=make_client,
-            **{**kafka_security(), **configs},  # authenticated as every other client of the platform
-        )
-    except BaseException:
-        for client in created:
-            client.close()
-        raise
-
-
 def _probe(bootstrap_servers: str, timeout: float) -> Exception | None:
-    """Ask the cluster for its topic list once; return the failure, or None if it answered."""
-    timeout_ms = max(1, int(timeout * 1000))
-    try:
-        admin = connect_admin(
-            bootstrap_servers,
-            timeout=timeout,
-            client_id="tandem-readiness-probe",
-            request_timeout_ms=timeout_ms,
-        )
-    except Exception as exc:
-        return exc
-    try:
-        admin.list_topics()  # a real Kafka request, not just an open TCP port
-        return None
-    except Exception as exc:
-        return exc
-    finally:
-        admin.close()
+    return probe(bootstrap_servers, timeout, client_id="tandem-readiness-probe")
 
 
 def wait_until_ready(bootstrap_servers: str, timeout: float) -> None:
@@ -199,6 +149,11 @@ class EmbeddedBroker:
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def exit_code(self) -> int | None:
+        """How the broker ended (negative: the signal), reaping it; None while it runs or
+        when it was never started."""
+        return self._process.poll() if self._process is not None else None
 
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
         """Start the broker and return once it answers Kafka requests.

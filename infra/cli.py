@@ -18,6 +18,7 @@ from infra.audit import AuditClient, AuditError
 from infra.broker import EmbeddedBroker, wait_until_ready
 from infra.demo import DEFAULT_HELD, DEFAULT_SUBSIDIARY, run_demo
 from infra.services import CONSOLE, SERVICES, ServiceProcess, url_variable
+from infra.supervisor import FIRST_DELAY, Child, Supervisor
 from infra.topics import ensure_topics
 from services.common.auth import Role, issue_token
 from services.common.chain import LogCheck, check_logs
@@ -347,6 +348,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = ServiceSettings()
+    first_delay = _restart_backoff()
     logs = _log_dir(settings.home)
     broker = None
     processes: list[ServiceProcess] = []
@@ -389,7 +391,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"\ngroup-admin token (expires {_expiry(admin)}):", flush=True)
         print(admin, flush=True)
         print("\nTandem is up. Ctrl-C stops everything.", flush=True)
-        return _supervise(processes)
+        children = [Child(p.spec.name, p.start, p.exit_code, p.stop) for p in processes]
+        if broker is not None:
+            children.insert(0, Child("broker", lambda: _restart_broker(broker, settings), broker.exit_code, broker.stop))
+        return _supervise(children, first_delay)
     finally:
         for process in reversed(processes):
             process.stop()
@@ -404,16 +409,19 @@ def console_cookie_env() -> dict[str, str]:
     return {"CONSOLE_SECURE_COOKIES": os.environ.get("CONSOLE_SECURE_COOKIES", "false")}
 
 
-def _supervise(processes: list[ServiceProcess]) -> int:
-    """Wait for Ctrl-C or SIGTERM; if a service dies on its own, stop everything."""
+def _restart_broker(broker: EmbeddedBroker, settings: ServiceSettings) -> None:
+    """The embedded broker keeps its topics in memory: a new one gets them again before the
+    relays find it (they then publish their whole logs again: relay.py)."""
+    broker.start()
+    ensure_topics(broker.bootstrap_servers, Topics(settings.topic_prefix).all(), partitions=_partitions())
+
+
+def _supervise(children: list[Child], first_delay: float) -> int:
+    """Until Ctrl-C or SIGTERM: whatever dies is reaped and started again (supervisor.py)."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        for process in processes:
-            if not process.is_running():
-                print(f"{process.spec.name} stopped unexpectedly; see its log. Stopping.", file=sys.stderr, flush=True)
-                return 1
+    Supervisor(children, lambda line: print(line, flush=True), first_delay).run(stop)
     return 0
 
 
@@ -428,6 +436,18 @@ def _count(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def _restart_backoff() -> float:
+    """The first pause before `tandem up` starts a dead process again (doubled each time)."""
+    text = os.environ.get("TANDEM_RESTART_BACKOFF_SECONDS", str(FIRST_DELAY))
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ValueError(f"TANDEM_RESTART_BACKOFF_SECONDS must be a number of seconds more than 0, not {text!r}")
     return value
 
 

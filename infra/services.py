@@ -55,13 +55,17 @@ class ServiceProcess:
             out = self.log.open("ab")
         else:
             out = self.log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.spec.module],
-            env={**os.environ, **self.env},
-            stdout=out,
-            stderr=subprocess.STDOUT if out is not None else None,
-            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
-        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.spec.module],
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+                start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
+            )
+        finally:
+            if isinstance(self.log, Path) and out is not None and not isinstance(out, int):
+                out.close()  # the child has its own copy; a restart must not leak one per start
         self.wait_until_healthy(timeout)
         return self
 
@@ -80,6 +84,10 @@ class ServiceProcess:
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def exit_code(self) -> int | None:
+        """How it ended (negative: the signal), reaping it; None while it runs."""
+        return self.process.poll() if self.process is not None else None
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM: the service stops its relay and closes its store cleanly."""

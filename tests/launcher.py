@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,13 +36,15 @@ class TandemUp:
         self.urls = {name: f"http://127.0.0.1:{self.ports[name]}" for name in WEB}
         self.output: list[str] = []
         self.process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.ports['broker']}"
 
     def start(self, timeout: float = 60.0) -> str:
-        """Start it and wait for "Tandem is up"; returns what it printed until then."""
+        """Start it and wait for "Tandem is up"; returns what it printed until then. What it
+        prints afterwards keeps being collected in `output` (see `wait_for_output`)."""
         self.process = subprocess.Popen(
             tandem("up", "--broker-port", str(self.ports["broker"])), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -54,14 +57,52 @@ class TandemUp:
                 break
         text = "".join(self.output)
         assert "Tandem is up" in text, text
+        self._reader = threading.Thread(target=self._read, name="tandem-up-output", daemon=True)
+        self._reader.start()
         return text
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def wait_for_output(self, text: str, after: int = 0, timeout: float = 60.0) -> str:
+        """Wait until a line printed after the first `after` lines holds `text`; returns that line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.output[after:]:
+                if text in line:
+                    return line
+            assert time.monotonic() < deadline, f"`tandem up` never printed {text!r}:\n" + "".join(self.output)
+            time.sleep(0.1)
+
+    def child_pid(self, name: str) -> int:
+        """The pid of a process `tandem up` started: "broker", or a service's name."""
+        assert self.process is not None
+        with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as children:
+            pids = [int(pid) for pid in children.read().split()]
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    argv = cmdline.read().decode().split("\0")
+            except FileNotFoundError:
+                continue
+            if (name == "broker" and argv[1:2] == ["broker"]) or f"services.{name}" in argv:
+                return pid
+        raise AssertionError(f"`tandem up` runs no {name} process")
 
     def stop(self) -> str:
         """Ctrl-C; returns what it printed while stopping, once it has exited cleanly."""
         assert self.process is not None
+        printed = len(self.output)
         self.process.send_signal(signal.SIGINT)
-        rest, _ = self.process.communicate(timeout=30)
-        assert self.process.returncode == 0, "".join(self.output) + rest
+        if self._reader is None:  # it never came up: nobody reads its output yet
+            self.output.append(self.process.communicate(timeout=30)[0])
+        else:
+            self.process.wait(timeout=30)
+            self._reader.join(10)
+        rest = "".join(self.output[printed:])
+        assert self.process.returncode == 0, "".join(self.output)
         assert "Tandem stopped." in rest
         return rest
 

@@ -15,7 +15,7 @@ from services.common.application import ServiceApplication
 from services.common.audit import AuditRead
 from services.common.checkpoints import CheckpointPublisher, start_checkpoints
 from services.common.consumer import EventConsumer
-from services.common.kafka import kafka_security
+from services.common.kafka import BrokerCheck, kafka_security
 from services.common.relay import Relay, start_relay
 from services.common.settings import ServiceSettings
 
@@ -32,6 +32,7 @@ class ServiceRuntime:
     relay: Relay | None = None
     consumer: EventConsumer | None = None
     checkpoints: CheckpointPublisher | None = None
+    broker: BrokerCheck | None = None
 
     def __post_init__(self) -> None:
         # A cluster connection set up wrong stops the service at start, every setting named,
@@ -61,10 +62,16 @@ class ServiceRuntime:
             self.relay = start_relay(application, self.publishable, self.settings.topics.of(self.name), self.settings)
             if self.relay is not None:  # where the store's events are published, so are its checkpoints
                 self.checkpoints = start_checkpoints(self.name, application, self.settings)
+            if self.consumer is not None or self.relay is not None:
+                # What the broker's clients cannot tell /healthz quickly: whether it answers.
+                self.broker = BrokerCheck(self.settings.kafka_bootstrap_servers)
+                self.broker.start()
             self.application = application
             try:
                 yield
             finally:
+                if self.broker is not None:
+                    self.broker.stop()
                 if self.consumer is not None:
                     self.consumer.stop()
                 if self.relay is not None:
@@ -111,6 +118,8 @@ class ServiceRuntime:
             "event_store": {"ok": True, "last_position": self.application.recorder.max_notification_id() or 0},
         }
         report["personal_data"] = self.application.keys.unopenable.report()
+        if self.broker is not None:
+            report["broker"] = self.broker.report()
         if self.consumes:
             report["consumer"] = self.consumer.status() if self.consumer is not None else {"ok": True, "enabled": False}
         report["relay"] = self.relay.report() if self.relay is not None else {"ok": True, "enabled": False}
