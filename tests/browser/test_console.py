@@ -33,11 +33,15 @@ def token(up: TandemUp, *args: str) -> str:
     return up.run("token", *args).stdout.strip()
 
 
-def sign_in(page: Page, up: TandemUp, bearer: str) -> None:
+IN_FRENCH = ("Votre jeton", "Se connecter")  # the sign-in form's label and button on a French page
+
+
+def sign_in(page: Page, up: TandemUp, bearer: str, label: str = "Your token", button: str = "Sign in") -> None:
+    """Sign in from the sign-in page; a French browser's page says "Votre jeton", "Se connecter"."""
     page.goto(up.urls["console"] + "/")
     expect(page).to_have_url(re.compile(r"/sign-in"))
-    page.get_by_label("Your token").fill(bearer)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label(label).fill(bearer)
+    page.get_by_role("button", name=button).click()
 
 
 def reload_until(page: Page, check, what: str, seconds: float = 30.0) -> None:

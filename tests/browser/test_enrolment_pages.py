@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from artifacts import screenshot
 from launcher import TandemUp
-from test_console import HEADER, reload_until, sign_in, token
+from test_console import HEADER, IN_FRENCH, reload_until, sign_in, token
 
 pytestmark = [pytest.mark.sqlite, pytest.mark.timeout(300)]
 
@@ -67,9 +67,7 @@ def test_the_onboarding_errors_in_french(platform: TandemUp, chromium_browser: B
     context = chromium_browser.new_context(locale="fr-FR")
     try:
         page = context.new_page()
-        page.goto(up.urls["console"] + "/")
-        page.get_by_label("Votre jeton").fill(token(up, "--role", "group-admin"))
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, up, token(up, "--role", "group-admin"), *IN_FRENCH)
         onboard_form(page, "AXA Belgium!", "AXA Belgium", "Mars/Olympus", "fr-FR", button="Intégrer")
         summary = page.locator(".error-summary")
         expect(summary).to_contain_text("Identifiant\u202f: Saisissez uniquement des minuscules")
@@ -136,9 +134,7 @@ def test_an_import_row_error_is_said_in_the_page_language(platform: TandemUp, ch
     context = chromium_browser.new_context(locale="fr-FR")
     try:
         page = context.new_page()
-        page.goto(up.urls["console"] + "/")
-        page.get_by_label("Votre jeton").fill(token(up, "--role", "group-admin"))
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, up, token(up, "--role", "group-admin"), *IN_FRENCH)
         page.goto(up.urls["console"] + "/subsidiaries/import-fr/participants/import")
         path = tmp_path / "people.csv"
         path.write_text(f"{HEADER}\nmentee,Anne Dubois,anne@import.example,1968,Finance,Lyon,fr;xx,networking,mon-am\n", encoding="utf-8")

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from artifacts import screenshot
 from launcher import TandemUp
-from test_console import HEADER, reload_until, sign_in, token
+from test_console import HEADER, IN_FRENCH, reload_until, sign_in, token
 
 pytestmark = [pytest.mark.sqlite, pytest.mark.timeout(300)]
 
@@ -125,9 +125,7 @@ def test_runs_are_listed_reviewed_page_by_page_filtered_and_refused_by_code(plat
     context = chromium_browser.new_context(locale="fr-FR")
     try:
         french = context.new_page()
-        french.goto(up.urls["console"] + "/")
-        french.get_by_label("Votre jeton").fill(bearer)
-        french.get_by_role("button", name="Se connecter").click()
+        sign_in(french, up, bearer, *IN_FRENCH)
         french.goto(stale_url)
         expect(french.get_by_role("row", name=re.compile("Greta Schmidt"))).to_contain_text("Aucun mentor ne parle l'une de ses langues.")
         french.goto(matching)

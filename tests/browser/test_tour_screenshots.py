@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from artifacts import screenshot
 from launcher import TandemUp
+from test_console import IN_FRENCH, sign_in
 from services.console.i18n import Language
 
 pytestmark = [pytest.mark.sqlite, pytest.mark.timeout(420)]
@@ -77,13 +78,6 @@ def pages(ids: dict[str, str]) -> list[tuple[str, str, str | None]]:
         ("session", f"{s}/sessions/{ids['session']}", None),
         ("group-dashboard", "/dashboard", "Group dashboard"),
     ]
-
-
-def sign_in(page: Page, up: TandemUp, bearer: str, label: str, button: str) -> None:
-    page.goto(up.urls["console"] + "/")
-    expect(page).to_have_url(re.compile(r"/sign-in"))
-    page.get_by_label(label).fill(bearer)
-    page.get_by_role("button", name=button).click()
 
 
 def failed_requests(page: Page) -> list[str]:
@@ -169,7 +163,7 @@ def test_dates_follow_the_browsers_region(pilot, chromium_browser: Browser):
         context = chromium_browser.new_context(locale=locale)
         try:
             page = context.new_page()
-            label, button = ("Votre jeton", "Se connecter") if locale.startswith("fr") else ("Your token", "Sign in")
+            label, button = IN_FRENCH if locale.startswith("fr") else ("Your token", "Sign in")
             sign_in(page, up, ids["token"], label, button)
             page.goto(up.urls["console"] + f"/subsidiaries/{PILOT}/sessions/{ids['session']}")
             when = page.locator("dt", has_text=re.compile("^(When|Quand)$")).locator("xpath=following-sibling::dd").inner_text()
