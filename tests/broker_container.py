@@ -1,6 +1,9 @@
 """Which Kafka broker the test session uses, and the container path (testcontainers).
 
-In order: ``KAFKA_BOOTSTRAP_SERVERS`` names an external cluster; else, when a Docker engine
+In order: ``KAFKA_BOOTSTRAP_SERVERS`` names an external cluster; ``TANDEM_TEST_BROKER=apache``
+runs Apache Kafka itself, one KRaft node as a JVM process (infra/apache_kafka.py; what
+``make test`` does for the integration, end-to-end and reliability suites); else (Tansu, the
+default, ``TANDEM_TEST_BROKER=tansu``), when a Docker engine
 answers (and ``TANDEM_TEST_DOCKER`` is not ``false``), a container on the host network:
 ``TANDEM_TEST_KAFKA_IMAGE``, or the local image of the embedded broker (``tandem
 broker-image``, built on first use); else the embedded broker as a process. Under CI the
@@ -29,7 +32,7 @@ SESSION_CONTAINER: dict[str, str] = {}
 
 @dataclass(frozen=True)
 class BrokerPlan:
-    kind: str  # "external", "container" or "process"
+    kind: str  # "external", "apache", "container" or "process"
     target: str  # the bootstrap servers, the image, or why there is no container
 
     def describe(self) -> str:
@@ -57,6 +60,13 @@ def plan_broker(environ: Mapping[str, str], docker_problem: Callable[[], str | N
     external = environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         return BrokerPlan("external", external)
+    broker = environ.get("TANDEM_TEST_BROKER", "tansu").lower()
+    if broker == "apache":
+        from infra.apache_kafka import KAFKA_VERSION
+
+        return BrokerPlan("apache", f"Apache Kafka {KAFKA_VERSION}, one KRaft node")
+    if broker != "tansu":
+        raise ValueError(f"TANDEM_TEST_BROKER is apache or tansu, not {broker!r}")
     if environ.get("TANDEM_TEST_DOCKER", "").lower() == "false":
         return BrokerPlan("process", "(TANDEM_TEST_DOCKER=false)")
     problem = docker_problem()
@@ -66,8 +76,12 @@ def plan_broker(environ: Mapping[str, str], docker_problem: Callable[[], str | N
 
 
 def container_required(environ: Mapping[str, str]) -> bool:
-    """CI must run the container path; elsewhere the process is a quiet fallback."""
-    return bool(environ.get("CI")) and environ.get("TANDEM_TEST_DOCKER", "").lower() != "false"
+    """CI must run Tansu's container path; elsewhere the process is a quiet fallback."""
+    return (
+        bool(environ.get("CI"))
+        and environ.get("TANDEM_TEST_DOCKER", "").lower() != "false"
+        and environ.get("TANDEM_TEST_BROKER", "tansu").lower() == "tansu"
+    )
 
 
 @functools.cache

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from broker_container import broker_container, container_required, session_plan
+from infra.apache_kafka import ApacheKafkaCluster, missing
 from infra.broker import EmbeddedBroker, wait_until_ready
 from postgres import TemporaryPostgres
 from stores import STORE, event_store, event_stores  # noqa: F401  (fixtures for every test)
@@ -19,14 +20,19 @@ from support import free_port
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap servers of the session's Kafka cluster, one for the whole session.
 
-    KAFKA_BOOTSTRAP_SERVERS selects an external cluster; otherwise a broker container on the
-    host network when a Docker engine answers, else the embedded broker as a process, on a
-    free loopback port (tests/broker_container.py; the report header says which).
+    KAFKA_BOOTSTRAP_SERVERS selects an external cluster; TANDEM_TEST_BROKER=apache one
+    Apache Kafka node; otherwise a Tansu container on the host network when a Docker engine
+    answers, else the embedded Tansu broker as a process, on a free loopback port
+    (tests/broker_container.py; the report header says which).
     """
     plan = session_plan()
     if plan.kind == "external":
         wait_until_ready(plan.target, timeout=60.0)
         yield plan.target
+    elif plan.kind == "apache":
+        require_apache_kafka()
+        with ApacheKafkaCluster(tmp_path_factory.mktemp("apache-kafka"), size=1) as cluster:
+            yield cluster.bootstrap_servers
     elif plan.kind == "container":
         with broker_container(plan.target) as bootstrap:
             yield bootstrap
@@ -37,6 +43,37 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log_path = tmp_path_factory.mktemp("broker") / "tansu.log"
         with EmbeddedBroker(port=free_port(), log_path=log_path).start() as broker:
             yield broker.bootstrap_servers
+
+
+def require_apache_kafka() -> None:
+    """Skip where Java or the jars are missing (fetch them: infra/apache-kafka/fetch.sh);
+    under CI that is a failure: .ci/run fetches them."""
+    problem = missing()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run Apache Kafka, but {problem}")
+        pytest.skip(f"Apache Kafka cannot run here: {problem}")
+
+
+@pytest.fixture(scope="session")
+def apache_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApacheKafkaCluster]:
+    """Three Apache Kafka KRaft nodes for the fault tests (replication 3, min.insync.replicas
+    2), started once per session whatever TANDEM_TEST_BROKER says. A test that kills, pauses
+    or stops a node leaves it to `healthy_cluster` to bring back for the next one."""
+    require_apache_kafka()
+    with ApacheKafkaCluster(tmp_path_factory.mktemp("apache-cluster"), size=3) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def healthy_cluster(apache_cluster: ApacheKafkaCluster) -> ApacheKafkaCluster:
+    """The three-node cluster with every node running and answering, for a fault test."""
+    for node_id, node in apache_cluster.nodes.items():
+        apache_cluster.resume(node_id)
+        if not node.is_running():
+            apache_cluster.restart(node_id)
+    apache_cluster.wait_ready()
+    return apache_cluster
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -94,6 +94,8 @@ def refuse() -> str:
         ({"TANDEM_TEST_KAFKA_IMAGE": "apache/kafka:3.9.1"}, engine, ("container", "apache/kafka:3.9.1")),
         ({}, no_engine, ("process", "(no Docker engine: connection refused)")),
         ({"TANDEM_TEST_DOCKER": "false"}, refuse, ("process", "(TANDEM_TEST_DOCKER=false)")),
+        ({"TANDEM_TEST_BROKER": "apache"}, refuse, ("apache", "Apache Kafka 4.3.2, one KRaft node")),
+        ({"TANDEM_TEST_BROKER": "apache", "KAFKA_BOOTSTRAP_SERVERS": "k:9092"}, refuse, ("external", "k:9092")),
     ],
 )
 def test_the_session_broker_is_external_then_a_container_then_a_process(environ, docker, expected) -> None:
@@ -105,3 +107,9 @@ def test_ci_requires_the_container_unless_told_otherwise() -> None:
     assert container_required({"CI": "true"})
     assert not container_required({"CI": "true", "TANDEM_TEST_DOCKER": "false"})
     assert not container_required({})
+    assert not container_required({"CI": "true", "TANDEM_TEST_BROKER": "apache"})
+
+
+def test_an_unknown_test_broker_is_refused() -> None:
+    with pytest.raises(ValueError, match="apache or tansu"):
+        plan_broker({"TANDEM_TEST_BROKER": "kafka"}, refuse, lambda: "tandem/tansu:local")
