@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install up test test-postgres unit integration bench bench-load soak schemas check-schemas translations clean
+.PHONY: install apache-kafka up test test-postgres test-tansu unit integration bench bench-load soak schemas check-schemas translations clean
 
 install: $(INSTALLED)
 
@@ -21,14 +21,25 @@ $(INSTALLED): pyproject.toml
 up: $(INSTALLED)
 	$(BIN)/tandem up
 
-# The whole suite on SQLite (the embedded default), then the store-backed tests again with
-# every event store and the key store in PostgreSQL (tests/stores.py).
-test: $(INSTALLED)
-	$(BIN)/pytest
-	TANDEM_TEST_STORE=postgres $(BIN)/pytest tests/api tests/integration
+# Apache Kafka's jars from Maven Central (needs Java and Maven), into .apache-kafka/. Without
+# them the tests on Apache Kafka skip, except under CI, where fetching must work.
+apache-kafka:
+	@bash infra/apache-kafka/fetch.sh || { [ -z "$$CI" ] && echo "Apache Kafka was not fetched: its tests will skip"; }
 
-test-postgres: $(INSTALLED)
-	TANDEM_TEST_STORE=postgres $(BIN)/pytest tests/api tests/integration
+# The whole suite with Apache Kafka as the broker (one KRaft node; the fault tests a
+# three-node cluster) and SQLite stores; a smoke pass with Tansu, the embedded broker of
+# `make up`; then the store-backed tests again with every event store and the key store in
+# PostgreSQL (tests/stores.py).
+test: $(INSTALLED) apache-kafka
+	TANDEM_TEST_BROKER=apache $(BIN)/pytest
+	TANDEM_TEST_BROKER=tansu $(BIN)/pytest -m "smoke or tansu"
+	TANDEM_TEST_BROKER=apache TANDEM_TEST_STORE=postgres $(BIN)/pytest tests/api tests/integration
+
+test-postgres: $(INSTALLED) apache-kafka
+	TANDEM_TEST_BROKER=apache TANDEM_TEST_STORE=postgres $(BIN)/pytest tests/api tests/integration
+
+test-tansu: $(INSTALLED)
+	TANDEM_TEST_BROKER=tansu $(BIN)/pytest -m "smoke or tansu"
 
 unit: $(INSTALLED)
 	$(BIN)/pytest tests/unit tests/api

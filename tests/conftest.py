@@ -108,10 +108,14 @@ def postgres(postgres_server: TemporaryPostgres) -> dict[str, str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL (TANDEM_TEST_STORE=postgres), tests about SQLite itself are left out."""
-    if STORE == "sqlite":
-        return
-    about_sqlite = [item for item in items if item.get_closest_marker("sqlite")]
-    if about_sqlite:
-        config.hook.pytest_deselected(items=about_sqlite)
-        items[:] = [item for item in items if not item.get_closest_marker("sqlite")]
+    """On PostgreSQL (TANDEM_TEST_STORE=postgres), tests about SQLite itself are left out; on
+    another session broker than Tansu, the tests about Tansu as the session broker."""
+    left_out = set()
+    if STORE != "sqlite":
+        left_out.add("sqlite")
+    if session_plan().kind in ("apache", "external"):
+        left_out.add("tansu")
+    deselected = [item for item in items if any(item.get_closest_marker(name) for name in left_out)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]

@@ -80,6 +80,7 @@ def test_broker_starts_on_the_chosen_port_and_answers_kafka_requests(own_broker:
     assert [(b["host"], b["port"]) for b in brokers] == [("127.0.0.1", own_broker.port)]
 
 
+@pytest.mark.smoke
 def test_ensure_topics_creates_topics_with_the_asked_partitions(kafka_bootstrap: str, topic_prefix: str) -> None:
     names = [f"{topic_prefix}.orders", f"{topic_prefix}.people"]
 
@@ -126,6 +127,7 @@ def test_ensure_topics_rejects_zero_partitions(kafka_bootstrap: str, topic_prefi
         ensure_topics(kafka_bootstrap, [f"{topic_prefix}.bad"], partitions=0)
 
 
+@pytest.mark.smoke
 def test_produce_consume_round_trip_keeps_key_value_and_headers(kafka_bootstrap: str, topic_prefix: str) -> None:
     topic = f"{topic_prefix}.events"
     ensure_topics(kafka_bootstrap, [topic])

@@ -15,7 +15,7 @@ from infra.broker import broker_binary
 from infra.broker_image import DIGEST_LABEL, default_tag, file_digest
 from infra.topics import ensure_topics
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.tansu, pytest.mark.timeout(120)]
 
 
 @pytest.fixture

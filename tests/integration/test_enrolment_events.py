@@ -43,6 +43,7 @@ def onboard(client, slug: str) -> None:
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.smoke
 def test_each_action_yields_its_event_with_key_headers_actor_and_correlation(platform):
     enrolment = platform.start("enrolment")
     api = platform.client(enrolment)
@@ -207,6 +208,7 @@ def test_bad_input_is_refused_records_nothing_and_the_service_keeps_serving(plat
     assert api.get("/healthz").json()["status"] == "ok"
 
 
+@pytest.mark.smoke
 def test_writes_are_accepted_while_the_broker_is_unreachable_and_health_says_so(platform):
     enrolment = platform.start("enrolment", KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}")
     api = platform.client(enrolment)

@@ -16,6 +16,7 @@ def services(platform):
     return platform.client(enrolment), platform.client(matching)
 
 
+@pytest.mark.smoke
 def test_enrol_certify_match_publish_decline_and_withdraw(platform, services):
     enrolment, matching = services
     ids = set_up(enrolment, "axa-fr", mentors=3, mentees=7, capacity=2)

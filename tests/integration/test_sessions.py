@@ -33,6 +33,7 @@ def relationships(sessions, **filters) -> list[dict]:
     return response.json() if response.status_code == 200 else []
 
 
+@pytest.mark.smoke
 def test_from_enrolment_to_a_held_session_and_the_dashboard(platform, services):
     enrolment, matching, sessions = services
     # Two mentors with room for two mentees each, four mentees; one session completes a relationship.

@@ -564,6 +564,15 @@ def test_an_unpinned_image_is_caught(compose: Compose, image: str) -> None:
     assert image_problems(mutated)
 
 
+def test_compose_runs_the_kafka_release_the_suite_runs_in_ci(compose: Compose) -> None:
+    from infra.apache_kafka import KAFKA_VERSION
+
+    image = compose["services"][by_image(compose, "apache/kafka")]["image"]
+    pom = (ROOT / "infra" / "apache-kafka" / "pom.xml").read_text()
+    assert image == f"apache/kafka:{KAFKA_VERSION}"
+    assert f"<kafka.version>{KAFKA_VERSION}</kafka.version>" in pom
+
+
 def test_kafka_is_the_official_image_in_kraft_mode_and_postgres_the_official_one(compose: Compose) -> None:
     kafka = resolved_env(compose["services"][by_image(compose, "apache/kafka")])
     assert set(kafka["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
