@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install apache-kafka up test test-postgres test-tansu unit integration bench bench-load soak schemas check-schemas translations clean
+.PHONY: install apache-kafka up test test-postgres test-tansu unit integration bench bench-load bench-brokers soak schemas check-schemas translations clean
 
 install: $(INSTALLED)
 
@@ -55,6 +55,11 @@ bench: $(INSTALLED)
 # Each endpoint at a steady rate next to a bare FastAPI endpoint; the fault scenario, longer.
 bench-load: $(INSTALLED)
 	$(BIN)/python bench/load.py
+
+# Raw kafka-python, the CSV import and a short soak on Apache Kafka and on Tansu, in one run
+# (needs Java and the jars: infra/apache-kafka/fetch.sh); JSON in bench/results/.
+bench-brokers: $(INSTALLED)
+	$(BIN)/python bench/brokers.py
 
 soak: $(INSTALLED)
 	$(BIN)/python bench/soak.py

@@ -66,6 +66,9 @@ class Cluster:
     secret: str = "faults-secret-" + "z" * 40
     broker_port: int = field(default_factory=free_port)
     broker: EmbeddedBroker | None = None
+    # A cluster started by someone else (Apache Kafka for bench/brokers.py): only given its
+    # topics here, never started, stopped or killed.
+    external_bootstrap: str | None = None
     apis: dict[str, ServiceProcess] = field(default_factory=dict)
     relays: dict[str, RelayProcess] = field(default_factory=dict)
     kills: Counter = field(default_factory=Counter)
@@ -76,7 +79,7 @@ class Cluster:
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.broker_port}"
+        return self.external_bootstrap or f"127.0.0.1:{self.broker_port}"
 
     def env(self, service: str) -> dict[str, str]:
         return {
@@ -91,7 +94,8 @@ class Cluster:
     def start_broker(self) -> None:
         """A broker on the cluster's port: a fresh one (in memory) has no topics; `tandem
         topics` (here: ensure_topics) creates them."""
-        self.broker = EmbeddedBroker(port=self.broker_port, log_path=self.home / "broker.log").start()
+        if self.external_bootstrap is None:
+            self.broker = EmbeddedBroker(port=self.broker_port, log_path=self.home / "broker.log").start()
         ensure_topics(self.bootstrap, self.topics.all(), partitions=3)
 
     def start(self, separate_relays: bool) -> None:
