@@ -58,7 +58,7 @@ bench-load: $(INSTALLED)
 
 # Raw kafka-python, the CSV import and a short soak on Apache Kafka and on Tansu, in one run
 # (needs Java and the jars: infra/apache-kafka/fetch.sh); JSON in bench/results/.
-bench-brokers: $(INSTALLED)
+bench-brokers: $(INSTALLED) apache-kafka
 	$(BIN)/python bench/brokers.py
 
 soak: $(INSTALLED)
