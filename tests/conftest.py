@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 
 from broker_container import broker_container, container_required, session_plan
-from infra.apache_kafka import ApacheKafkaCluster, missing
+from infra.apache_kafka import ApacheKafkaCluster
 from infra.broker import EmbeddedBroker, wait_until_ready
 from postgres import TemporaryPostgres
 from stores import STORE, event_store, event_stores  # noqa: F401  (fixtures for every test)
-from support import free_port
+from support import free_port, require_apache_kafka
 
 
 @pytest.fixture(scope="session")
@@ -43,16 +43,6 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log_path = tmp_path_factory.mktemp("broker") / "tansu.log"
         with EmbeddedBroker(port=free_port(), log_path=log_path).start() as broker:
             yield broker.bootstrap_servers
-
-
-def require_apache_kafka() -> None:
-    """Skip where Java or the jars are missing (fetch them: infra/apache-kafka/fetch.sh);
-    under CI that is a failure: .ci/run fetches them."""
-    problem = missing()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run Apache Kafka, but {problem}")
-        pytest.skip(f"Apache Kafka cannot run here: {problem}")
 
 
 @pytest.fixture(scope="session")

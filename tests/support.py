@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
+
+import pytest
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -30,15 +33,28 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             sock.close()
 
 
+def require_apache_kafka() -> None:
+    """Skip where Java or the jars are missing (fetch them: infra/apache-kafka/fetch.sh);
+    under CI that is a failure: .ci/run fetches them."""
+    from infra.apache_kafka import missing
+
+    problem = missing()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run Apache Kafka, but {problem}")
+        pytest.skip(f"Apache Kafka cannot run here: {problem}")
+
+
 class TopicReader:
     """Reads a topic from the beginning, on every partition, without a consumer group
-    (a group join costs seconds; tests only need to see what is on the topic)."""
+    (a group join costs seconds; tests only need to see what is on the topic). `configs` go to
+    kafka-python as they are: a secured cluster's credentials, say."""
 
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, **configs: object) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
         self.topic = topic
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False)
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False, **configs)
         partitions = None
         deadline = time.monotonic() + 10
         while not partitions and time.monotonic() < deadline:

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.net import KafkaNetClient
+from kafka.errors import AuthorizationError, KafkaTimeoutError, SaslAuthenticationFailedError
+from kafka.net import KafkaConnectionManager, KafkaNetClient, NetworkSelector
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
+# The broker answered and refused this client: a wrong password or unknown user, or no ACL.
+REFUSALS = (SaslAuthenticationFailedError, AuthorizationError)
 
 
 class KafkaSecurity(BaseSettings):
@@ -141,7 +144,8 @@ def create_consumer(bootstrap_servers: str, group_id: str | None, *topics: str, 
 
 
 def connect_admin(bootstrap_servers: str, timeout: float = 10.0, **configs: Any) -> KafkaAdminClient:
-    """Build a KafkaAdminClient, failing with KafkaTimeoutError after ``timeout`` seconds.
+    """Build a KafkaAdminClient, failing with KafkaTimeoutError after ``timeout`` seconds,
+    or with the broker's refusal (SaslAuthenticationFailedError) if it refused the login.
 
     kafka-python 3.x bootstraps inside ``KafkaAdminClient.__init__`` and, when that fails,
     leaks the client's background IO thread. Polling for readiness would leak one thread
@@ -149,9 +153,11 @@ def connect_admin(bootstrap_servers: str, timeout: float = 10.0, **configs: Any)
     hook and close it ourselves on failure.
     """
     created: list[KafkaNetClient] = []
+    refusals: list[Exception] = []
 
     def make_client(**client_configs: Any) -> KafkaNetClient:
-        client = KafkaNetClient(**client_configs)
+        net = NetworkSelector(**client_configs)
+        client = KafkaNetClient(net=net, manager=_RefusalsNoted(refusals, net, **client_configs), **client_configs)
         created.append(client)
         return client
 
@@ -164,10 +170,33 @@ def connect_admin(bootstrap_servers: str, timeout: float = 10.0, **configs: Any)
             kafka_client=make_client,
             **{**kafka_security(), **configs},  # authenticated as every other client of the platform
         )
-    except BaseException:
+    except BaseException as exc:
         for client in created:
             client.close()
+        if isinstance(exc, KafkaTimeoutError) and refusals:
+            # The broker answered, and refused this client: say so, not "Unable to bootstrap".
+            raise refusals[-1] from exc
         raise
+
+
+class _RefusalsNoted(KafkaConnectionManager):
+    """kafka-python retries a refused login (wrong password, unknown user) quietly until its
+    bootstrap times out, and then says only "Unable to bootstrap", as for a broker that is
+    down; the refusal itself goes to its log. This keeps it, so connect_admin (and the
+    broker's part of /healthz) can name it."""
+
+    def __init__(self, refusals: list[Exception], net: NetworkSelector, **configs: Any) -> None:
+        super().__init__(net, **configs)
+        self._refusals = refusals
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        connection = super().get_connection(*args, **kwargs)
+        connection.init_future.add_errback(self._note)
+        return connection
+
+    def _note(self, exc: BaseException) -> None:
+        if isinstance(exc, REFUSALS):
+            self._refusals.append(exc)
 
 
 def probe(bootstrap_servers: str, timeout: float, client_id: str = "tandem-probe") -> Exception | None:
@@ -205,12 +234,22 @@ class BrokerCheck:
         self.last_error: str | None = None
         self.since: str | None = None  # when it last became reachable, or unreachable
         self.outages = 0  # how many times it went away while this process ran
+        self._refusal: Exception | None = None  # the broker refused our login since it last answered
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
         error = probe(self.bootstrap_servers, self.timeout, client_id="tandem-health")
         ok = error is None
+        if ok:
+            self._refusal = None
+        elif isinstance(error, REFUSALS):
+            self._refusal = error
+        elif isinstance(error, KafkaTimeoutError) and self._refusal is not None:
+            # kafka-python sometimes loses the broker's refusal (it arrives with the closing
+            # connection) and times out instead: a refusal seen since the broker last answered
+            # stays named, rather than the health flapping between it and "Unable to bootstrap".
+            error = self._refusal
         if ok != self.ok:
             self.since = datetime.now(timezone.utc).isoformat(timespec="seconds")
             if not ok:
