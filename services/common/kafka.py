@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.net import KafkaNetClient
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -138,6 +139,25 @@ def create_consumer(bootstrap_servers: str, group_id: str | None, *topics: str, 
     }
     config.update(overrides)
     return KafkaConsumer(*topics, **config)
+
+
+class TopicNotKnown(KafkaError):
+    """The broker does not know the topic, or not yet (a cluster still starting, a fresh
+    embedded broker before `tandem topics`): that is not the same as an empty topic."""
+
+    retriable = True
+
+
+def topic_is_empty(reader: KafkaConsumer, topic: str) -> bool:
+    """Whether the topic holds no record on any partition. Only an empty topic is one that
+    lost its records (the embedded broker keeps them in memory); a topic whose partitions
+    are unknown raises TopicNotKnown, and the caller asks again later, rather than publish
+    everything again to a cluster that was only slow to answer."""
+    partitions = reader.partitions_for_topic(topic)
+    if not partitions:
+        raise TopicNotKnown(f"the broker does not know topic {topic} (yet)")
+    ends = reader.end_offsets([TopicPartition(topic, p) for p in partitions])
+    return sum(ends.values()) == 0
 
 
 def connect_admin(bootstrap_servers: str, timeout: float = 10.0, **configs: Any) -> KafkaAdminClient:
