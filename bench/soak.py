@@ -40,7 +40,7 @@ PARTS = [f"{kind}:{name}" for kind in ("api", "relay") for name in SERVICE_NAMES
 def one_run(work: Path, subsidiaries: int, participants: int, seed: int | None, bootstrap: str | None = None) -> dict[str, Any]:
     """One load on a fresh platform, with faults when `seed` is given; on its own embedded
     broker, or on the running cluster at `bootstrap` (bench/brokers.py), under a fresh prefix."""
-    cluster = Cluster(work, f"soak{int(time.time() * 1000) % 10**8}", lambda service: {}, external_bootstrap=bootstrap)
+    cluster = Cluster(work, f"soak{int(time.time() * 1000) % 10**8}", lambda service: {}, bootstrap_servers=bootstrap)
     try:
         cluster.start(separate_relays=True)
         slugs = [f"soak-{n:02d}" for n in range(subsidiaries)]

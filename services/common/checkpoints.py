@@ -287,19 +287,13 @@ class CheckpointPublisher:
     def topic_lost_its_checkpoints(self) -> bool:
         """True when the topic is empty although this process published to it (a fresh
         broker: the embedded one keeps topics in memory)."""
-        from kafka import TopicPartition
-
-        from services.common.kafka import create_consumer
+        from services.common.kafka import create_consumer, topic_is_empty
 
         if not self._published:
             return False
         if self._offsets_reader is None:
             self._offsets_reader = create_consumer(self.bootstrap_servers, None)
-        partitions = self._offsets_reader.partitions_for_topic(self.topic)
-        if not partitions:
-            return True
-        ends = self._offsets_reader.end_offsets([TopicPartition(self.topic, p) for p in partitions])
-        return sum(ends.values()) == 0
+        return topic_is_empty(self._offsets_reader, self.topic)
 
     def due(self) -> bool:
         if self._republish:

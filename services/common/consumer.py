@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from contracts import IntegrationEvent, decode
 from contracts.personal import Keys
 from contracts.provenance import ProvenanceError, check_provenance
-from services.common.kafka import create_consumer, create_producer
+from services.common.kafka import TopicNotKnown, create_consumer, create_producer
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 5.0  # how often the consumer checks the broker is there, and its lag
@@ -161,9 +161,7 @@ class EventConsumer:
         while not self._stop.is_set():
             try:
                 if consumer is None:
-                    consumer = create_consumer(
-                        self.bootstrap_servers, self.group_id, *self.topics, max_poll_records=self.max_records
-                    )
+                    consumer = self._subscribed()
                 batches = consumer.poll(timeout_ms=500)
                 # Instances in one group share the partitions: say which are this one's.
                 self.partitions = sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment())
@@ -192,6 +190,21 @@ class EventConsumer:
             consumer.close(autocommit=False)
         if self._producer is not None:
             self._producer.close(timeout=5)
+
+    def _subscribed(self) -> Any:
+        """A consumer that subscribes once it knows every topic's partitions. kafka-python
+        3.0.12 can join the group before it has the topics' metadata, be given no partition,
+        and stay so until its next metadata refresh (metadata_max_age_ms, five minutes)."""
+        consumer = create_consumer(self.bootstrap_servers, self.group_id, max_poll_records=self.max_records)
+        try:
+            unknown = [topic for topic in self.topics if not consumer.partitions_for_topic(topic)]
+            if unknown:
+                raise TopicNotKnown(f"the broker does not know {', '.join(unknown)} (yet)")
+            consumer.subscribe(self.topics)
+        except BaseException:
+            consumer.close(autocommit=False)
+            raise
+        return consumer
 
     @staticmethod
     def _lag(consumer: Any) -> int | None:

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import AuthorizationError, KafkaTimeoutError, SaslAuthenticationFailedError
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import AuthorizationError, KafkaError, KafkaTimeoutError, SaslAuthenticationFailedError
 from kafka.net import KafkaConnectionManager, KafkaNetClient, NetworkSelector
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -143,6 +143,25 @@ def create_consumer(bootstrap_servers: str, group_id: str | None, *topics: str, 
     return KafkaConsumer(*topics, **config)
 
 
+class TopicNotKnown(KafkaError):
+    """The broker does not know the topic, or not yet (a cluster still starting, a fresh
+    embedded broker before `tandem topics`): that is not the same as an empty topic."""
+
+    retriable = True
+
+
+def topic_is_empty(reader: KafkaConsumer, topic: str) -> bool:
+    """Whether the topic holds no record on any partition. Only an empty topic is one that
+    lost its records (the embedded broker keeps them in memory); a topic whose partitions
+    are unknown raises TopicNotKnown, and the caller asks again later, rather than publish
+    everything again to a cluster that was only slow to answer."""
+    partitions = reader.partitions_for_topic(topic)
+    if not partitions:
+        raise TopicNotKnown(f"the broker does not know topic {topic} (yet)")
+    ends = reader.end_offsets([TopicPartition(topic, p) for p in partitions])
+    return sum(ends.values()) == 0
+
+
 def connect_admin(bootstrap_servers: str, timeout: float = 10.0, **configs: Any) -> KafkaAdminClient:
     """Build a KafkaAdminClient, failing with KafkaTimeoutError after ``timeout`` seconds,
     or with the broker's refusal (SaslAuthenticationFailedError) if it refused the login.
@@ -217,31 +236,39 @@ def probe(bootstrap_servers: str, timeout: float, client_id: str = "tandem-probe
 
 
 class BrokerCheck:
-    """Whether the broker answers, asked every few seconds with a fresh connection.
+    """Whether the broker answers, asked every few seconds with a fresh connection, and
+    whether the service's topics keep every replica in sync.
 
     The long-lived clients cannot tell: an idle relay does not talk to the broker at all,
     and a consumer's poll() returns nothing, without an error, when the broker is gone
     (kafka-python retries its metadata and connections quietly for minutes). So /healthz
     would say ok long after a broker died; this check says otherwise within one interval
     plus one timeout.
+
+    On a cluster, one node of three lost still answers and still takes writes
+    (min.insync.replicas=2), so nothing else in /healthz changes; but one more loss would
+    stop the writes. The topics' metadata says it: partitions with fewer replicas in sync
+    than they have (`under_replicated`), until the node is back and has caught up.
     """
 
-    def __init__(self, bootstrap_servers: str, *, interval: float = 2.0, timeout: float = 2.0) -> None:
+    def __init__(self, bootstrap_servers: str, *, topics: tuple[str, ...] = (), interval: float = 2.0, timeout: float = 2.0) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.topics = topics  # whose replicas are watched: the service's own and those it reads
         self.interval = interval
         self.timeout = timeout
         self.ok: bool | None = None  # not asked yet
+        self.reachable: bool | None = None
+        self.under_replicated: list[str] = []  # "topic[partition]: in sync n of m"
         self.last_error: str | None = None
-        self.since: str | None = None  # when it last became reachable, or unreachable
+        self.since: str | None = None  # when it last became healthy, or not
         self.outages = 0  # how many times it went away while this process ran
         self._refusal: Exception | None = None  # the broker refused our login since it last answered
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
-        error = probe(self.bootstrap_servers, self.timeout, client_id="tandem-health")
-        ok = error is None
-        if ok:
+        error, under_replicated = self._ask()
+        if error is None:
             self._refusal = None
         elif isinstance(error, REFUSALS):
             self._refusal = error
@@ -250,23 +277,58 @@ class BrokerCheck:
             # connection) and times out instead: a refusal seen since the broker last answered
             # stays named, rather than the health flapping between it and "Unable to bootstrap".
             error = self._refusal
-        if ok != self.ok:
-            self.since = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            if not ok:
-                if self.ok is not None:
+        reachable = error is None
+        if reachable != self.reachable:
+            if not reachable:
+                if self.reachable is not None:
                     self.outages += 1
                 log.warning("broker at %s does not answer: %s", self.bootstrap_servers, error)
-            elif self.ok is not None:
+            elif self.reachable is not None:
                 log.warning("broker at %s answers again", self.bootstrap_servers)
-        self.ok = ok
-        self.last_error = None if ok else f"{type(error).__name__}: {error}"
+        if reachable and bool(under_replicated) != bool(self.under_replicated):
+            if under_replicated:
+                log.warning("under-replicated partitions (a broker is missing or behind): %s", ", ".join(under_replicated))
+            else:
+                log.warning("every replica in sync again")
+        ok = reachable and not under_replicated
+        if ok != self.ok:
+            self.since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.ok, self.reachable = ok, reachable
+        if reachable:
+            self.under_replicated = under_replicated  # unknown while unreachable: the last known
+        self.last_error = None if reachable else f"{type(error).__name__}: {error}"
         return ok
+
+    def _ask(self) -> tuple[Exception | None, list[str]]:
+        """One metadata request (the watched topics, or every topic): its failure, or the
+        partitions short of replicas in sync."""
+        if not self.topics:
+            return probe(self.bootstrap_servers, self.timeout, client_id="tandem-health"), []
+        timeout_ms = max(1, int(self.timeout * 1000))
+        try:
+            admin = connect_admin(self.bootstrap_servers, timeout=self.timeout, client_id="tandem-health", request_timeout_ms=timeout_ms)
+        except Exception as exc:
+            return exc, []
+        try:
+            described = admin.describe_topics(list(self.topics))
+        except Exception as exc:
+            return exc, []
+        finally:
+            admin.close()
+        short = []
+        for topic in described:  # a topic not created yet is the relay's concern, not this one's
+            for partition in topic["partitions"]:
+                replicas, in_sync = partition["replica_nodes"], partition["isr_nodes"]
+                if len(in_sync) < len(replicas):
+                    short.append(f"{topic['name']}[{partition['partition_index']}]: in sync {len(in_sync)} of {len(replicas)}")
+        return None, sorted(short)
 
     def report(self) -> dict[str, Any]:
         return {
             "ok": bool(self.ok),
             "bootstrap_servers": self.bootstrap_servers,
-            "reachable": self.ok,
+            "reachable": self.reachable,
+            "under_replicated": self.under_replicated,
             "since": self.since,
             "outages": self.outages,
             "last_error": self.last_error,
@@ -288,7 +350,7 @@ class BrokerCheck:
         try:
             self.check()
         except Exception as exc:  # noqa: BLE001 - a check must never stop checking
-            self.ok, self.last_error = False, f"{type(exc).__name__}: {exc}"
+            self.ok, self.reachable, self.last_error = False, False, f"{type(exc).__name__}: {exc}"
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -24,10 +24,9 @@ from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
-from kafka import TopicPartition
 
 from contracts import IntegrationEvent, encode
-from services.common.kafka import create_consumer, create_producer
+from services.common.kafka import create_consumer, create_producer, topic_is_empty
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT_SECONDS = 30.0
@@ -124,16 +123,13 @@ class Relay:
             self.tracking.insert_tracking(Tracking(self.published_name, 1))
 
     def topic_lost_its_events(self) -> bool:
-        """True when the topic is empty although this relay has published to it."""
+        """True when the topic is empty although this relay has published to it (a topic the
+        broker does not know yet raises TopicNotKnown: unknown is not lost)."""
         if not self.has_published():
             return False
         if self._offsets_reader is None:
             self._offsets_reader = create_consumer(self.bootstrap_servers, None)
-        partitions = self._offsets_reader.partitions_for_topic(self.topic)
-        if not partitions:
-            return True
-        ends = self._offsets_reader.end_offsets([TopicPartition(self.topic, p) for p in partitions])
-        return sum(ends.values()) == 0
+        return topic_is_empty(self._offsets_reader, self.topic)
 
     def restart_from_the_beginning(self) -> None:
         """Publish the whole log again (consumers deduplicate by event id)."""

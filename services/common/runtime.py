@@ -63,8 +63,10 @@ class ServiceRuntime:
             if self.relay is not None:  # where the store's events are published, so are its checkpoints
                 self.checkpoints = start_checkpoints(self.name, application, self.settings)
             if self.consumer is not None or self.relay is not None:
-                # What the broker's clients cannot tell /healthz quickly: whether it answers.
-                self.broker = BrokerCheck(self.settings.kafka_bootstrap_servers)
+                # What the broker's clients cannot tell /healthz quickly: whether it answers,
+                # and whether the topics this service writes and reads are short of a replica.
+                watched = (self.settings.topics.of(self.name), *self.consumes)
+                self.broker = BrokerCheck(self.settings.kafka_bootstrap_servers, topics=watched)
                 self.broker.start()
             self.application = application
             try:

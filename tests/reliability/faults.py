@@ -66,12 +66,14 @@ class Cluster:
     secret: str = "faults-secret-" + "z" * 40
     broker_port: int = field(default_factory=free_port)
     broker: EmbeddedBroker | None = None
-    # A cluster started by someone else (Apache Kafka for bench/brokers.py): only given its
-    # topics here, never started, stopped or killed.
-    external_bootstrap: str | None = None
     apis: dict[str, ServiceProcess] = field(default_factory=dict)
     relays: dict[str, RelayProcess] = field(default_factory=dict)
     kills: Counter = field(default_factory=Counter)
+    # A Kafka cluster started by someone else (tests/conftest.py's apache_cluster,
+    # bench/brokers.py) instead of a broker of its own: only given its topics here, never
+    # started, stopped or killed; and its topics' replication there.
+    bootstrap_servers: str | None = None
+    replication: int = 1
 
     @property
     def topics(self) -> Topics:
@@ -79,7 +81,7 @@ class Cluster:
 
     @property
     def bootstrap(self) -> str:
-        return self.external_bootstrap or f"127.0.0.1:{self.broker_port}"
+        return self.bootstrap_servers or f"127.0.0.1:{self.broker_port}"
 
     def env(self, service: str) -> dict[str, str]:
         return {
@@ -88,15 +90,18 @@ class Cluster:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "TANDEM_TOPIC_PREFIX": self.prefix,
             "TANDEM_RELAY_RESET_CHECK_SECONDS": "1",
+            # Consumer groups of this platform's own: a shared cluster keeps other platforms' groups.
+            "MATCHING_CONSUMER_GROUP": f"{self.prefix}-matching",
+            "SESSIONS_CONSUMER_GROUP": f"{self.prefix}-sessions",
             **self.stores(service),
         }
 
     def start_broker(self) -> None:
         """A broker on the cluster's port: a fresh one (in memory) has no topics; `tandem
-        topics` (here: ensure_topics) creates them."""
-        if self.external_bootstrap is None:
+        topics` (here: ensure_topics) creates them. On a cluster of someone else's: only the topics."""
+        if self.bootstrap_servers is None:
             self.broker = EmbeddedBroker(port=self.broker_port, log_path=self.home / "broker.log").start()
-        ensure_topics(self.bootstrap, self.topics.all(), partitions=3)
+        ensure_topics(self.bootstrap, self.topics.all(), partitions=3, replication_factor=self.replication)
 
     def start(self, separate_relays: bool) -> None:
         self.start_broker()
@@ -192,21 +197,25 @@ class Load:
         return self.cluster.client("enrolment")
 
     def _run(self) -> None:
-        with self._enrolment() as api:
-            for slug in self.subsidiaries:
-                answer = until_answered(lambda slug=slug: api.post("/subsidiaries", json={"id": slug, "name": slug, "timezone": "Europe/Paris", "locale": "fr-FR"}))
-                assert answer.status_code in (201, 409), answer.text
-                answer = until_answered(lambda slug=slug: api.put(f"/subsidiaries/{slug}/programme", json={"mentor_capacity": 8}))
-                assert answer.status_code == 200, answer.text
+        for slug in self.subsidiaries:
+            self.onboard(slug)
         for start in range(0, self.per_subsidiary, self.batch):
             for slug in self.subsidiaries:
-                self._import(slug, start)
+                self.enrol_batch(slug, start)
                 time.sleep(self.pause)
             if start + self.batch >= self.per_subsidiary // 2 and not self.published_runs:
                 for slug in self.subsidiaries:
                     self._match(slug)
 
-    def _import(self, slug: str, start: int) -> None:
+    def onboard(self, slug: str) -> None:
+        with self._enrolment() as api:
+            answer = until_answered(lambda: api.post("/subsidiaries", json={"id": slug, "name": slug, "timezone": "Europe/Paris", "locale": "fr-FR"}))
+            assert answer.status_code in (201, 409), answer.text
+            answer = until_answered(lambda: api.put(f"/subsidiaries/{slug}/programme", json={"mentor_capacity": 8}))
+            assert answer.status_code == 200, answer.text
+
+    def enrol_batch(self, slug: str, start: int) -> None:
+        """One CSV file of `batch` rows from row `start`, then its mentors certified."""
         body = rows(slug, start, min(self.batch, self.per_subsidiary - start), self.mentor_every)
         with self._enrolment() as api:
             answer = until_answered(lambda: api.post(f"/subsidiaries/{slug}/participants/import", content=body, headers={"Content-Type": "text/csv"}))
