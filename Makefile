@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install apache-kafka up test test-postgres test-tansu unit integration bench bench-load bench-brokers soak schemas check-schemas translations clean
+.PHONY: install apache-kafka up test test-postgres test-tansu unit integration bench bench-load bench-brokers bench-group-scale soak schemas check-schemas translations clean
 
 install: $(INSTALLED)
 
@@ -60,6 +60,12 @@ bench-load: $(INSTALLED)
 # (needs Java and the jars: infra/apache-kafka/fetch.sh); JSON in bench/results/.
 bench-brokers: $(INSTALLED) apache-kafka
 	$(BIN)/python bench/brokers.py
+
+# A group on one machine (20 × 500, 1 × 5,000, 1 × 60): reads across sizes, a 1,000 × 4,000
+# run, a cold start, the CSV import; GROUP_SCALE_ARGS="--small" for a quick run, "--baseline PATH"
+# to measure another checkout beside this one.
+bench-group-scale: $(INSTALLED)
+	$(BIN)/python bench/group_scale.py $(GROUP_SCALE_ARGS)
 
 soak: $(INSTALLED)
 	$(BIN)/python bench/soak.py
