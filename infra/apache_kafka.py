@@ -177,17 +177,12 @@ class ApacheKafkaCluster:
 
     def leader_of(self, topic: str, partition: int = 0) -> int:
         """The node id leading ``topic``'s ``partition`` now."""
-        admin = connect_admin(self._live_bootstrap(), timeout=10, **self.client_configs)
-        try:
-            [description] = admin.describe_topics([topic])
-        finally:
-            admin.close()
-        for part in description["partitions"]:
-            if part["partition_index"] == partition:
-                return int(part["leader_id"])
-        raise LookupError(f"{topic} has no partition {partition}")
+        return int(self._describe(topic, partition)["leader_id"])
 
     def in_sync_replicas(self, topic: str, partition: int = 0) -> list[int]:
+        return sorted(int(n) for n in self._describe(topic, partition)["isr_nodes"])
+
+    def _describe(self, topic: str, partition: int) -> dict:
         admin = connect_admin(self._live_bootstrap(), timeout=10, **self.client_configs)
         try:
             [description] = admin.describe_topics([topic])
@@ -195,7 +190,7 @@ class ApacheKafkaCluster:
             admin.close()
         for part in description["partitions"]:
             if part["partition_index"] == partition:
-                return sorted(int(n) for n in part["isr_nodes"])
+                return part
         raise LookupError(f"{topic} has no partition {partition}")
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -318,19 +313,7 @@ class ApacheKafkaCluster:
         return ",".join(live) or self.bootstrap_servers
 
     def _probe(self, bootstrap_servers: str) -> Exception | None:
-        if not self.client_configs:
-            return probe(bootstrap_servers, 2.0, client_id="tandem-kafka-ready")
-        try:
-            admin = connect_admin(bootstrap_servers, timeout=2.0, **self.client_configs)
-        except Exception as exc:
-            return exc
-        try:
-            admin.list_topics()
-            return None
-        except Exception as exc:
-            return exc
-        finally:
-            admin.close()
+        return probe(bootstrap_servers, 2.0, client_id="tandem-kafka-ready", **self.client_configs)
 
     def _write_properties(self, node: KafkaNode) -> None:
         replicas = "3" if self.size == 3 else "1"

@@ -218,12 +218,13 @@ class _RefusalsNoted(KafkaConnectionManager):
             self._refusals.append(exc)
 
 
-def probe(bootstrap_servers: str, timeout: float, client_id: str = "tandem-probe") -> Exception | None:
+def probe(bootstrap_servers: str, timeout: float, client_id: str = "tandem-probe", **configs: Any) -> Exception | None:
     """Ask the cluster for its topic list once, within ``timeout`` seconds; return the
-    failure, or None if it answered. A real Kafka request, not just an open TCP port."""
+    failure, or None if it answered. A real Kafka request, not just an open TCP port.
+    ``configs`` go to the admin client (a caller's own credentials, say)."""
     timeout_ms = max(1, int(timeout * 1000))
     try:
-        admin = connect_admin(bootstrap_servers, timeout=timeout, client_id=client_id, request_timeout_ms=timeout_ms)
+        admin = connect_admin(bootstrap_servers, timeout=timeout, client_id=client_id, request_timeout_ms=timeout_ms, **configs)
     except Exception as exc:
         return exc
     try:
