@@ -88,21 +88,9 @@ def raw_produce_consume(bootstrap: str, messages: list[tuple[bytes, bytes, list[
     """Seconds to produce (send all, flush) and then to consume every message of a fresh topic."""
     topic = f"bench{uuid.uuid4().hex[:8]}.raw"
     ensure_topics(bootstrap, [topic], partitions=PARTITIONS)
-    producer = create_producer(bootstrap, client_id="bench-raw")
-    try:
-        # Connected before the clock starts, as the relay's producer is; the warm-up message
-        # is read back below with the others.
-        key, value, headers = messages[0]
-        producer.send(topic, key=key, value=value, headers=headers).get(timeout=30)
-        started = time.perf_counter()
-        futures = [producer.send(topic, key=k, value=v, headers=h) for k, v, h in messages]
-        producer.flush()
-        produce_s = time.perf_counter() - started
-        failed = [f.exception for f in futures if not f.succeeded()]
-        if failed:
-            raise RuntimeError(f"{len(failed)} raw produces failed, e.g. {failed[0]!r}")
-    finally:
-        producer.close(timeout=10)
+    # The warm-up send (connected before the clock starts, as the relay's producer is) is
+    # read back below with the others.
+    produce_s = imports.timed_sends(create_producer(bootstrap, client_id="bench-raw"), topic, messages)
     expected = len(messages) + 1
     consumer = create_consumer(bootstrap, None, client_id="bench-raw-consumer")
     try:

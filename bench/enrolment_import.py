@@ -295,6 +295,12 @@ def anchor_produces(bootstrap: str, topic: str, messages: list[tuple[bytes, byte
     # acks=all, linger_ms=5. Connected and warmed up before the clock starts, as the relay's
     # producer is by the time an import arrives.
     producer = KafkaProducer(bootstrap_servers=bootstrap, client_id="bench-anchor", linger_ms=5, max_block_ms=10_000)
+    return timed_sends(producer, topic, messages)
+
+
+def timed_sends(producer: KafkaProducer, topic: str, messages: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> float:
+    """Seconds to send every message and flush, after one untimed warm-up send (the first
+    message, once more: it connects the producer); closes the producer."""
     try:
         key, value, headers = messages[0]
         producer.send(topic, key=key, value=value, headers=headers).get(timeout=30)
@@ -304,7 +310,7 @@ def anchor_produces(bootstrap: str, topic: str, messages: list[tuple[bytes, byte
         elapsed = time.perf_counter() - started
         failed = [f.exception for f in futures if not f.succeeded()]
         if failed:
-            raise RuntimeError(f"{len(failed)} anchor produces failed, e.g. {failed[0]!r}")
+            raise RuntimeError(f"{len(failed)} of {len(messages)} produces failed, e.g. {failed[0]!r}")
     finally:
         producer.close(timeout=10)
     return elapsed
