@@ -342,7 +342,6 @@ class ApacheKafkaCluster:
             "auto.create.topics.enable": "false",  # topics are the platform's (tandem topics)
             # Leadership returns to the preferred node soon after it comes back.
             "leader.imbalance.check.interval.seconds": "5",
-            "log.flush.interval.messages": "9223372036854775807",  # Kafka's default: replication is the durability
         }
         properties.update(self.properties)
         node.directory.mkdir(parents=True, exist_ok=True)
