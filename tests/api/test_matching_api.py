@@ -92,6 +92,22 @@ def test_the_pool_shows_certified_mentors_with_capacity_and_waiting_mentees(clie
     assert pool["weights"] == {"theme": 1, "same_site": 3, "cross_department": 2, "availability": 1}
 
 
+def test_the_pool_is_paged_and_filtered_by_role_like_the_other_lists(client, world):
+    everyone = client.get("/subsidiaries/sub-a/pool", headers=ADMIN)
+    members = [m["id"] for m in everyone.json()["mentors"] + everyone.json()["mentees"]]
+    assert everyone.headers["X-Total-Count"] == str(len(members)) and len(members) > 2
+    pages = [client.get("/subsidiaries/sub-a/pool", params={"limit": 2, "offset": start}, headers=ADMIN) for start in range(0, len(members), 2)]
+    assert [m["id"] for p in pages for m in p.json()["mentors"] + p.json()["mentees"]] == members  # mentors first, then mentees, nothing twice
+    assert all(p.headers["X-Total-Count"] == str(len(members)) for p in pages)
+    mentees = client.get("/subsidiaries/sub-a/pool", params={"role": "mentee"}, headers=ADMIN)
+    assert mentees.json()["mentors"] == [] and sorted(e["id"] for e in mentees.json()["mentees"]) == sorted(world["a-mentees"])
+    assert mentees.headers["X-Total-Count"] == str(len(world["a-mentees"]))
+    mentors = client.get("/subsidiaries/sub-a/pool", params={"role": "mentor", "limit": 1}, headers=ADMIN)
+    assert len(mentors.json()["mentors"]) == 1 and mentors.json()["mentees"] == [] and mentors.headers["X-Total-Count"] == str(len(world["a-mentors"]))
+    problems = client.get("/subsidiaries/sub-a/pool", params={"role": "senior", "limit": 0}, headers=ADMIN)
+    assert problems.status_code == 422 and {e["loc"][-1] for e in problems.json()["detail"]} == {"role", "limit"}
+
+
 def test_a_run_is_a_draft_until_published_then_its_matches_leave_the_pool(client, world):
     run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN)
     assert run.status_code == 201

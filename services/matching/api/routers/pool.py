@@ -1,11 +1,11 @@
 """The pool of eligible mentors and waiting mentees, and the score's weights."""
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Offset
 from services.matching.api.deps import JSON_BODY, Matching
 from services.matching.api.schemas import PoolMember, PoolOut, Weights
 
@@ -13,17 +13,33 @@ router = APIRouter(prefix="/subsidiaries/{subsidiary_id}", tags=["pool"], respon
 
 
 @router.get("/pool", summary="Certified mentors with room for another match (and how many are full), and mentees waiting for a match")
-def get_pool(subsidiary_id: str, _: SubsidiaryReader, matching: Matching) -> PoolOut:
+def get_pool(
+    subsidiary_id: str,
+    _: SubsidiaryReader,
+    matching: Matching,
+    response: Response,
+    role: Annotated[Literal["mentor", "mentee"] | None, Query(description="Only the mentors, or only the mentees")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many members (mentors first, then mentees); all of them when absent")] = None,
+    offset: Offset = 0,
+) -> PoolOut:
+    """Paged like the other lists: X-Total-Count is the number of members the filter keeps,
+    over every page."""
     book = matching.book(subsidiary_id)
     mentors = sorted(book.eligible_mentors(), key=lambda p: p["id"])
-    with_room = [m for m in mentors if book.capacity_left(m["id"]) > 0]
+    with_room = [m for m in mentors if book.capacity_left(m["id"]) > 0] if role != "mentee" else []
+    mentees = sorted(book.waiting_mentees(), key=lambda p: p["id"]) if role != "mentor" else []
+    response.headers["X-Total-Count"] = str(len(with_room) + len(mentees))
+    # One window over the mentors then the mentees; only its members are turned into the response.
+    end = None if limit is None else offset + limit
+    mentors_shown = with_room[offset:end]
+    mentees_shown = mentees[max(0, offset - len(with_room)) : None if end is None else max(0, end - len(with_room))]
     return PoolOut(
         subsidiary_id=subsidiary_id,
         programme=book.programme,
         weights=Weights(**book.weights),
-        mentors=[_member(m, book.capacity_left(m["id"])) for m in with_room],
-        full_mentors=len(mentors) - len(with_room),
-        mentees=[_member(e, None) for e in sorted(book.waiting_mentees(), key=lambda p: p["id"])],
+        mentors=[_member(m, book.capacity_left(m["id"])) for m in mentors_shown],
+        full_mentors=len(mentors) - len([m for m in mentors if book.capacity_left(m["id"]) > 0]),
+        mentees=[_member(e, None) for e in mentees_shown],
     )
 
 
