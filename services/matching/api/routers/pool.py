@@ -26,7 +26,8 @@ def get_pool(
     over every page."""
     book = matching.book(subsidiary_id)
     mentors = sorted(book.eligible_mentors(), key=lambda p: p["id"])
-    with_room = [m for m in mentors if book.capacity_left(m["id"]) > 0] if role != "mentee" else []
+    room = [m for m in mentors if book.capacity_left(m["id"]) > 0]
+    with_room = room if role != "mentee" else []
     mentees = sorted(book.waiting_mentees(), key=lambda p: p["id"]) if role != "mentor" else []
     response.headers["X-Total-Count"] = str(len(with_room) + len(mentees))
     # One window over the mentors then the mentees; only its members are turned into the response.
@@ -38,7 +39,7 @@ def get_pool(
         programme=book.programme,
         weights=Weights(**book.weights),
         mentors=[_member(m, book.capacity_left(m["id"])) for m in mentors_shown],
-        full_mentors=len(mentors) - len([m for m in mentors if book.capacity_left(m["id"]) > 0]),
+        full_mentors=len(mentors) - len(room),
         mentees=[_member(e, None) for e in mentees_shown],
     )
 
