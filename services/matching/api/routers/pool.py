@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Offset
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Offset, page
 from services.matching.api.deps import JSON_BODY, Matching
 from services.matching.api.schemas import PoolMember, PoolOut, Weights
 
@@ -29,18 +29,16 @@ def get_pool(
     room = [m for m in mentors if book.capacity_left(m["id"]) > 0]
     with_room = room if role != "mentee" else []
     mentees = sorted(book.waiting_mentees(), key=lambda p: p["id"]) if role != "mentor" else []
-    response.headers["X-Total-Count"] = str(len(with_room) + len(mentees))
-    # One window over the mentors then the mentees; only its members are turned into the response.
-    end = None if limit is None else offset + limit
-    mentors_shown = with_room[offset:end]
-    mentees_shown = mentees[max(0, offset - len(with_room)) : None if end is None else max(0, end - len(with_room))]
+    # One list, mentors first: paged by the lists' own helper, and only its page is built.
+    members = [*with_room, *mentees]
+    shown = page(response, members, len(members) if limit is None else limit, offset)
     return PoolOut(
         subsidiary_id=subsidiary_id,
         programme=book.programme,
         weights=Weights(**book.weights),
-        mentors=[_member(m, book.capacity_left(m["id"])) for m in mentors_shown],
+        mentors=[_member(m, book.capacity_left(m["id"])) for m in shown if m["role"] == "mentor"],
         full_mentors=len(mentors) - len(room),
-        mentees=[_member(e, None) for e in mentees_shown],
+        mentees=[_member(e, None) for e in shown if e["role"] == "mentee"],
     )
 
 
