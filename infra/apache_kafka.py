@@ -95,6 +95,10 @@ logger.server.name = kafka.server
 logger.server.level = INFO
 logger.controller.name = org.apache.kafka.controller
 logger.controller.level = INFO
+# Refused logins (a wrong password, an unknown user): what an operator of a secured cluster
+# looks for, and what its tests check the broker said.
+logger.authentication.name = org.apache.kafka.common.network.Selector
+logger.authentication.level = INFO
 """
 
 
