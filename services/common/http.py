@@ -4,7 +4,7 @@ import logging
 import re
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Annotated, Any
@@ -30,6 +30,7 @@ from services.common.auth import (
     token_max_lifetime,
     verify_token,
 )
+from services.common.context import acting
 from services.common.errors import Problem, ServiceError
 from services.common.settings import ConfigurationError, check_secret
 
@@ -218,6 +219,20 @@ def _header_id(request: Request, name: str) -> str | None:
     return value if value and _SAFE_ID.match(value) else None
 
 
+async def acting_for_request(request: Request, principal: CurrentPrincipal) -> AsyncIterator[None]:
+    """Who is acting and on behalf of which request, for every event the request's command
+    records; and the subsidiary, when the path names it. Async, so that the context is set in
+    the request's task and the (sync) endpoint, run in a thread with a copy of it, reads it."""
+    subsidiary_id = request.path_params.get("subsidiary_id")
+    with acting(
+        actor={"subject": principal.subject, "role": str(principal.role)},
+        correlation_id=request.state.correlation_id,
+        causation_id=request.state.request_id,
+        **({"subsidiary_id": str(subsidiary_id)} if subsidiary_id is not None else {}),
+    ):
+        yield
+
+
 def command_context(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """Who is acting and on behalf of which request: stored on every event a command records."""
     return {
@@ -228,6 +243,9 @@ def command_context(request: Request, principal: CurrentPrincipal) -> dict[str, 
 
 
 CommandContext = Annotated[dict[str, Any], Depends(command_context)]
+
+# A command endpoint depends on this (`dependencies=[Acting]` or a parameter `_: Acting`).
+Acting = Depends(acting_for_request)
 
 
 def content_type(*accepted: str) -> Callable[[Request], None]:
@@ -271,4 +289,4 @@ def health_router(checks: Callable[[], dict[str, Any]]) -> APIRouter:
     return router
 
 
-__all__ = ["BODY_ERROR_RESPONSES", "ERROR_RESPONSES", "CommandContext", "Limit", "Offset", "Principal", "page", "command_context", "content_type", "create_service_app", "health_router"]
+__all__ = ["BODY_ERROR_RESPONSES", "ERROR_RESPONSES", "CommandContext", "Limit", "Offset", "Acting", "Principal", "page", "command_context", "content_type", "create_service_app", "health_router"]
