@@ -163,10 +163,12 @@ def matched_world(app: MatchingApplication) -> list[str]:
     for subsidiary in (SUB, SUB_B):
         events, mentors, mentees = enrolment_events(subsidiary, 2, 5)
         app.apply_events(events)
-    run = app.start_run(SUB, "pair", CONTEXT)
-    match_ids = app.publish_run(SUB, run.id, CONTEXT)
-    app.decline(SUB, match_ids[0], "admin", "same team", CONTEXT)
-    app.set_weights(SUB_B, {"theme": 2, "same_site": 1, "cross_department": 1, "availability": 1}, CONTEXT)
+    with in_subsidiary(SUB):
+        run = app.start_run(SUB, "pair")
+        match_ids = app.publish_run(SUB, run.id)
+        app.decline(SUB, match_ids[0], "admin", "same team")
+    with in_subsidiary(SUB_B):
+        app.set_weights(SUB_B, {"theme": 2, "same_site": 1, "cross_department": 1, "availability": 1})
     return match_ids
 
 
@@ -195,7 +197,8 @@ def test_matching_compares_a_book_saved_after_the_log_was_read(store, monkeypatc
     app = MatchingApplication(env=store("matching"))
     matched_world(app)
     head = app.recorder.max_notification_id()
-    app.set_weights(SUB, {"theme": 3, "same_site": 1, "cross_department": 1, "availability": 1}, CONTEXT)
+    with in_subsidiary(SUB):
+        app.set_weights(SUB, {"theme": 3, "same_site": 1, "cross_department": 1, "availability": 1})
     monkeypatch.setattr(app.recorder, "max_notification_id", lambda: head)
     report = replay_read_models(app)
     assert_ok(report, "matching", ["MatchBook"])

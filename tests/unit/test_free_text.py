@@ -189,16 +189,16 @@ def test_enrolment_publishes_the_stored_withdrawal_reason_as_it_is():
 def test_matching_publishes_the_stored_reasons_as_they_are():
     app = MatchingApplication()
     try:
-        book = MatchBook(subsidiary_id="axa-fr", source_event_id="s", context=CONTEXT)
+        book = MatchBook(subsidiary_id="axa-fr", source_event_id="s")
         pair, group, other = (str(uuid.uuid4()) for _ in range(3))
         for match_id, mentees in ((pair, [BOB]), (group, [CY, str(uuid.uuid4())])):
             proposal = {"mentor_id": ADA, "mentee_ids": mentees, "score": 1}
-            book._confirmed(match_id=match_id, run_id=str(uuid.uuid4()), format="pair", proposal=proposal, context=CONTEXT)
+            book._confirmed(match_id=match_id, run_id=str(uuid.uuid4()), format="pair", proposal=proposal)
         dan = str(uuid.uuid4())
-        book._confirmed(match_id=other, run_id=str(uuid.uuid4()), format="pair", proposal={"mentor_id": str(uuid.uuid4()), "mentee_ids": [dan], "score": 1}, context=CONTEXT)
-        book.decline(pair, BOB, "Paul is my cousin", CONTEXT)
-        book.note_withdrawn(CY, "moved to Lyon", "w1", CONTEXT)  # leaves the group
-        book.note_withdrawn(dan, "moved to Lille", "w2", CONTEXT)  # ends their pair
+        book._confirmed(match_id=other, run_id=str(uuid.uuid4()), format="pair", proposal={"mentor_id": str(uuid.uuid4()), "mentee_ids": [dan], "score": 1})
+        book.decline(pair, BOB, "Paul is my cousin")
+        book.note_withdrawn(CY, "moved to Lyon", "w1")  # leaves the group
+        book.note_withdrawn(dan, "moved to Lille", "w2")  # ends their pair
         app.save(book)
         assert check_relay(app, matching_event) == {"MatchDeclined", "MatchMemberLeft", "MatchEnded"}
     finally:
