@@ -70,6 +70,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from contracts import enrolment, matching  # noqa: E402
+from services.common.context import acting  # noqa: E402
 from services.sessions.application import SessionsApplication  # noqa: E402
 from services.sessions.domain import ACTIVE, CLOSED, HELD, MENTOR, SCHEDULED, STALLED_AFTER, relationship_id  # noqa: E402
 from services.sessions.view import STALLED_SHOWN, Figures, SessionsView  # noqa: E402
@@ -194,7 +195,8 @@ def build(workdir: Path, n_mentors: int, n_mentees: int, seed: int, measure_wors
         state.commands += 1
         began = time.perf_counter()
         try:
-            return getattr(app, name)(sid, *args, CONTEXT)
+            with acting(**CONTEXT, subsidiary_id=sid):
+                return getattr(app, name)(sid, *args)
         finally:
             tally = state.by_command.setdefault(name, [0, 0.0])
             tally[0] += 1

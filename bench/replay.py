@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from services.common.context import acting  # noqa: E402
 from services.common.replay import replay_read_models  # noqa: E402
 from services.common.view import LogFollowingView  # noqa: E402
 from services.sessions.application import SessionsApplication  # noqa: E402
@@ -112,43 +113,44 @@ class Filler:
         """One subsidiary's roster and relationships, until about `budget` events."""
         sid = f"bench-{n:02d}"
         context = {"subsidiary_id": sid, "actor": ACTOR, "correlation_id": f"bench-{sid}", "causation_id": None}
-        roster = Roster(subsidiary_id=sid, context=context)
-        roster.note_subsidiary(name=f"Bench Assurances {n}", timezone="Europe/Paris", source_event_id=self.uid(), context=context)
-        roster.note_programme(settings=PROGRAMME, source_event_id=self.uid(), context=context)
-        self.touch(roster)
-        start = self.saved + self.pending()
-        mentor, mentor_agenda, led = "", None, 5
-        while self.saved + self.pending() - start < budget:
-            if led == 5:  # the mentor leads no more: a new one
-                mentor, led = self.person(roster, "mentor", context), 0
-                mentor_agenda = Agenda(participant_id=mentor, subsidiary_id=sid, context=context)
-            led += 1
-            group = self.rng.random() < 0.10
-            mentees = [self.person(roster, "mentee", context) for _ in range(self.rng.randint(3, 6) if group else 1)]
-            agendas = [mentor_agenda, *(Agenda(participant_id=m, subsidiary_id=sid, context=context) for m in mentees)]
-            self.relationship(sid, mentor, mentees, "mini-session" if group else "pair", agendas, led, context)
-            self.touch(roster, *agendas)
-            if self.pending() >= SAVE_EVERY:
-                self.save()
+        with acting(**context):  # every event of the fill is one bench command's
+            roster = Roster(subsidiary_id=sid)
+            roster.note_subsidiary(name=f"Bench Assurances {n}", timezone="Europe/Paris", source_event_id=self.uid())
+            roster.note_programme(settings=PROGRAMME, source_event_id=self.uid())
+            self.touch(roster)
+            start = self.saved + self.pending()
+            mentor, mentor_agenda, led = "", None, 5
+            while self.saved + self.pending() - start < budget:
+                if led == 5:  # the mentor leads no more: a new one
+                    mentor, led = self.person(roster, "mentor"), 0
+                    mentor_agenda = Agenda(participant_id=mentor, subsidiary_id=sid)
+                led += 1
+                group = self.rng.random() < 0.10
+                mentees = [self.person(roster, "mentee") for _ in range(self.rng.randint(3, 6) if group else 1)]
+                agendas = [mentor_agenda, *(Agenda(participant_id=m, subsidiary_id=sid) for m in mentees)]
+                self.relationship(sid, mentor, mentees, "mini-session" if group else "pair", agendas, led)
+                self.touch(roster, *agendas)
+                if self.pending() >= SAVE_EVERY:
+                    self.save()
 
-    def person(self, roster: Roster, role: str, context: dict[str, Any]) -> str:
+    def person(self, roster: Roster, role: str) -> str:
         pid = self.uid()
         n = len(roster.participants)
         roster.note_participant(
             participant_id=pid, role=role, name=f"{role.title()} {n}", email=f"{role}.{n}@{roster.subsidiary_id}.example.com",
-            as_of=(T0 - 30 * DAY).isoformat(), source_event_id=self.uid(), context=context,
+            as_of=(T0 - 30 * DAY).isoformat(), source_event_id=self.uid(),
         )
         if role == "mentor" and self.rng.random() < 0.9:
-            roster.note_certified(participant_id=pid, source_event_id=self.uid(), context=context)
+            roster.note_certified(participant_id=pid, source_event_id=self.uid())
         return pid
 
-    def relationship(self, sid: str, mentor: str, mentees: list[str], fmt: str, agendas: list[Agenda], led: int, context: dict[str, Any]) -> None:
+    def relationship(self, sid: str, mentor: str, mentees: list[str], fmt: str, agendas: list[Agenda], led: int) -> None:
         rng = self.rng
         matched_at = T0 + timedelta(minutes=rng.randrange(300 * 24 * 60))
         rel = Relationship(
             subsidiary_id=sid, match_id=self.uid(), format=fmt, mentor_id=mentor, mentee_ids=mentees,
             theme=rng.choice(THEMES) if fmt == "mini-session" else None, target_sessions=5, session_minutes=90,
-            matched_at=matched_at, context=context,
+            matched_at=matched_at,
         )
         self.touch(rel)
         draw = rng.random()
@@ -165,9 +167,9 @@ class Filler:
         def schedule(at: datetime) -> str:
             session_id = self.uid()
             rel.schedule(session_id, rng.choice(THEMES), at, 90, "Room 4.12" if rng.random() < 0.7 else None,
-                         None if rng.random() < 0.7 else "https://meet.example.com/x", context)
+                         None if rng.random() < 0.7 else "https://meet.example.com/x")
             for agenda in agendas:
-                agenda.book(session_id=session_id, starts_at=at, ends_at=ends_at(at, 90), context=context)
+                agenda.book(session_id=session_id, starts_at=at, ends_at=ends_at(at, 90))
             return session_id
 
         for k in range(held):
@@ -175,25 +177,25 @@ class Filler:
             session_id = schedule(at)
             after = at + 2 * HOUR
             for member in rel.members:
-                rel.record_attendance(session_id, member, True, after, context)
+                rel.record_attendance(session_id, member, True, after)
             for member in rel.members:
                 if rng.random() < 0.6:
-                    rel.give_feedback(session_id, member, rng.choices([2, 3, 4, 5], [1, 3, 8, 8])[0], None, after, context)
-            rel.complete_session(session_id, after, context)
+                    rel.give_feedback(session_id, member, rng.choices([2, 3, 4, 5], [1, 3, 8, 8])[0], None, after)
+            rel.complete_session(session_id, after)
         if no_show:
             session_id = schedule(first + 7 * held * DAY)
-            rel.record_attendance(session_id, mentees[0], False, NOW, context)
-            rel.cancel(session_id, "no-show", context)
+            rel.record_attendance(session_id, mentees[0], False, NOW)
+            rel.cancel(session_id, "no-show")
             for agenda in agendas:
-                agenda.release(session_id=session_id, context=context)
+                agenda.release(session_id=session_id)
         if booked:
             session_id = schedule(NOW + rng.randint(1, 60) * DAY + led * HOUR)
             if close:
-                for cancelled in rel.close("the mentee changed team", context):
+                for cancelled in rel.close("the mentee changed team"):
                     for agenda in agendas:
-                        agenda.release(session_id=cancelled, context=context)
+                        agenda.release(session_id=cancelled)
         if rng.random() < 0.2 and not close:
-            rel.add_note(mentees[0], "Thanks, see you next week", NOW, context)
+            rel.add_note(mentees[0], "Thanks, see you next week", NOW)
 
 
 def fill(app: SessionsApplication, events: int, seed: int, progress: Callable[[str], None]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 
 from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
+from services.common.context import acting
 from collections.abc import Mapping
 
 from services.common.errors import Conflict, Invalid, NotFound, Problem, Reason
@@ -19,7 +20,6 @@ from services.sessions.domain import (
     ACTIVE,
     PERSONAL_DATA,
     Agenda,
-    Context,
     ProgrammeRules,
     Relationship,
     Roster,
@@ -77,7 +77,6 @@ class SessionsApplication(ServiceApplication):
         location: str | None,
         video_link: str | None,
         now: datetime,
-        context: Context,
         attendance: Mapping[str, bool] | None = None,
     ) -> str:
         """Book a session to come; or, given its attendance, record one that already took
@@ -87,7 +86,6 @@ class SessionsApplication(ServiceApplication):
             _already_started(starts_at, now)
         else:
             _not_in_the_past(starts_at, now)
-        context = self._in(subsidiary_id, context)
         session_id = str(uuid4())
 
         def schedule() -> str:
@@ -99,7 +97,7 @@ class SessionsApplication(ServiceApplication):
             canonical = rules.canonical_theme(theme)
             duration = duration_minutes or rel.session_minutes
             start, end = starts_at, ends_at(starts_at, duration)
-            agendas = [self._agenda(subsidiary_id, member, context) for member in rel.members]
+            agendas = [self._agenda(subsidiary_id, member) for member in rel.members]
             problems = rel.scheduling_problems(rules.mini_session_max)
             if held:
                 assert attendance is not None
@@ -112,11 +110,11 @@ class SessionsApplication(ServiceApplication):
                 raise Conflict(Reason(f"session_not_{what}", f"the session cannot be {what}"), problems)
             if held:
                 assert attendance is not None
-                self._refusing(rel.record_held_session, session_id, str(canonical), start, duration, location, video_link, attendance, now, context)
+                self._refusing(rel.record_held_session, session_id, str(canonical), start, duration, location, video_link, attendance, now)
             else:
-                rel.schedule(session_id, str(canonical), start, duration, location, video_link, context)
+                rel.schedule(session_id, str(canonical), start, duration, location, video_link)
             for agenda in agendas:
-                agenda.book(session_id=session_id, starts_at=start, ends_at=end, context=context)
+                agenda.book(session_id=session_id, starts_at=start, ends_at=end)
             self.save(rel, *agendas)
             return session_id
 
@@ -132,10 +130,8 @@ class SessionsApplication(ServiceApplication):
         video_link: str | None,
         keep_place: bool,
         now: datetime,
-        context: Context,
     ) -> None:
         _not_in_the_past(starts_at, now)
-        context = self._in(subsidiary_id, context)
 
         def reschedule() -> None:
             rel = self._relationship_of_session(subsidiary_id, session_id)
@@ -143,31 +139,30 @@ class SessionsApplication(ServiceApplication):
             duration = duration_minutes or session["duration_minutes"]
             place = (session["location"], session["video_link"]) if keep_place else (location, video_link)
             start, end = starts_at, ends_at(starts_at, duration)
-            agendas = [self._agenda(subsidiary_id, member, context) for member in session["participant_ids"]]
+            agendas = [self._agenda(subsidiary_id, member) for member in session["participant_ids"]]
             clashes = self._clashes(agendas, start, end, ignoring=session_id)
             if clashes:
                 raise Conflict(Reason("session_not_moved", "the session cannot be moved there"), clashes)
-            self._refusing(rel.reschedule, session_id, start, duration, *place, now, context)
+            self._refusing(rel.reschedule, session_id, start, duration, *place, now)
             for agenda in agendas:
-                agenda.book(session_id=session_id, starts_at=start, ends_at=end, context=context)
+                agenda.book(session_id=session_id, starts_at=start, ends_at=end)
             self.save(rel, *agendas)
 
         self.retrying(reschedule)
 
-    def cancel_session(self, subsidiary_id: str, session_id: str, reason: str, context: Context) -> None:
-        context = self._in(subsidiary_id, context)
+    def cancel_session(self, subsidiary_id: str, session_id: str, reason: str) -> None:
 
         def cancel() -> None:
             rel = self._relationship_of_session(subsidiary_id, session_id)
-            self._refusing(rel.cancel, session_id, reason, context)
-            self.save(rel, *self.released(rel, [session_id], context))
+            self._refusing(rel.cancel, session_id, reason)
+            self.save(rel, *self.released(rel, [session_id]))
 
         self.retrying(cancel)
 
     def record_attendance(
-        self, subsidiary_id: str, session_id: str, participant_id: str, present: bool, now: datetime, context: Context
+        self, subsidiary_id: str, session_id: str, participant_id: str, present: bool, now: datetime
     ) -> None:
-        self._on_session(subsidiary_id, session_id, "record_attendance", participant_id, present, now, self._in(subsidiary_id, context))
+        self._on_session(subsidiary_id, session_id, "record_attendance", participant_id, present, now)
 
     def give_feedback(
         self,
@@ -177,34 +172,30 @@ class SessionsApplication(ServiceApplication):
         rating: int,
         comment: str | None,
         now: datetime,
-        context: Context,
     ) -> None:
-        self._on_session(
-            subsidiary_id, session_id, "give_feedback", participant_id, rating, comment, now, self._in(subsidiary_id, context)
-        )
+        self._on_session(subsidiary_id, session_id, "give_feedback", participant_id, rating, comment, now)
 
-    def complete_session(self, subsidiary_id: str, session_id: str, now: datetime, context: Context) -> None:
-        self._on_session(subsidiary_id, session_id, "complete_session", now, self._in(subsidiary_id, context))
+    def complete_session(self, subsidiary_id: str, session_id: str, now: datetime) -> None:
+        self._on_session(subsidiary_id, session_id, "complete_session", now)
 
-    def add_note(self, subsidiary_id: str, relationship: UUID, author_id: str, note: str, now: datetime, context: Context) -> None:
+    def add_note(self, subsidiary_id: str, relationship: UUID, author_id: str, note: str, now: datetime) -> None:
         def add() -> None:
             rel = self.relationship(subsidiary_id, relationship)
-            self._refusing(rel.add_note, author_id, note, now, self._in(subsidiary_id, context))
+            self._refusing(rel.add_note, author_id, note, now)
             self.save(rel)
 
         self.retrying(add)
 
-    def close_relationship(self, subsidiary_id: str, relationship: UUID, reason: str, context: Context) -> None:
+    def close_relationship(self, subsidiary_id: str, relationship: UUID, reason: str) -> None:
         """An admin ends an active relationship early; matching then ends the match."""
-        context = self._in(subsidiary_id, context)
 
         def close() -> None:
             rel = self.relationship(subsidiary_id, relationship)
             if rel.status != ACTIVE:
                 ended = relationship_ended(rel.status)
                 raise Conflict(ended, [ended])
-            cancelled = rel.close(reason, context)
-            self.save(rel, *self.released(rel, cancelled, context))
+            cancelled = rel.close(reason)
+            self.save(rel, *self.released(rel, cancelled))
 
         self.retrying(close)
 
@@ -234,17 +225,16 @@ class SessionsApplication(ServiceApplication):
         except AggregateNotFoundError:
             return None
 
-    def _agenda(self, subsidiary_id: str, participant_id: str, context: Context) -> Agenda:
+    def _agenda(self, subsidiary_id: str, participant_id: str) -> Agenda:
         agenda = self.get_or_none(agenda_id(participant_id))
         if isinstance(agenda, Agenda):
             return agenda
-        return Agenda(participant_id=participant_id, subsidiary_id=subsidiary_id, context=self._in(subsidiary_id, context))
+        return Agenda(participant_id=participant_id, subsidiary_id=subsidiary_id)
 
     def released(
         self,
         rel: Relationship,
         session_ids: list[str],
-        context: Context,
         loaded: dict[UUID, Aggregate] | None = None,
         members: list[str] | None = None,
     ) -> list[Agenda]:
@@ -258,7 +248,7 @@ class SessionsApplication(ServiceApplication):
                 continue
             for session_id in session_ids:
                 if session_id in agenda.bookings:
-                    agenda.release(session_id=session_id, context=context)
+                    agenda.release(session_id=session_id)
             loaded[agenda.id] = agenda
             agendas.append(agenda)
         return agendas
@@ -291,10 +281,6 @@ class SessionsApplication(ServiceApplication):
                 problems.append(already_booked(agenda.participant_id, clash, *agenda.bookings[clash]))
         return problems
 
-    @staticmethod
-    def _in(subsidiary_id: str, context: Context) -> Context:
-        return {**context, "subsidiary_id": subsidiary_id}
-
 
 class Batch:
     """Consumed events of one subsidiary, applied together: every aggregate they change is
@@ -312,37 +298,35 @@ class Batch:
         events = self.events
         roster = self.app.get_or_none(roster_id(self.subsidiary_id))
         for e in events:
-            context = {
-                "subsidiary_id": self.subsidiary_id,
-                "actor": e.actor.model_dump(mode="json"),
-                "correlation_id": e.correlation_id,
-                "causation_id": str(e.event_id),
-            }
-            if roster is None:
-                # Normally SubsidiaryOnboarded comes first; open the roster whatever comes first.
-                roster = Roster(subsidiary_id=self.subsidiary_id, context=context)
-            assert isinstance(roster, Roster)
-            self.changed[roster.id] = roster
-            if roster.has_processed(str(e.event_id)):
-                continue  # delivered again: already applied
-            self._apply(roster, e, context)
+            # What this event causes is recorded as caused by it, on behalf of its actor.
+            with acting(
+                subsidiary_id=self.subsidiary_id, actor=e.actor.model_dump(mode="json"), correlation_id=e.correlation_id, causation_id=str(e.event_id)
+            ):
+                if roster is None:
+                    # Normally SubsidiaryOnboarded comes first; open the roster whatever comes first.
+                    roster = Roster(subsidiary_id=self.subsidiary_id)
+                assert isinstance(roster, Roster)
+                self.changed[roster.id] = roster
+                if roster.has_processed(str(e.event_id)):
+                    continue  # delivered again: already applied
+                self._apply(roster, e)
         pending = [a for a in self.changed.values() if a.pending_events]
         if pending:
             self.app.save(*pending)
 
-    def _apply(self, roster: Roster, e: IntegrationEvent, context: Context) -> None:
+    def _apply(self, roster: Roster, e: IntegrationEvent) -> None:
         source = str(e.event_id)
         payload = e.payload.model_dump(mode="json")
         match e.type:
             case "SubsidiaryOnboarded":
-                roster.note_subsidiary(name=payload["name"], timezone=payload["timezone"], source_event_id=source, context=context)
+                roster.note_subsidiary(name=payload["name"], timezone=payload["timezone"], source_event_id=source)
             case "ProgrammeConfigured":
-                roster.note_programme(settings=payload, source_event_id=source, context=context)
+                roster.note_programme(settings=payload, source_event_id=source)
                 if roster.waiting_matches:
                     waiting = list(roster.waiting_matches.values())
                     for match in waiting:
-                        self._open(roster, match, context)
-                    roster.release_matches(match_ids=[m["match_id"] for m in waiting], context=context)
+                        self._open(roster, match)
+                    roster.release_matches(match_ids=[m["match_id"] for m in waiting])
             case "ParticipantEnrolled" | "ParticipantProfileUpdated":
                 personal = payload["personal_data"]
                 roster.note_participant(
@@ -352,35 +336,34 @@ class Batch:
                     email=personal["email"],
                     as_of=e.occurred_at.isoformat(),
                     source_event_id=source,
-                    context=context,
                 )
             case "MentorCertified":
-                roster.note_certified(participant_id=payload["participant_id"], source_event_id=source, context=context)
+                roster.note_certified(participant_id=payload["participant_id"], source_event_id=source)
             case "ParticipantErased":
                 # The free text of their relationships goes with them: each relationship's key
                 # is destroyed (again, if this runs again) before the erasure is recorded.
                 for rel_id in self._relationships_with(payload["participant_id"]):
                     self.app.keys.erase(rel_id)
-                roster.note_erased(participant_id=payload["participant_id"], source_event_id=source, context=context)
+                roster.note_erased(participant_id=payload["participant_id"], source_event_id=source)
             case "ParticipantWithdrawn":
                 # Matching ends the withdrawn participant's matches: their active relationships close then.
-                roster.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source, context=context)
-                self._withdrawn(payload["participant_id"], payload["reason"], e.occurred_at, context)
+                roster.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source)
+                self._withdrawn(payload["participant_id"], payload["reason"], e.occurred_at)
             case "MatchConfirmed":
                 match = {**payload, "matched_at": e.occurred_at.isoformat()}
                 if roster.programme is None:
-                    roster.hold_match(match=match, source_event_id=source, context=context)
+                    roster.hold_match(match=match, source_event_id=source)
                 else:
-                    self._open(roster, match, context)
+                    self._open(roster, match)
             case "MatchMemberLeft":
-                self._member_left(payload["match_id"], payload["participant_id"], payload["reason"], e.occurred_at, context)
+                self._member_left(payload["match_id"], payload["participant_id"], payload["reason"], e.occurred_at)
                 roster.note_member_left(
-                    match_id=payload["match_id"], mentee_ids=payload["mentee_ids"], source_event_id=source, context=context
+                    match_id=payload["match_id"], mentee_ids=payload["mentee_ids"], source_event_id=source
                 )
             case "MatchDeclined" | "MatchEnded":
                 reason = payload["reason"] if e.type == "MatchEnded" else because(f"the match was declined ({_who(payload)})", payload["reason"])
-                self._close(payload["match_id"], reason, context)
-                roster.note_match_end(match_id=payload["match_id"], source_event_id=source, context=context)
+                self._close(payload["match_id"], reason)
+                roster.note_match_end(match_id=payload["match_id"], source_event_id=source)
 
     def _relationships_with(self, participant_id: str) -> list[str]:
         """The relationships, whatever their status, whose free text goes with the
@@ -394,7 +377,7 @@ class Batch:
                     found.add(str(aggregate.id))
         return sorted(found)
 
-    def _open(self, roster: Roster, match: dict[str, Any], context: Context) -> None:
+    def _open(self, roster: Roster, match: dict[str, Any]) -> None:
         rel_id = relationship_id(match["match_id"])
         if rel_id in self.changed or self.app.get_or_none(rel_id) is not None:
             return  # delivered again: the relationship is open already
@@ -409,18 +392,17 @@ class Batch:
             target_sessions=int(programme.get("target_sessions", 5)),
             session_minutes=int(programme.get("session_minutes", 90)),
             matched_at=datetime.fromisoformat(match["matched_at"]),
-            context=context,
         )
 
-    def _member_left(self, match_id: str, participant_id: str, reason: str, at: datetime, context: Context) -> None:
+    def _member_left(self, match_id: str, participant_id: str, reason: str, at: datetime) -> None:
         rel_id = relationship_id(match_id)
         rel = self.changed.get(rel_id) or self.app.get_or_none(rel_id)
         if isinstance(rel, Relationship):
-            left = rel.remove_member(participant_id, reason, at, context)
+            left = rel.remove_member(participant_id, reason, at)
             self.changed[rel_id] = rel
-            self.app.released(rel, left, context, loaded=self.changed, members=[participant_id])
+            self.app.released(rel, left, loaded=self.changed, members=[participant_id])
 
-    def _withdrawn(self, participant_id: str, reason: str, at: datetime, context: Context) -> None:
+    def _withdrawn(self, participant_id: str, reason: str, at: datetime) -> None:
         """Sessions still to come of a withdrawn member's completed relationships are cancelled
         (found through the sessions booked in their agenda)."""
         agenda = self.changed.get(agenda_id(participant_id)) or self.app.get_or_none(agenda_id(participant_id))
@@ -430,20 +412,20 @@ class Batch:
         for rel_id in sorted(r for r in theirs if r is not None):
             rel = self.changed.get(rel_id) or self.app.get_or_none(rel_id)
             if isinstance(rel, Relationship):
-                cancelled, left = rel.note_withdrawal(participant_id, reason, at, context)
+                cancelled, left = rel.note_withdrawal(participant_id, reason, at)
                 if cancelled or left:
                     self.changed[rel_id] = rel
-                    self.app.released(rel, cancelled, context, loaded=self.changed)
-                    self.app.released(rel, left, context, loaded=self.changed, members=[participant_id])
+                    self.app.released(rel, cancelled, loaded=self.changed)
+                    self.app.released(rel, left, loaded=self.changed, members=[participant_id])
 
-    def _close(self, match_id: str, reason: str, context: Context) -> None:
+    def _close(self, match_id: str, reason: str) -> None:
         rel_id = relationship_id(match_id)
         rel = self.changed.get(rel_id) or self.app.get_or_none(rel_id)
         if not isinstance(rel, Relationship):
             return  # never opened (the roster forgets it if it was waiting)
         self.changed[rel_id] = rel
-        cancelled = rel.close(reason, context)
-        self.app.released(rel, cancelled, context, loaded=self.changed)
+        cancelled = rel.close(reason)
+        self.app.released(rel, cancelled, loaded=self.changed)
 
 
 def _who(payload: dict[str, Any]) -> str:

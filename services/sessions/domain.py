@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from contracts.enrolment import canonical_theme
+from services.common.context import Aggregate
 from services.common.errors import Reason
 
 NAMESPACE = UUID("b1f4c2d0-6a2e-4e0b-9a57-2f61d7c9e3a8")
@@ -27,8 +28,6 @@ ACTIVE, COMPLETED, CLOSED = "active", "completed", "closed"
 SCHEDULED, HELD, CANCELLED = "scheduled", "held", "cancelled"
 MENTOR, MENTEE = "mentor", "mentee"
 STALLED_AFTER = timedelta(days=21)  # a relationship with no session booked this long after its match
-
-Context = dict[str, Any]
 
 
 class SessionsError(Exception):
@@ -224,7 +223,7 @@ class Roster(Aggregate):
         return roster_id(subsidiary_id)
 
     @event("Opened")
-    def __init__(self, subsidiary_id: str, context: Context) -> None:
+    def __init__(self, subsidiary_id: str) -> None:
         self.subsidiary_id = subsidiary_id
         self.name: str | None = None
         self.timezone = "UTC"
@@ -239,19 +238,19 @@ class Roster(Aggregate):
         return source_event_id in self.processed
 
     @event("SubsidiaryNoted")
-    def note_subsidiary(self, name: str, timezone: str, source_event_id: str, context: Context) -> None:
+    def note_subsidiary(self, name: str, timezone: str, source_event_id: str) -> None:
         self.name = name
         self.timezone = timezone
         self.processed[source_event_id] = True
 
     @event("ProgrammeNoted")
-    def note_programme(self, settings: dict[str, Any], source_event_id: str, context: Context) -> None:
+    def note_programme(self, settings: dict[str, Any], source_event_id: str) -> None:
         self.programme = settings
         self.processed[source_event_id] = True
 
     @event("ParticipantNoted")
     def note_participant(
-        self, participant_id: str, role: str, name: str, email: str, as_of: str, source_event_id: str, context: Context
+        self, participant_id: str, role: str, name: str, email: str, as_of: str, source_event_id: str
     ) -> None:
         """An enrolment or a profile update; the newest wins whatever the order."""
         record = self._participant(participant_id)
@@ -262,40 +261,40 @@ class Roster(Aggregate):
         self.processed[source_event_id] = True
 
     @event("ParticipantErased")
-    def note_erased(self, participant_id: str, source_event_id: str, context: Context) -> None:
+    def note_erased(self, participant_id: str, source_event_id: str) -> None:
         """Their personal data is erased: none of it is kept; their relationships and sessions stay."""
         self._participant(participant_id).update(name=None, email=None, withdrawal_reason=None, erased=True)
         self.processed[source_event_id] = True
 
     @event("MentorCertified")
-    def note_certified(self, participant_id: str, source_event_id: str, context: Context) -> None:
+    def note_certified(self, participant_id: str, source_event_id: str) -> None:
         self._participant(participant_id)["certified"] = True
         self.processed[source_event_id] = True
 
     @event("ParticipantWithdrawn")
-    def note_withdrawn(self, participant_id: str, reason: str, source_event_id: str, context: Context) -> None:
+    def note_withdrawn(self, participant_id: str, reason: str, source_event_id: str) -> None:
         self._participant(participant_id).update(withdrawn=True, withdrawal_reason=reason)
         self.processed[source_event_id] = True
 
     @event("MatchWaiting")
-    def hold_match(self, match: dict[str, Any], source_event_id: str, context: Context) -> None:
+    def hold_match(self, match: dict[str, Any], source_event_id: str) -> None:
         self.waiting_matches[match["match_id"]] = match
         self.processed[source_event_id] = True
 
     @event("MatchesReleased")
-    def release_matches(self, match_ids: list[str], context: Context) -> None:
+    def release_matches(self, match_ids: list[str]) -> None:
         for match_id in match_ids:
             self.waiting_matches.pop(match_id, None)
 
     @event("MatchMemberLeftNoted")
-    def note_member_left(self, match_id: str, mentee_ids: list[str], source_event_id: str, context: Context) -> None:
+    def note_member_left(self, match_id: str, mentee_ids: list[str], source_event_id: str) -> None:
         """A mentee left a group: a match still waiting for the programme opens without them."""
         if match_id in self.waiting_matches:
             self.waiting_matches[match_id]["mentee_ids"] = list(mentee_ids)
         self.processed[source_event_id] = True
 
     @event("MatchEndNoted")
-    def note_match_end(self, match_id: str, source_event_id: str, context: Context) -> None:
+    def note_match_end(self, match_id: str, source_event_id: str) -> None:
         """A match that ended before its relationship could open never opens."""
         self.waiting_matches.pop(match_id, None)
         self.processed[source_event_id] = True
@@ -353,7 +352,6 @@ class Relationship(Aggregate):
         target_sessions: int,
         session_minutes: int,
         matched_at: datetime,
-        context: Context,
     ) -> None:
         self.subsidiary_id = subsidiary_id
         self.match_id = match_id
@@ -415,7 +413,6 @@ class Relationship(Aggregate):
         duration_minutes: int,
         location: str | None,
         video_link: str | None,
-        context: Context,
     ) -> None:
         if self.status == CLOSED:
             raise SessionsError(relationship_closed())
@@ -428,7 +425,6 @@ class Relationship(Aggregate):
             video_link=video_link,
             participant_ids=self.members,
             format=self.format,
-            context=context,
         )
 
     def record_held_session(
@@ -441,7 +437,6 @@ class Relationship(Aggregate):
         video_link: str | None,
         attendance: Mapping[str, bool],
         now: datetime,
-        context: Context,
     ) -> None:
         """A session that already took place, heard of afterwards: scheduled, its attendance
         recorded and held, the same events a session followed live gives (so every figure
@@ -449,10 +444,10 @@ class Relationship(Aggregate):
         problems = ([relationship_closed()] if self.status == CLOSED else []) + self.past_session_problems(starts_at, attendance, now)
         if problems:
             raise SessionsError(problems[0], problems)
-        self.schedule(session_id, theme, starts_at, duration_minutes, location, video_link, context)
+        self.schedule(session_id, theme, starts_at, duration_minutes, location, video_link)
         for participant_id in self.members:
-            self.record_attendance(session_id, participant_id, attendance[participant_id], now, context)
-        self.complete_session(session_id, now, context)
+            self.record_attendance(session_id, participant_id, attendance[participant_id], now)
+        self.complete_session(session_id, now)
 
     @event("SessionScheduled")
     def _scheduled(
@@ -465,7 +460,6 @@ class Relationship(Aggregate):
         video_link: str | None,
         participant_ids: list[str],
         format: str,  # noqa: A002 - carried so that the published event is whole
-        context: Context,
     ) -> None:
         self.sessions[session_id] = {
             "id": session_id,
@@ -490,7 +484,6 @@ class Relationship(Aggregate):
         location: str | None,
         video_link: str | None,
         now: datetime,
-        context: Context,
     ) -> None:
         session = self._allowed(session_id, "move", now)
         if starts_at <= now:
@@ -502,7 +495,6 @@ class Relationship(Aggregate):
             location=location,
             video_link=video_link,
             sequence=session["sequence"] + 1,
-            context=context,
         )
 
     @event("SessionRescheduled")
@@ -514,33 +506,32 @@ class Relationship(Aggregate):
         location: str | None,
         video_link: str | None,
         sequence: int,
-        context: Context,
     ) -> None:
         self.sessions[session_id].update(
             starts_at=starts_at, duration_minutes=duration_minutes, location=location, video_link=video_link, sequence=sequence
         )
 
-    def cancel(self, session_id: str, reason: str, context: Context) -> None:
+    def cancel(self, session_id: str, reason: str) -> None:
         self._allowed(session_id, "cancel", None)
-        self._cancelled(session_id=session_id, reason=reason, context=context)
+        self._cancelled(session_id=session_id, reason=reason)
 
     @event("SessionCancelled")
-    def _cancelled(self, session_id: str, reason: str, context: Context) -> None:
+    def _cancelled(self, session_id: str, reason: str) -> None:
         self.sessions[session_id].update(status=CANCELLED, reason=reason)
 
-    def record_attendance(self, session_id: str, participant_id: str, present: bool, now: datetime, context: Context) -> None:
+    def record_attendance(self, session_id: str, participant_id: str, present: bool, now: datetime) -> None:
         session = self._allowed(session_id, "record_attendance", now)
         self._member_of(session, participant_id)
         if session["attendance"].get(participant_id) is present:
             return  # recorded already: a retried request records nothing more
-        self._attendance_recorded(session_id=session_id, participant_id=participant_id, present=present, context=context)
+        self._attendance_recorded(session_id=session_id, participant_id=participant_id, present=present)
 
     @event("AttendanceRecorded")
-    def _attendance_recorded(self, session_id: str, participant_id: str, present: bool, context: Context) -> None:
+    def _attendance_recorded(self, session_id: str, participant_id: str, present: bool) -> None:
         self.sessions[session_id]["attendance"][participant_id] = present
 
     def give_feedback(
-        self, session_id: str, participant_id: str, rating: int, comment: str | None, now: datetime, context: Context
+        self, session_id: str, participant_id: str, rating: int, comment: str | None, now: datetime
     ) -> None:
         session = self._session(session_id)
         refusal = feedback_refusal(session, participant_id, now)
@@ -548,47 +539,47 @@ class Relationship(Aggregate):
             raise SessionsError(refusal)
         role = self._member_of(session, participant_id)
         self._feedback_given(
-            session_id=session_id, participant_id=participant_id, role=role, rating=rating, comment=comment, context=context
+            session_id=session_id, participant_id=participant_id, role=role, rating=rating, comment=comment
         )
 
     @event("FeedbackGiven")
     def _feedback_given(
-        self, session_id: str, participant_id: str, role: str, rating: int, comment: str | None, context: Context
+        self, session_id: str, participant_id: str, role: str, rating: int, comment: str | None
     ) -> None:
         self.sessions[session_id]["feedback"][participant_id] = {"role": role, "rating": rating, "comment": comment}
 
-    def complete_session(self, session_id: str, now: datetime, context: Context) -> None:
+    def complete_session(self, session_id: str, now: datetime) -> None:
         """The session was held. Holding the target number completes the relationship;
         members may go on meeting and writing notes afterwards."""
         session = self._allowed(session_id, "mark_held", now)  # a no-show does not count towards the target
-        self._held(session_id=session_id, sessions_held=self.held + 1, format=self.format, theme=session["theme"], context=context)
+        self._held(session_id=session_id, sessions_held=self.held + 1, format=self.format, theme=session["theme"])
         if self.status == ACTIVE and self.held >= self.target_sessions:
-            self._completed(match_id=self.match_id, sessions_held=self.held, context=context)
+            self._completed(match_id=self.match_id, sessions_held=self.held)
 
     @event("SessionHeld")
-    def _held(self, session_id: str, sessions_held: int, format: str, theme: str, context: Context) -> None:  # noqa: A002
+    def _held(self, session_id: str, sessions_held: int, format: str, theme: str) -> None:  # noqa: A002
         self.sessions[session_id]["status"] = HELD
         self.held = sessions_held
 
     @event("Completed")
-    def _completed(self, match_id: str, sessions_held: int, context: Context) -> None:
+    def _completed(self, match_id: str, sessions_held: int) -> None:
         self.status = COMPLETED
 
     # -- the relationship -----------------------------------------------------------------
 
-    def add_note(self, author_id: str, note: str, now: datetime, context: Context) -> None:
+    def add_note(self, author_id: str, note: str, now: datetime) -> None:
         """Follow-up notes: the exchange goes on after completion, not after closing."""
         if self.status == CLOSED:
             raise SessionsError(relationship_closed())
         if self.role_of(author_id) is None:
             raise SessionsError(not_a_relationship_member(author_id))
-        self._note_added(author_id=author_id, note=note, written_at=now, context=context)
+        self._note_added(author_id=author_id, note=note, written_at=now)
 
     @event("NoteAdded")
-    def _note_added(self, author_id: str, note: str, written_at: datetime, context: Context) -> None:
+    def _note_added(self, author_id: str, note: str, written_at: datetime) -> None:
         self.notes.append({"author_id": author_id, "note": note, "written_at": written_at})
 
-    def note_withdrawal(self, participant_id: str, reason: str, at: datetime, context: Context) -> tuple[list[str], list[str]]:
+    def note_withdrawal(self, participant_id: str, reason: str, at: datetime) -> tuple[list[str], list[str]]:
         """A member withdrew. An active relationship closes (or its group loses a mentee)
         when matching says so; a completed one has no match left, so it is done here: its
         sessions still to come are cancelled, or, when a mentee leaves a group that still
@@ -596,14 +587,14 @@ class Relationship(Aggregate):
         if self.status != COMPLETED or (participant_id != self.mentor_id and participant_id not in self.mentee_ids):
             return [], []
         if self.format == "mini-session" and participant_id != self.mentor_id and len(self.mentee_ids) > 1:
-            return [], self.remove_member(participant_id, because("a mentee withdrew", reason), at, context)
+            return [], self.remove_member(participant_id, because("a mentee withdrew", reason), at)
         who = "the mentor" if participant_id == self.mentor_id else "the mentee"
         upcoming = [s["id"] for s in self.sessions.values() if s["status"] == SCHEDULED and s["starts_at"] > at]
         for session_id in upcoming:
-            self._cancelled(session_id=session_id, reason=because(f"{who} withdrew", reason), context=context)
+            self._cancelled(session_id=session_id, reason=because(f"{who} withdrew", reason))
         return upcoming, []
 
-    def remove_member(self, participant_id: str, reason: str, at: datetime, context: Context) -> list[str]:
+    def remove_member(self, participant_id: str, reason: str, at: datetime) -> list[str]:
         """A mentee left the group, which goes on without them: they are taken off its
         sessions still to come (returned, so their agenda can be freed)."""
         if self.format != "mini-session" or participant_id not in self.mentee_ids or len(self.mentee_ids) < 2 or self.status == CLOSED:
@@ -611,28 +602,28 @@ class Relationship(Aggregate):
         upcoming = [
             s["id"] for s in self.sessions.values() if s["status"] == SCHEDULED and s["starts_at"] > at and participant_id in s["participant_ids"]
         ]
-        self._member_left(participant_id=participant_id, reason=reason, session_ids=upcoming, context=context)
+        self._member_left(participant_id=participant_id, reason=reason, session_ids=upcoming)
         return upcoming
 
     @event("MemberLeft")
-    def _member_left(self, participant_id: str, reason: str, session_ids: list[str], context: Context) -> None:
+    def _member_left(self, participant_id: str, reason: str, session_ids: list[str]) -> None:
         self.mentee_ids.remove(participant_id)
         for session_id in session_ids:
             self.sessions[session_id]["participant_ids"].remove(participant_id)
 
-    def close(self, reason: str, context: Context) -> list[str]:
+    def close(self, reason: str) -> list[str]:
         """Ends an active relationship early: sessions still to come are cancelled (returned,
         so the members' agendas can be freed). A completed one stays completed."""
         if self.status != ACTIVE:
             return []
         to_cancel = [s["id"] for s in self.sessions.values() if s["status"] == SCHEDULED]
         for session_id in to_cancel:
-            self._cancelled(session_id=session_id, reason=because("the relationship was closed", reason), context=context)
-        self._closed(match_id=self.match_id, reason=reason, sessions_held=self.held, context=context)
+            self._cancelled(session_id=session_id, reason=because("the relationship was closed", reason))
+        self._closed(match_id=self.match_id, reason=reason, sessions_held=self.held)
         return to_cancel
 
     @event("Closed")
-    def _closed(self, match_id: str, reason: str, sessions_held: int, context: Context) -> None:
+    def _closed(self, match_id: str, reason: str, sessions_held: int) -> None:
         self.status = CLOSED
         self.reason = reason
 
@@ -673,7 +664,7 @@ class Agenda(Aggregate):
         return agenda_id(participant_id)
 
     @event("Opened")
-    def __init__(self, participant_id: str, subsidiary_id: str, context: Context) -> None:
+    def __init__(self, participant_id: str, subsidiary_id: str) -> None:
         self.participant_id = participant_id
         self.subsidiary_id = subsidiary_id
         self.bookings: dict[str, tuple[datetime, datetime]] = {}
@@ -686,11 +677,11 @@ class Agenda(Aggregate):
         return None
 
     @event("Booked")
-    def book(self, session_id: str, starts_at: datetime, ends_at: datetime, context: Context) -> None:
+    def book(self, session_id: str, starts_at: datetime, ends_at: datetime) -> None:
         self.bookings[session_id] = (starts_at, ends_at)
 
     @event("Released")
-    def release(self, session_id: str, context: Context) -> None:
+    def release(self, session_id: str) -> None:
         self.bookings.pop(session_id, None)
 
 

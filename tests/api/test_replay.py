@@ -232,19 +232,20 @@ def sessions_world(app: SessionsApplication) -> None:
     rel, other, closing = (uuid.UUID(r) for r in rels)
     mentor, mentee = by_rel[rels[0]]["mentor"]["id"], by_rel[rels[0]]["mentees"][0]["id"]
     now = T0 + HOUR
-    first = app.schedule_session(SUB, rel, "pair", "networking", T0 + DAY, None, "Room 1", None, now, CONTEXT)
-    second = app.schedule_session(SUB, rel, "pair", "online learning", T0 + 2 * DAY, None, None, "https://meet/x", now, CONTEXT)
-    app.schedule_session(SUB, other, "pair", "networking", T0 + 3 * DAY, None, "Room 2", None, now, CONTEXT)
-    app.schedule_session(SUB, uuid.UUID(group), "mini-session", "networking", T0 + 4 * DAY, None, "Room 3", None, now, CONTEXT)
-    cancelled = app.schedule_session(SUB, closing, "pair", "networking", T0 + 5 * DAY, None, "Room 4", None, now, CONTEXT)
-    app.reschedule_session(SUB, second, T0 + 2 * DAY + 2 * HOUR, None, None, None, True, now, CONTEXT)
-    for session, at in ((first, T0 + DAY + 2 * HOUR), (second, T0 + 2 * DAY + 4 * HOUR)):
-        app.record_attendance(SUB, session, mentee, True, at, CONTEXT)
-        app.give_feedback(SUB, session, mentor, 5, "great", at, CONTEXT)
-        app.complete_session(SUB, session, at, CONTEXT)  # the second completes the relationship
-    app.add_note(SUB, rel, mentee, "thanks", T0 + 3 * DAY, CONTEXT)
-    app.cancel_session(SUB, cancelled, "room taken", CONTEXT)
-    app.close_relationship(SUB, closing, "the mentee changed team", CONTEXT)
+    with in_subsidiary(SUB):
+        first = app.schedule_session(SUB, rel, "pair", "networking", T0 + DAY, None, "Room 1", None, now)
+        second = app.schedule_session(SUB, rel, "pair", "online learning", T0 + 2 * DAY, None, None, "https://meet/x", now)
+        app.schedule_session(SUB, other, "pair", "networking", T0 + 3 * DAY, None, "Room 2", None, now)
+        app.schedule_session(SUB, uuid.UUID(group), "mini-session", "networking", T0 + 4 * DAY, None, "Room 3", None, now)
+        cancelled = app.schedule_session(SUB, closing, "pair", "networking", T0 + 5 * DAY, None, "Room 4", None, now)
+        app.reschedule_session(SUB, second, T0 + 2 * DAY + 2 * HOUR, None, None, None, True, now)
+        for session, at in ((first, T0 + DAY + 2 * HOUR), (second, T0 + 2 * DAY + 4 * HOUR)):
+            app.record_attendance(SUB, session, mentee, True, at)
+            app.give_feedback(SUB, session, mentor, 5, "great", at)
+            app.complete_session(SUB, session, at)  # the second completes the relationship
+        app.add_note(SUB, rel, mentee, "thanks", T0 + 3 * DAY)
+        app.cancel_session(SUB, cancelled, "room taken")
+        app.close_relationship(SUB, closing, "the mentee changed team")
 
 
 def test_sessions_replays_to_the_same_view(store):

@@ -210,15 +210,15 @@ def test_sessions_publishes_the_stored_places_and_reasons_as_they_are():
     try:
         rel = Relationship(
             subsidiary_id="axa-fr", match_id=MATCH, format="mini-session", mentor_id=ADA, mentee_ids=[BOB, CY], theme="networking",
-            target_sessions=5, session_minutes=60, matched_at=T0, context=CONTEXT,
+            target_sessions=5, session_minutes=60, matched_at=T0,
         )
         s1, s2 = str(uuid.uuid4()), str(uuid.uuid4())
-        rel.schedule(s1, "networking", T0 + timedelta(days=2), 60, "Ada's office", "https://meet.example.com/ada", CONTEXT)
-        rel.reschedule(s1, T0 + timedelta(days=3), 60, "Bob's desk", None, T0, CONTEXT)
-        rel.schedule(s2, "networking", T0 + timedelta(days=9), 60, None, "https://meet.example.com/bob", CONTEXT)
-        rel.cancel(s2, "Bob is ill", CONTEXT)
-        rel.remove_member(CY, "a mentee withdrew: moved", T0, CONTEXT)
-        rel.close("Ada and Bob fell out", CONTEXT)
+        rel.schedule(s1, "networking", T0 + timedelta(days=2), 60, "Ada's office", "https://meet.example.com/ada")
+        rel.reschedule(s1, T0 + timedelta(days=3), 60, "Bob's desk", None, T0)
+        rel.schedule(s2, "networking", T0 + timedelta(days=9), 60, None, "https://meet.example.com/bob")
+        rel.cancel(s2, "Bob is ill")
+        rel.remove_member(CY, "a mentee withdrew: moved", T0)
+        rel.close("Ada and Bob fell out")
         app.save(rel)
         assert check_relay(app, sessions_event) == {
             "SessionScheduled", "SessionRescheduled", "SessionCancelled", "RelationshipMemberLeft", "RelationshipClosed",

@@ -1,11 +1,13 @@
 """Sessions' domain: relationships and their sessions, the members' agendas, the roster of a
 subsidiary. No I/O; the clock is an argument."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.common.context import acting
 from services.sessions.domain import (
     ACTIVE,
     CANCELLED,
@@ -29,6 +31,13 @@ NOW = MATCHED + timedelta(days=1)
 DAY = timedelta(days=1)
 
 
+@pytest.fixture(autouse=True)
+def _acting() -> Iterator[None]:
+    """Every event a test records is recorded as one command's (services.common.context)."""
+    with acting(**CONTEXT):
+        yield
+
+
 def relationship(*mentees: str, target: int = 2, format: str | None = None, match_id: str = "match-1") -> Relationship:  # noqa: A002
     mentees = mentees or ("e1",)
     return Relationship(
@@ -41,18 +50,17 @@ def relationship(*mentees: str, target: int = 2, format: str | None = None, matc
         target_sessions=target,
         session_minutes=60,
         matched_at=MATCHED,
-        context=CONTEXT,
     )
 
 
 def schedule(rel: Relationship, session_id: str, starts_at: datetime, minutes: int = 60) -> None:
-    rel.schedule(session_id, "networking", starts_at, minutes, "Room 1", None, CONTEXT)
+    rel.schedule(session_id, "networking", starts_at, minutes, "Room 1", None)
 
 
 def hold(rel: Relationship, session_id: str, starts_at: datetime) -> None:
     """Schedule a session and hold it, the clock past its start."""
     schedule(rel, session_id, starts_at)
-    rel.complete_session(session_id, starts_at + timedelta(hours=1), CONTEXT)
+    rel.complete_session(session_id, starts_at + timedelta(hours=1))
 
 
 def refused(command, *args) -> str:
@@ -84,7 +92,7 @@ def test_after_completion_members_go_on_meeting_and_writing_notes():
     hold(rel, "s1", NOW + DAY)
     assert rel.status == COMPLETED
     hold(rel, "s2", NOW + 2 * DAY)
-    rel.add_note("e1", "Thanks for the tips on LinkedIn", NOW + 3 * DAY, CONTEXT)
+    rel.add_note("e1", "Thanks for the tips on LinkedIn", NOW + 3 * DAY)
     assert (rel.status, rel.held) == (COMPLETED, 2)  # completed once, not again
     assert [type(e).__name__ for e in rel.collect_events()].count("Completed") == 1
     assert rel.notes == [{"author_id": "e1", "note": "Thanks for the tips on LinkedIn", "written_at": NOW + 3 * DAY}]
@@ -95,8 +103,8 @@ def test_closing_early_cancels_the_sessions_still_to_come_and_names_them():
     hold(rel, "held", NOW + DAY)
     schedule(rel, "next", NOW + 10 * DAY)
     schedule(rel, "later", NOW + 20 * DAY)
-    rel.cancel("later", "mentor away", CONTEXT)
-    cancelled = rel.close("the mentee left the company", CONTEXT)
+    rel.cancel("later", "mentor away")
+    cancelled = rel.close("the mentee left the company")
     assert cancelled == ["next"]  # neither the held one nor the one already cancelled
     assert (rel.status, rel.reason) == (CLOSED, "the mentee left the company")
     assert rel.sessions["next"]["status"] == CANCELLED
@@ -108,31 +116,31 @@ def test_closing_early_cancels_the_sessions_still_to_come_and_names_them():
 def test_a_completed_relationship_stays_completed_when_its_match_ends():
     rel = relationship(target=1)
     hold(rel, "s1", NOW + DAY)
-    assert rel.close("the mentor withdrew", CONTEXT) == []
+    assert rel.close("the mentor withdrew") == []
     assert (rel.status, rel.reason) == (COMPLETED, None)
-    rel.add_note("m1", "Still in touch", NOW + 2 * DAY, CONTEXT)  # the exchange goes on
+    rel.add_note("m1", "Still in touch", NOW + 2 * DAY)  # the exchange goes on
 
 
 def test_closing_twice_changes_nothing():
     rel = relationship()
-    rel.close("declined", CONTEXT)
+    rel.close("declined")
     rel.collect_events()
-    assert rel.close("ended", CONTEXT) == []
+    assert rel.close("ended") == []
     assert rel.reason == "declined" and rel.collect_events() == []
 
 
 def test_a_closed_relationship_refuses_sessions_and_notes():
     rel = relationship()
-    rel.close("the match was declined", CONTEXT)
+    rel.close("the match was declined")
     assert refused(schedule, rel, "s1", NOW + DAY) == "relationship_closed"
-    assert refused(rel.add_note, "e1", "hello", NOW, CONTEXT) == "relationship_closed"
+    assert refused(rel.add_note, "e1", "hello", NOW) == "relationship_closed"
     assert [p.code for p in rel.scheduling_problems(10)] == ["relationship_closed"]
     assert rel.sessions == {} and rel.notes == []
 
 
 def test_only_members_write_notes():
     rel = relationship()
-    assert refused(rel.add_note, "stranger", "hello", NOW, CONTEXT) == "not_a_relationship_member"
+    assert refused(rel.add_note, "stranger", "hello", NOW) == "not_a_relationship_member"
 
 
 # -- the rules of a session -------------------------------------------------------------
@@ -150,8 +158,8 @@ def test_a_scheduled_session_is_booked_for_every_member_mentor_first():
 def test_each_reschedule_raises_the_sequence():
     rel = relationship()
     schedule(rel, "s1", NOW + DAY)
-    rel.reschedule("s1", NOW + 2 * DAY, 90, None, "https://meet.example.com/a", NOW, CONTEXT)
-    rel.reschedule("s1", NOW + 3 * DAY, 30, "Room 2", None, NOW, CONTEXT)
+    rel.reschedule("s1", NOW + 2 * DAY, 90, None, "https://meet.example.com/a", NOW)
+    rel.reschedule("s1", NOW + 3 * DAY, 30, "Room 2", None, NOW)
     session = rel.sessions["s1"]
     assert (session["sequence"], session["starts_at"], session["duration_minutes"]) == (2, NOW + 3 * DAY, 30)
     assert (session["location"], session["video_link"]) == ("Room 2", None)
@@ -160,7 +168,7 @@ def test_each_reschedule_raises_the_sequence():
 def test_a_session_cannot_be_moved_into_the_past():
     rel = relationship()
     schedule(rel, "s1", NOW + DAY)
-    assert refused(rel.reschedule, "s1", NOW - DAY, 60, "Room 1", None, NOW, CONTEXT) == "in_the_past"
+    assert refused(rel.reschedule, "s1", NOW - DAY, 60, "Room 1", None, NOW) == "in_the_past"
     assert rel.sessions["s1"]["sequence"] == 0
 
 
@@ -169,22 +177,22 @@ def test_only_a_scheduled_session_is_rescheduled_or_cancelled(ended):
     rel = relationship(target=5)
     schedule(rel, "s1", NOW + DAY)
     if ended == HELD:
-        rel.complete_session("s1", NOW + 2 * DAY, CONTEXT)
+        rel.complete_session("s1", NOW + 2 * DAY)
     else:
-        rel.cancel("s1", "ill", CONTEXT)
+        rel.cancel("s1", "ill")
     rel.collect_events()
     code = "session_already_held" if ended == HELD else "session_cancelled"
-    assert refused(rel.reschedule, "s1", NOW + 3 * DAY, 60, None, None, NOW, CONTEXT) == code
-    assert refused(rel.cancel, "s1", "again", CONTEXT) == code
+    assert refused(rel.reschedule, "s1", NOW + 3 * DAY, 60, None, None, NOW) == code
+    assert refused(rel.cancel, "s1", "again") == code
     assert rel.collect_events() == []
 
 
 def test_an_unknown_session_is_not_found():
     rel = relationship()
     with pytest.raises(KeyError):
-        rel.cancel("nope", "x", CONTEXT)
+        rel.cancel("nope", "x")
     with pytest.raises(KeyError):
-        rel.complete_session("nope", NOW, CONTEXT)
+        rel.complete_session("nope", NOW)
 
 
 def test_nothing_is_recorded_about_a_session_before_it_starts():
@@ -192,30 +200,30 @@ def test_nothing_is_recorded_about_a_session_before_it_starts():
     schedule(rel, "s1", NOW + DAY)
     before_start = NOW + DAY - timedelta(minutes=1)
     for command, args in [
-        (rel.record_attendance, ("s1", "e1", True, before_start, CONTEXT)),
-        (rel.give_feedback, ("s1", "e1", 5, None, before_start, CONTEXT)),
-        (rel.complete_session, ("s1", before_start, CONTEXT)),
+        (rel.record_attendance, ("s1", "e1", True, before_start)),
+        (rel.give_feedback, ("s1", "e1", 5, None, before_start)),
+        (rel.complete_session, ("s1", before_start)),
     ]:
         assert refused(command, *args) == "session_not_started"
-    rel.record_attendance("s1", "e1", True, NOW + DAY, CONTEXT)  # from its start on
+    rel.record_attendance("s1", "e1", True, NOW + DAY)  # from its start on
     assert rel.sessions["s1"]["attendance"] == {"e1": True} and rel.held == 0
 
 
 def test_nothing_is_recorded_about_a_cancelled_session():
     rel = relationship()
     schedule(rel, "s1", NOW + DAY)
-    rel.cancel("s1", "ill", CONTEXT)
+    rel.cancel("s1", "ill")
     later = NOW + 2 * DAY
-    assert refused(rel.record_attendance, "s1", "e1", True, later, CONTEXT) == "session_cancelled"
-    assert refused(rel.give_feedback, "s1", "e1", 5, None, later, CONTEXT) == "session_cancelled"
-    assert refused(rel.complete_session, "s1", later, CONTEXT) == "session_cancelled"
+    assert refused(rel.record_attendance, "s1", "e1", True, later) == "session_cancelled"
+    assert refused(rel.give_feedback, "s1", "e1", 5, None, later) == "session_cancelled"
+    assert refused(rel.complete_session, "s1", later) == "session_cancelled"
     assert rel.held == 0 and rel.sessions["s1"]["attendance"] == {} and rel.sessions["s1"]["feedback"] == {}
 
 
 def test_a_session_is_held_once():
     rel = relationship(target=5)
     hold(rel, "s1", NOW + DAY)
-    assert refused(rel.complete_session, "s1", NOW + 2 * DAY, CONTEXT) == "session_already_held"
+    assert refused(rel.complete_session, "s1", NOW + 2 * DAY) == "session_already_held"
     assert rel.held == 1
 
 
@@ -223,9 +231,9 @@ def test_feedback_goes_both_ways_once_per_member():
     rel = relationship()
     hold(rel, "s1", NOW + DAY)
     later = NOW + 2 * DAY
-    rel.give_feedback("s1", "m1", 4, "Curious mentee", later, CONTEXT)
-    rel.give_feedback("s1", "e1", 5, None, later, CONTEXT)
-    assert refused(rel.give_feedback, "s1", "e1", 1, "changed my mind", later, CONTEXT) == "feedback_already_given"
+    rel.give_feedback("s1", "m1", 4, "Curious mentee", later)
+    rel.give_feedback("s1", "e1", 5, None, later)
+    assert refused(rel.give_feedback, "s1", "e1", 1, "changed my mind", later) == "feedback_already_given"
     assert rel.sessions["s1"]["feedback"] == {
         "m1": {"role": MENTOR, "rating": 4, "comment": "Curious mentee"},
         "e1": {"role": MENTEE, "rating": 5, "comment": None},
@@ -235,7 +243,7 @@ def test_feedback_goes_both_ways_once_per_member():
 def test_feedback_may_come_before_the_session_is_marked_held():
     rel = relationship()
     schedule(rel, "s1", NOW + DAY)
-    rel.give_feedback("s1", "e1", 3, None, NOW + DAY + timedelta(minutes=5), CONTEXT)
+    rel.give_feedback("s1", "e1", 3, None, NOW + DAY + timedelta(minutes=5))
     assert rel.sessions["s1"]["feedback"]["e1"]["rating"] == 3
 
 
@@ -244,8 +252,8 @@ def test_non_members_neither_attend_nor_give_feedback():
     hold(rel, "s1", NOW + DAY)
     later = NOW + 2 * DAY
     for stranger in ("e2", "m2"):
-        assert refused(rel.record_attendance, "s1", stranger, True, later, CONTEXT) == "not_a_session_member"
-        assert refused(rel.give_feedback, "s1", stranger, 5, None, later, CONTEXT) == "not_a_session_member"
+        assert refused(rel.record_attendance, "s1", stranger, True, later) == "not_a_session_member"
+        assert refused(rel.give_feedback, "s1", stranger, 5, None, later) == "not_a_session_member"
     assert rel.sessions["s1"]["attendance"] == {} and rel.sessions["s1"]["feedback"] == {}
 
 
@@ -253,9 +261,9 @@ def test_the_last_attendance_record_counts():
     rel = relationship("e1", "e2")
     hold(rel, "s1", NOW + DAY)
     later = NOW + 2 * DAY
-    rel.record_attendance("s1", "e1", False, later, CONTEXT)
-    rel.record_attendance("s1", "e2", False, later, CONTEXT)
-    rel.record_attendance("s1", "e1", True, later, CONTEXT)  # arrived late after all
+    rel.record_attendance("s1", "e1", False, later)
+    rel.record_attendance("s1", "e2", False, later)
+    rel.record_attendance("s1", "e1", True, later)  # arrived late after all
     assert rel.sessions["s1"]["attendance"] == {"e1": True, "e2": False}
 
 
@@ -263,9 +271,9 @@ def test_recording_the_same_attendance_again_records_nothing():
     rel = relationship()
     schedule(rel, "s1", NOW + DAY)
     later = NOW + DAY + timedelta(minutes=5)
-    rel.record_attendance("s1", "e1", True, later, CONTEXT)
+    rel.record_attendance("s1", "e1", True, later)
     rel.collect_events()
-    rel.record_attendance("s1", "e1", True, later, CONTEXT)  # a retried request
+    rel.record_attendance("s1", "e1", True, later)  # a retried request
     assert rel.collect_events() == []
 
 
@@ -273,9 +281,9 @@ def test_a_member_recorded_absent_gives_no_feedback():
     rel = relationship()
     schedule(rel, "s1", NOW + DAY)
     later = NOW + DAY + timedelta(minutes=5)
-    rel.record_attendance("s1", "e1", False, later, CONTEXT)
-    assert refused(rel.give_feedback, "s1", "e1", 4, None, later, CONTEXT) == "participant_absent"
-    rel.give_feedback("s1", "m1", 2, "they did not come", later, CONTEXT)  # the mentor, present or not recorded, may
+    rel.record_attendance("s1", "e1", False, later)
+    assert refused(rel.give_feedback, "s1", "e1", 4, None, later) == "participant_absent"
+    rel.give_feedback("s1", "m1", 2, "they did not come", later)  # the mentor, present or not recorded, may
 
 
 @pytest.mark.parametrize(
@@ -288,13 +296,13 @@ def test_a_session_without_its_mentor_or_without_any_mentee_is_a_no_show_not_a_s
     schedule(rel, "s1", NOW + DAY)
     later = NOW + DAY + timedelta(minutes=5)
     for member in absent:
-        rel.record_attendance("s1", member, False, later, CONTEXT)
+        rel.record_attendance("s1", member, False, later)
     if held:
-        rel.complete_session("s1", later, CONTEXT)
+        rel.complete_session("s1", later)
         assert rel.held == 1
     else:
-        assert refused(rel.complete_session, "s1", later, CONTEXT) == "session_no_show"
-        rel.cancel("s1", "no-show", CONTEXT)  # what the admin does instead
+        assert refused(rel.complete_session, "s1", later) == "session_no_show"
+        rel.cancel("s1", "no-show")  # what the admin does instead
         assert (rel.held, rel.sessions["s1"]["status"]) == (0, CANCELLED)
 
 
@@ -303,7 +311,7 @@ def test_a_group_larger_than_the_programme_allows_cannot_meet():
     assert group.scheduling_problems(3) == []
     [problem] = group.scheduling_problems(2)
     assert (problem.code, problem.params) == ("group_too_large", {"mentees": 3, "mini_session_max": 2})  # the mentor not counted
-    group.close("ended", CONTEXT)
+    group.close("ended")
     assert len(group.scheduling_problems(2)) == 2  # every reason, not the first one only
 
 
@@ -316,9 +324,9 @@ def test_the_size_limit_is_for_mini_sessions_only():
 
 
 def agenda(*bookings: tuple[str, datetime, int]) -> Agenda:
-    booked = Agenda(participant_id="m1", subsidiary_id="axa-fr", context=CONTEXT)
+    booked = Agenda(participant_id="m1", subsidiary_id="axa-fr")
     for session_id, start, minutes in bookings:
-        booked.book(session_id=session_id, starts_at=start, ends_at=ends_at(start, minutes), context=CONTEXT)
+        booked.book(session_id=session_id, starts_at=start, ends_at=ends_at(start, minutes))
     return booked
 
 
@@ -356,16 +364,16 @@ def test_a_session_being_moved_does_not_clash_with_itself():
 def test_the_earliest_clash_is_named_and_a_released_booking_frees_the_time():
     booked = agenda(("late", TEN + H, 60), ("early", TEN, 60))
     assert booked.clash(TEN, TEN + 2 * H) == "early"
-    booked.release(session_id="early", context=CONTEXT)
+    booked.release(session_id="early")
     assert booked.clash(TEN, TEN + H) is None
     assert booked.clash(TEN, TEN + 2 * H) == "late"
-    booked.release(session_id="never booked", context=CONTEXT)  # nothing to free: no harm
+    booked.release(session_id="never booked")  # nothing to free: no harm
     assert list(booked.bookings) == ["late"]
 
 
 def test_rebooking_a_session_moves_it():
     booked = agenda(("s1", TEN, 60))
-    booked.book(session_id="s1", starts_at=TEN + 5 * H, ends_at=TEN + 6 * H, context=CONTEXT)
+    booked.book(session_id="s1", starts_at=TEN + 5 * H, ends_at=TEN + 6 * H)
     assert booked.clash(TEN, TEN + H) is None
     assert booked.clash(TEN + 5 * H, TEN + 6 * H) == "s1"
 
@@ -374,14 +382,14 @@ def test_rebooking_a_session_moves_it():
 
 
 def roster(themes=("Networking", "Online learning", "Managing one's data on social networks")) -> Roster:
-    r = Roster(subsidiary_id="axa-fr", context=CONTEXT)
-    r.note_programme(settings={"themes": list(themes), "mini_session_max": 4}, source_event_id="p1", context=CONTEXT)
+    r = Roster(subsidiary_id="axa-fr")
+    r.note_programme(settings={"themes": list(themes), "mini_session_max": 4}, source_event_id="p1")
     return r
 
 
 def note(r: Roster, name: str, as_of: str, source: str, role: str = MENTEE) -> None:
     r.note_participant(
-        participant_id="e1", role=role, name=name, email=f"{name.lower()}@axa.fr", as_of=as_of, source_event_id=source, context=CONTEXT
+        participant_id="e1", role=role, name=name, email=f"{name.lower()}@axa.fr", as_of=as_of, source_event_id=source
     )
 
 
@@ -397,8 +405,8 @@ def test_the_newest_profile_wins_whatever_the_order_of_arrival():
 
 def test_a_certification_or_withdrawal_before_the_enrolment_is_kept():
     r = roster()
-    r.note_certified(participant_id="e1", source_event_id="c", context=CONTEXT)
-    r.note_withdrawn(participant_id="e1", reason="left", source_event_id="w", context=CONTEXT)
+    r.note_certified(participant_id="e1", source_event_id="c")
+    r.note_withdrawn(participant_id="e1", reason="left", source_event_id="w")
     note(r, "Zoé", "2030-01-01T00:00:00+00:00", "a", role=MENTOR)
     person = r.participants["e1"]
     assert (person["role"], person["certified"], person["withdrawn"], person["withdrawal_reason"]) == (MENTOR, True, True, "left")
@@ -420,20 +428,20 @@ def test_a_theme_is_the_programme_s_spelling_of_it(asked, canonical):
 
 
 def test_the_programme_s_rules_before_and_after_it_is_known():
-    r = Roster(subsidiary_id="axa-fr", context=CONTEXT)
+    r = Roster(subsidiary_id="axa-fr")
     assert (r.rules.themes, r.rules.mini_session_max, r.rules.canonical_theme("networking")) == ([], 10, None)
-    r.note_programme(settings={"themes": ["networking"], "mini_session_max": 3}, source_event_id="p1", context=CONTEXT)
-    r.note_programme(settings={"themes": ["online learning"], "mini_session_max": 2}, source_event_id="p2", context=CONTEXT)
+    r.note_programme(settings={"themes": ["networking"], "mini_session_max": 3}, source_event_id="p1")
+    r.note_programme(settings={"themes": ["online learning"], "mini_session_max": 2}, source_event_id="p2")
     assert (r.rules.themes, r.rules.mini_session_max) == (["online learning"], 2)  # the latest programme counts
 
 
 def test_a_match_waits_for_the_programme_and_is_forgotten_if_it_ends_first():
-    r = Roster(subsidiary_id="axa-fr", context=CONTEXT)
-    r.hold_match(match={"match_id": "a"}, source_event_id="ma", context=CONTEXT)
-    r.hold_match(match={"match_id": "b"}, source_event_id="mb", context=CONTEXT)
-    r.note_match_end(match_id="a", source_event_id="ea", context=CONTEXT)
+    r = Roster(subsidiary_id="axa-fr")
+    r.hold_match(match={"match_id": "a"}, source_event_id="ma")
+    r.hold_match(match={"match_id": "b"}, source_event_id="mb")
+    r.note_match_end(match_id="a", source_event_id="ea")
     assert list(r.waiting_matches) == ["b"]
-    r.release_matches(match_ids=["b"], context=CONTEXT)
+    r.release_matches(match_ids=["b"])
     assert r.waiting_matches == {}
 
 
@@ -447,7 +455,7 @@ def test_a_withdrawal_after_completion_cancels_the_sessions_still_to_come(mentee
     hold(rel, "s1", NOW + DAY)
     schedule(rel, "s2", NOW + 5 * DAY)
     assert rel.status == COMPLETED
-    gone, left = rel.note_withdrawal(who, "moved on", NOW + 2 * DAY, CONTEXT)
+    gone, left = rel.note_withdrawal(who, "moved on", NOW + 2 * DAY)
     assert gone == (["s2"] if cancelled else [])
     assert rel.sessions["s2"]["status"] == (CANCELLED if cancelled else SCHEDULED)
     assert (rel.sessions["s1"]["status"], rel.status) == (HELD, COMPLETED)
@@ -461,5 +469,5 @@ def test_a_withdrawal_after_completion_cancels_the_sessions_still_to_come(mentee
 def test_a_withdrawal_leaves_an_active_relationship_to_matching():
     rel = relationship()
     schedule(rel, "s1", NOW + DAY)
-    assert rel.note_withdrawal("e1", "moved on", NOW, CONTEXT) == ([], [])  # its MatchEnded closes it
+    assert rel.note_withdrawal("e1", "moved on", NOW) == ([], [])  # its MatchEnded closes it
     assert rel.sessions["s1"]["status"] == SCHEDULED

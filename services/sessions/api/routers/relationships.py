@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
 from services.sessions.api.deps import JSON_BODY, KnownSubsidiary, Now, Sessions
 from services.sessions.api.schemas import CloseIn, NoteIn, RelationshipOut
 
@@ -42,27 +42,27 @@ def get_relationship(subsidiary_id: str, relationship_id: UUID, _: SubsidiaryRea
 @router.post(
     "/{relationship_id}/notes",
     status_code=status.HTTP_201_CREATED,
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="A member's follow-up note: the exchange goes on after completion",
     responses={**BODY_ERROR_RESPONSES, 409: {"description": "The relationship is closed, or the author is not a member"}},
 )
 def add_note(
-    subsidiary_id: str, relationship_id: UUID, body: NoteIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+    subsidiary_id: str, relationship_id: UUID, body: NoteIn, _: SubsidiaryWriter, sessions: Sessions, now: Now
 ) -> RelationshipOut:
-    sessions.add_note(subsidiary_id, relationship_id, str(body.author_id), body.note, now, context)
+    sessions.add_note(subsidiary_id, relationship_id, str(body.author_id), body.note, now)
     return _relationship(sessions, subsidiary_id, relationship_id, now)
 
 
 @router.post(
     "/{relationship_id}/close",
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="Close an active relationship early, with a reason: its sessions to come are cancelled, and the match ends",
     responses={**BODY_ERROR_RESPONSES, 409: {"description": "The relationship is already completed or closed"}},
 )
 def close(
-    subsidiary_id: str, relationship_id: UUID, body: CloseIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+    subsidiary_id: str, relationship_id: UUID, body: CloseIn, _: SubsidiaryWriter, sessions: Sessions, now: Now
 ) -> RelationshipOut:
-    sessions.close_relationship(subsidiary_id, relationship_id, body.reason, context)
+    sessions.close_relationship(subsidiary_id, relationship_id, body.reason)
     return _relationship(sessions, subsidiary_id, relationship_id, now)
 
 

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound, Problem
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
 from services.sessions.api.deps import JSON_BODY, KnownSubsidiary, Now, Sessions
 from services.sessions.api.schemas import AttendanceIn, CancelIn, FeedbackIn, RescheduleIn, SessionIn, SessionOut
 from services.sessions.application import start_problem
@@ -46,7 +46,7 @@ TIMED_BODY = [*JSON_BODY, Depends(start_in_the_past)]
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=TIMED_BODY,
+    dependencies=[*TIMED_BODY, Acting],
     summary="Schedule a session for a pair (relationship_id) or a mini-session group (group_id); "
     "or record one that already took place (held, with attendance)",
     responses={
@@ -59,7 +59,7 @@ TIMED_BODY = [*JSON_BODY, Depends(start_in_the_past)]
     },
 )
 def schedule(
-    subsidiary_id: str, body: SessionIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+    subsidiary_id: str, body: SessionIn, _: SubsidiaryWriter, sessions: Sessions, now: Now
 ) -> SessionOut:
     relationship, format = body.target
     session_id = sessions.schedule_session(
@@ -72,7 +72,6 @@ def schedule(
         body.location,
         str(body.video_link) if body.video_link else None,
         now,
-        context,
         attendance=body.attendance_by_id,
     )
     return _session(sessions, subsidiary_id, session_id, now)
@@ -131,12 +130,12 @@ def get_session(subsidiary_id: str, session_id: UUID, _: SubsidiaryReader, sessi
 
 @router.post(
     "/{session_id}/reschedule",
-    dependencies=TIMED_BODY,
+    dependencies=[*TIMED_BODY, Acting],
     summary="Move a scheduled session (and its place, if given)",
     responses={**BODY_ERROR_RESPONSES, **CONFLICTS},
 )
 def reschedule(
-    subsidiary_id: str, session_id: UUID, body: RescheduleIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+    subsidiary_id: str, session_id: UUID, body: RescheduleIn, _: SubsidiaryWriter, sessions: Sessions, now: Now
 ) -> SessionOut:
     sessions.reschedule_session(
         subsidiary_id,
@@ -147,52 +146,52 @@ def reschedule(
         str(body.video_link) if body.video_link else None,
         body.keeps_place,
         now,
-        context,
     )
     return _session(sessions, subsidiary_id, str(session_id), now)
 
 
-@router.post("/{session_id}/cancel", dependencies=JSON_BODY, summary="Cancel a scheduled session", responses={**BODY_ERROR_RESPONSES, **CONFLICTS})
+@router.post("/{session_id}/cancel", dependencies=[*JSON_BODY, Acting], summary="Cancel a scheduled session", responses={**BODY_ERROR_RESPONSES, **CONFLICTS})
 def cancel(
-    subsidiary_id: str, session_id: UUID, body: CancelIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+    subsidiary_id: str, session_id: UUID, body: CancelIn, _: SubsidiaryWriter, sessions: Sessions, now: Now
 ) -> SessionOut:
-    sessions.cancel_session(subsidiary_id, str(session_id), body.reason, context)
+    sessions.cancel_session(subsidiary_id, str(session_id), body.reason)
     return _session(sessions, subsidiary_id, str(session_id), now)
 
 
 @router.post(
     "/{session_id}/attendance",
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="Record whether a member was present (once the session has started; the last record counts)",
     responses={**BODY_ERROR_RESPONSES, **CONFLICTS},
 )
 def attendance(
-    subsidiary_id: str, session_id: UUID, body: AttendanceIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+    subsidiary_id: str, session_id: UUID, body: AttendanceIn, _: SubsidiaryWriter, sessions: Sessions, now: Now
 ) -> SessionOut:
-    sessions.record_attendance(subsidiary_id, str(session_id), str(body.participant_id), body.present, now, context)
+    sessions.record_attendance(subsidiary_id, str(session_id), str(body.participant_id), body.present, now)
     return _session(sessions, subsidiary_id, str(session_id), now)
 
 
 @router.post(
     "/{session_id}/feedback",
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="A member's feedback on the session: mentors and mentees both give it, once each",
     responses={**BODY_ERROR_RESPONSES, **CONFLICTS},
 )
 def feedback(
-    subsidiary_id: str, session_id: UUID, body: FeedbackIn, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now
+    subsidiary_id: str, session_id: UUID, body: FeedbackIn, _: SubsidiaryWriter, sessions: Sessions, now: Now
 ) -> SessionOut:
-    sessions.give_feedback(subsidiary_id, str(session_id), str(body.participant_id), body.rating, body.comment, now, context)
+    sessions.give_feedback(subsidiary_id, str(session_id), str(body.participant_id), body.rating, body.comment, now)
     return _session(sessions, subsidiary_id, str(session_id), now)
 
 
 @router.post(
     "/{session_id}/complete",
+    dependencies=[Acting],
     summary="The session was held; holding the target number completes the relationship",
     responses=CONFLICTS,
 )
-def complete(subsidiary_id: str, session_id: UUID, _: SubsidiaryWriter, context: CommandContext, sessions: Sessions, now: Now) -> SessionOut:
-    sessions.complete_session(subsidiary_id, str(session_id), now, context)
+def complete(subsidiary_id: str, session_id: UUID, _: SubsidiaryWriter, sessions: Sessions, now: Now) -> SessionOut:
+    sessions.complete_session(subsidiary_id, str(session_id), now)
     return _session(sessions, subsidiary_id, str(session_id), now)
 
 
