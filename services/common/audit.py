@@ -21,15 +21,16 @@ import threading
 from datetime import datetime
 from typing import Annotated, Any
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.common.auth import CurrentPrincipal, Principal, SubsidiaryReader
 from services.common.chain import ENVELOPE_FIELDS, UNPLACED, Link, iso, stored_as_json
+from services.common.context import Aggregate, acting
 from services.common.errors import ServiceError
-from services.common.http import ERROR_RESPONSES, CommandContext
+from services.common.http import ERROR_RESPONSES, Acting
 
 GROUP_LOG = UNPLACED  # events of no one subsidiary, e.g. a replay of them all
 MAX_POSITION = 2**63 - 1  # the stores' 64-bit positions: a larger one is refused (422), never sent to SQL
@@ -39,7 +40,7 @@ class AuditRead(Aggregate):
     """Somebody read a subsidiary's history: who (the context's actor), what, and how much."""
 
     @event("Recorded")
-    def __init__(self, subsidiary_id: str, what: str, query: dict[str, Any], count: int, context: dict[str, Any]) -> None:
+    def __init__(self, subsidiary_id: str, what: str, query: dict[str, Any], count: int) -> None:
         self.subsidiary_id = subsidiary_id
 
 
@@ -92,11 +93,12 @@ def audit_router(runtime: Any) -> APIRouter:
             raise NoChain("this event store keeps no hash chain (use the sqlite or postgres persistence module)")
         return found
 
-    @router.get("/events", summary="The subsidiary's events in this service, with their hash chain", response_model=list[AuditEvent])
+    @router.get(
+        "/events", summary="The subsidiary's events in this service, with their hash chain", response_model=list[AuditEvent], dependencies=[Acting]
+    )
     def events(
         subsidiary_id: str,
         principal: SubsidiaryReader,
-        context: CommandContext,
         response: Response,
         after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="Only events after this position")] = 0,
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
@@ -111,7 +113,7 @@ def audit_router(runtime: Any) -> APIRouter:
         query = {"after": after, "limit": limit, "since": _iso(since), "until": _iso(until), "reveal": reveal}
         # Recorded after the read, so a reader paging up to X-Audit-Head never chases its own records.
         runtime.application.save(
-            AuditRead(subsidiary_id=subsidiary_id, what="events", query=query, count=len(found), context={**context, "subsidiary_id": subsidiary_id})
+            AuditRead(subsidiary_id=subsidiary_id, what="events", query=query, count=len(found))
         )
         response.headers["X-Audit-Head"] = str(head)
         response.headers["X-Audit-Head-Hash"] = head_hash
@@ -147,8 +149,10 @@ def replay_router(runtime: Any) -> APIRouter:
     # share the machine, and many at once would starve the service. One at a time, refused meanwhile.
     running = threading.Lock()
 
-    @router.get("/replay", summary="Rebuild this service's read models from its event store and compare them with the live ones")
-    def replay(principal: Annotated[Principal, Depends(group_reader)], context: CommandContext) -> dict[str, Any]:
+    @router.get(
+        "/replay", summary="Rebuild this service's read models from its event store and compare them with the live ones", dependencies=[Acting]
+    )
+    def replay(principal: Annotated[Principal, Depends(group_reader)]) -> dict[str, Any]:
         if not running.acquire(blocking=False):
             raise ReplayRunning("a replay is already running in this service; try again when it is done")
         try:
@@ -156,9 +160,8 @@ def replay_router(runtime: Any) -> APIRouter:
         finally:
             running.release()
         # It read every subsidiary's events: recorded in the group's log ("-"), after the read.
-        runtime.application.save(
-            AuditRead(subsidiary_id=GROUP_LOG, what="replay", query={}, count=report["events"], context={**context, "subsidiary_id": GROUP_LOG})
-        )
+        with acting(subsidiary_id=GROUP_LOG):
+            runtime.application.save(AuditRead(subsidiary_id=GROUP_LOG, what="replay", query={}, count=report["events"]))
         return report
 
     return router

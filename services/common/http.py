@@ -233,17 +233,6 @@ async def acting_for_request(request: Request, principal: CurrentPrincipal) -> A
         yield
 
 
-def command_context(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    """Who is acting and on behalf of which request: stored on every event a command records."""
-    return {
-        "actor": {"subject": principal.subject, "role": str(principal.role)},
-        "correlation_id": request.state.correlation_id,
-        "causation_id": request.state.request_id,
-    }
-
-
-CommandContext = Annotated[dict[str, Any], Depends(command_context)]
-
 # A command endpoint depends on this (`dependencies=[Acting]` or a parameter `_: Acting`).
 Acting = Depends(acting_for_request)
 
@@ -289,4 +278,4 @@ def health_router(checks: Callable[[], dict[str, Any]]) -> APIRouter:
     return router
 
 
-__all__ = ["BODY_ERROR_RESPONSES", "ERROR_RESPONSES", "CommandContext", "Limit", "Offset", "Acting", "Principal", "page", "command_context", "content_type", "create_service_app", "health_router"]
+__all__ = ["BODY_ERROR_RESPONSES", "ERROR_RESPONSES", "Limit", "Offset", "Acting", "Principal", "page", "content_type", "create_service_app", "health_router"]
