@@ -349,6 +349,21 @@ def test_every_answer_carries_a_request_id_and_echoes_a_given_correlation_id(cli
     assert client.get("/subsidiaries", headers={"X-Request-ID": "req-7"}).headers["X-Request-ID"] == "req-7"  # even a 401
 
 
+def test_the_events_a_request_records_carry_its_subsidiary_actor_correlation_and_request(app, client):
+    """Onboarding names its subsidiary in the body, enrolling in the path: both are stored."""
+    ids = {"X-Correlation-ID": "onboarding-42", "X-Request-ID": "req-onboard"}
+    assert client.post("/subsidiaries", json=subsidiary(SUB_A), headers={**GROUP_ADMIN, **ids}).status_code == 201
+    ids = {"X-Correlation-ID": "onboarding-42", "X-Request-ID": "req-enrol"}
+    pid = client.post(url(), json=participant("zoe@axa.fr"), headers={**ADMIN_A, **ids}).json()["id"]
+    store = app.state.enrolment
+    rows = store.recorder.select_notifications(start=1, limit=100)
+    contexts = [store.mapper.to_domain_event(row).context for row in rows if ":EmailClaim." not in row.topic]
+    onboarded = {"actor": {"subject": "tester-group-admin", "role": "group-admin"}, "correlation_id": "onboarding-42", "causation_id": "req-onboard", "subsidiary_id": SUB_A}
+    enrolled = {"actor": {"subject": "tester-subsidiary-admin", "role": "subsidiary-admin"}, "correlation_id": "onboarding-42", "causation_id": "req-enrol", "subsidiary_id": SUB_A}
+    assert contexts == [onboarded, onboarded, enrolled]  # Onboarded, ProgrammeConfigured, Enrolled
+    assert [e.context for e in store.repository.event_store.get(uuid.UUID(pid))] == [enrolled]
+
+
 # -- languages: ISO 639-1 --------------------------------------------------------------
 
 
