@@ -5,8 +5,9 @@ example sets the user once per request).
     with acting(subsidiary_id="acme-fr", actor={...}, correlation_id=..., causation_id=...):
         application.certify(...)
 
-The HTTP layer opens it for each request (services/common/http.py `acting_for_request`), the
-consumer for each consumed event (services/common/consumer.py). An event recorded outside of
+The HTTP layer opens it for each request (services/common/http.py `acting_for_request`), each
+application's `apply_events` for each consumed event (its actor and correlation, its id as
+the causation). An event recorded outside of
 it is a bug, and refused: a stored event must say who caused it.
 """
 
