@@ -14,6 +14,7 @@ from services.common.personal_data import PersonalDataKeys
 from services.matching.domain import PERSONAL_DATA, Context, MatchBook, MatchingError, MatchingRun, already_published, book_id
 from services.matching.proposals import person, rules_of, run_matching
 from services.matching.scoring import violations
+from services.matching.view import MatchingView
 
 
 class MatchingApplication(ServiceApplication):
@@ -23,6 +24,9 @@ class MatchingApplication(ServiceApplication):
     env = {"AGGREGATE_CACHE_MAXSIZE": "500", "AGGREGATE_CACHE_FASTFORWARD": "y"}
     personal_data = PERSONAL_DATA
 
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.view = MatchingView(self)  # what the API reads: the pool, the matches, the runs
 
     # -- what enrolment and sessions publish ----------------------------------------------
 
