@@ -130,7 +130,7 @@ def _worker_import(app: Any, slug: str, body: bytes, timers: Timers | None) -> N
     if errors or problems:
         raise RuntimeError(f"the import was refused: {len(errors)} row errors, {len(problems)} problems")
     profiles = [row.participant.profile() for row in rows if row.participant is not None]
-    step("3 enrol (aggregates, claims, keys, one save)", app.enrol, slug, profiles, _worker_context(slug))
+    step("3 enrol (aggregates, claims, keys, one save)", app.enrol, slug, profiles)
 
 
 def _worker_relay(runtime: Any, app: Any, bootstrap: str, topic: str, timers: Timers | None) -> int:
@@ -176,8 +176,15 @@ def worker(argv: list[str]) -> int:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    body = args.csv.read_bytes()
     slug = "bench-import"
+    from services.common.context import acting  # the checkout's
+
+    with acting(**_worker_context(slug)):  # every event the worker records is one bench command's
+        return _work(args, slug)
+
+
+def _work(args: argparse.Namespace, slug: str) -> int:
+    body = args.csv.read_bytes()
     result: dict[str, Any] = {}
     notes: list[str] = []
 
@@ -187,13 +194,12 @@ def worker(argv: list[str]) -> int:
         from services.enrolment.api.csv_import import parse_participants
         from services.enrolment.domain import Participant
 
-        context = _worker_context(slug)
-        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR", context)
+        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR")
         subsidiary = app.get_subsidiary(slug)
         rows, _ = parse_participants(body)
         profiles = [row.participant.profile() for row in rows]
         participants = [
-            Participant(subsidiary_id=slug, profile={**p, "themes": [subsidiary.canonical_theme(t) for t in p["themes"]]}, context=context)
+            Participant(subsidiary_id=slug, profile={**p, "themes": [subsidiary.canonical_theme(t) for t in p["themes"]]})
             for p in profiles
         ]
         claims = []
@@ -216,7 +222,7 @@ def worker(argv: list[str]) -> int:
     timers = Timers()
     runtime, app = _worker_application(args.work / "timed")
     try:
-        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR", _worker_context(slug))
+        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR")
         timers.wrap(app.keys, "provide", "3a keys.provide (a key per participant: make, wrap, store)")
         timers.wrap(app, "_claim_email", "3b email claims (keyed hash, read model lookups)")
         timers.wrap(app.view, "catch_up", "read model: view.catch_up (calls from any step)")
@@ -233,7 +239,7 @@ def worker(argv: list[str]) -> int:
     # The same under cProfile (its overhead inflates Python-heavy parts; read it for ranking).
     runtime, app = _worker_application(args.work / "profiled")
     try:
-        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR", _worker_context(slug))
+        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR")
         profiles_out = {}
         for part, run in (
             ("import", lambda: _worker_import(app, slug, body, None)),

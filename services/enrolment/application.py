@@ -12,13 +12,13 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from services.common.application import ServiceApplication
+from services.common.context import acting
 from services.common.errors import Conflict, Invalid, NotFound, Problem, Reason
 from services.common.settings import email_claim_secret
 from services.enrolment.domain import (
     DEFAULT_PROGRAMME,
     PERSONAL_DATA,
     WITHDRAWN,
-    Context,
     EmailClaim,
     EnrolmentError,
     Participant,
@@ -83,19 +83,19 @@ class EnrolmentApplication(ServiceApplication):
 
     # -- subsidiaries -------------------------------------------------------------------
 
-    def onboard_subsidiary(self, slug: str, name: str, timezone: str, locale: str, context: Context) -> None:
-        context = {**context, "subsidiary_id": slug}
-        subsidiary = Subsidiary(slug=slug, name=name, timezone=timezone, locale=locale, context=context)
-        # Every subsidiary starts with the original programme, so enrolment can begin at once.
-        subsidiary.configure_programme(settings=DEFAULT_PROGRAMME, context=context)
+    def onboard_subsidiary(self, slug: str, name: str, timezone: str, locale: str) -> None:
+        with acting(subsidiary_id=slug):  # the request's path does not name it: its body does
+            subsidiary = Subsidiary(slug=slug, name=name, timezone=timezone, locale=locale)
+            # Every subsidiary starts with the original programme, so enrolment can begin at once.
+            subsidiary.configure_programme(settings=DEFAULT_PROGRAMME)
         try:
             self.save(subsidiary)
         except IntegrityError:
             raise Conflict(Reason("already_onboarded", f"subsidiary {slug!r} is already onboarded", {"subsidiary_id": slug})) from None
 
-    def configure_programme(self, slug: str, settings: dict[str, Any], context: Context) -> None:
+    def configure_programme(self, slug: str, settings: dict[str, Any]) -> None:
         subsidiary = self.get_subsidiary(slug)
-        subsidiary.configure_programme(settings=settings, context={**context, "subsidiary_id": slug})
+        subsidiary.configure_programme(settings=settings)
         if subsidiary.pending_events:
             self._save_or_conflict(subsidiary)
 
@@ -107,10 +107,9 @@ class EnrolmentApplication(ServiceApplication):
 
     # -- participants -------------------------------------------------------------------
 
-    def enrol(self, slug: str, profiles: list[dict[str, Any]], context: Context) -> list[UUID]:
+    def enrol(self, slug: str, profiles: list[dict[str, Any]]) -> list[UUID]:
         """Enrol every profile, or none: problems are reported with loc [index, field]."""
         subsidiary = self.get_subsidiary(slug)
-        context = {**context, "subsidiary_id": slug}
         candidates = [{"themes": p["themes"], "email": p["personal_data"]["email"]} for p in profiles]
         problems = self._programme_problems(subsidiary, candidates)
         if problems:
@@ -119,7 +118,6 @@ class EnrolmentApplication(ServiceApplication):
             Participant(
                 subsidiary_id=slug,
                 profile={**p, "themes": [subsidiary.canonical_theme(t) for t in p["themes"]]},
-                context=context,
             )
             for p in profiles
         ]
@@ -138,15 +136,15 @@ class EnrolmentApplication(ServiceApplication):
         when not known); problems are located as [index, field, ...]."""
         return self._programme_problems(self.get_subsidiary(slug), candidates)
 
-    def certify(self, slug: str, participant_id: UUID, context: Context) -> None:
+    def certify(self, slug: str, participant_id: UUID) -> None:
         participant = self.get_participant(slug, participant_id)
         try:
-            participant.certify(context={**context, "subsidiary_id": slug})
+            participant.certify()
         except EnrolmentError as exc:
             raise Conflict(exc.reason) from None
         self._save_or_conflict(participant)
 
-    def update_profile(self, slug: str, participant_id: UUID, changes: dict[str, Any], context: Context) -> list[str]:
+    def update_profile(self, slug: str, participant_id: UUID, changes: dict[str, Any]) -> list[str]:
         participant = self.get_participant(slug, participant_id)
         if "themes" in changes:
             changes = {**changes, "themes": self._canonical_themes(self.get_subsidiary(slug), changes["themes"], ["themes"])}
@@ -157,24 +155,24 @@ class EnrolmentApplication(ServiceApplication):
             aggregates.append(self._released_claim(slug, str(participant.email)))
             aggregates = [a for a in aggregates if a is not None]
         try:
-            changed = participant.update_profile(changes, context={**context, "subsidiary_id": slug})
+            changed = participant.update_profile(changes)
         except EnrolmentError as exc:
             raise Conflict(exc.reason) from None
         if changed:
             self._save_or_conflict(*aggregates)
         return changed
 
-    def withdraw(self, slug: str, participant_id: UUID, reason: str, context: Context) -> None:
+    def withdraw(self, slug: str, participant_id: UUID, reason: str) -> None:
         participant = self.get_participant(slug, participant_id)
         try:
-            participant.withdraw(reason=reason, context={**context, "subsidiary_id": slug})
+            participant.withdraw(reason=reason)
         except EnrolmentError as exc:
             raise Conflict(exc.reason) from None
         # A withdrawn participant's email is free again: they may enrol anew later.
         released = self._released_claim(slug, str(participant.email))
         self._save_or_conflict(participant, *([released] if released is not None else []))
 
-    def erase_personal_data(self, slug: str, participant_id: UUID, context: Context) -> None:
+    def erase_personal_data(self, slug: str, participant_id: UUID) -> None:
         """The right to erasure: recorded (withdrawing the participant first if need be), then
         their key is destroyed, which erases every sealed copy of their data, in every
         service, store and topic. Their email's claim is released (it names nobody); a claim
@@ -189,7 +187,7 @@ class EnrolmentApplication(ServiceApplication):
                 released = self._released_claim(slug, participant.email)  # their email is free again
                 if released is not None:
                     aggregates.append(released)
-            if participant.erase_personal_data(context={**context, "subsidiary_id": slug}):
+            if participant.erase_personal_data():
                 self.save(*aggregates)
 
         self.get_participant(slug, participant_id)

@@ -2,7 +2,8 @@
 
 No I/O here. Aggregates record what happened as events; every event carries a `context`
 (the subsidiary, who acted, and the request that caused it) because auditors need it and
-the event store has no metadata of its own.
+the event store has no metadata of its own. The caller sets it (services.common.context
+`acting`); the events read it.
 """
 
 import hashlib
@@ -10,9 +11,11 @@ import hmac
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate as LibraryAggregate
+from eventsourcing.domain import event
 
 from contracts.enrolment import canonical_theme
+from services.common.context import Aggregate
 from services.common.errors import Reason
 
 # Fixes the ids derived from names (a subsidiary's slug; a claimed email before claims were
@@ -39,8 +42,6 @@ ENROLLED, CERTIFIED, WITHDRAWN = "enrolled", "certified", "withdrawn"
 PERSONAL_FIELDS = ("name", "email", "birth_year", "manager_email")
 ERASURE_REASON = "personal data erased"
 
-Context = dict[str, Any]
-
 
 class EnrolmentError(Exception):
     """A command the domain refuses: `reason` says why (a stable code, its parameters)."""
@@ -59,20 +60,20 @@ class Subsidiary(Aggregate):
         return subsidiary_id(slug)
 
     @event("Onboarded")
-    def __init__(self, slug: str, name: str, timezone: str, locale: str, context: Context) -> None:
+    def __init__(self, slug: str, name: str, timezone: str, locale: str) -> None:
         self.slug = slug
         self.name = name
         self.timezone = timezone
         self.locale = locale
         self.programme: dict[str, Any] = {}
 
-    def configure_programme(self, settings: dict[str, Any], context: Context) -> None:
+    def configure_programme(self, settings: dict[str, Any]) -> None:
         """Setting the programme it already has records nothing (a PUT repeated is a no-op)."""
         if settings != self.programme:
-            self._programme_configured(settings=settings, context=context)
+            self._programme_configured(settings=settings)
 
     @event("ProgrammeConfigured")
-    def _programme_configured(self, settings: dict[str, Any], context: Context) -> None:
+    def _programme_configured(self, settings: dict[str, Any]) -> None:
         self.programme = settings
 
     @property
@@ -92,7 +93,7 @@ class Participant(Aggregate):
     """
 
     @event("Enrolled")
-    def __init__(self, subsidiary_id: str, profile: dict[str, Any], context: Context) -> None:
+    def __init__(self, subsidiary_id: str, profile: dict[str, Any]) -> None:
         self.subsidiary_id = subsidiary_id
         self.profile = profile
         self.status = ENROLLED
@@ -107,7 +108,7 @@ class Participant(Aggregate):
         email = self.profile["personal_data"]["email"]
         return None if email is None else str(email)  # None once erased
 
-    def certify(self, context: Context) -> bool:
+    def certify(self) -> bool:
         """The mentor finished the pedagogy training. Returns False when already certified."""
         if self.role != MENTOR:
             raise EnrolmentError(Reason("not_a_mentor", "only mentors are certified; this participant is a mentee", {"role": self.role}))
@@ -115,14 +116,14 @@ class Participant(Aggregate):
             raise EnrolmentError(WITHDRAWN_ALREADY)
         if self.status == CERTIFIED:
             return False
-        self._certified(context=context)
+        self._certified()
         return True
 
     @event("Certified")
-    def _certified(self, context: Context) -> None:
+    def _certified(self) -> None:
         self.status = CERTIFIED
 
-    def update_profile(self, changes: dict[str, Any], context: Context) -> list[str]:
+    def update_profile(self, changes: dict[str, Any]) -> list[str]:
         """Apply the given fields (flat names); returns the names that really changed."""
         if self.status == WITHDRAWN:
             raise EnrolmentError(WITHDRAWN_ALREADY)
@@ -134,40 +135,40 @@ class Participant(Aggregate):
                 holder[field] = value
                 changed.append(field)
         if changed:
-            self._profile_updated(profile=profile, changed=changed, context=context)
+            self._profile_updated(profile=profile, changed=changed)
         return changed
 
     @event("ProfileUpdated")
-    def _profile_updated(self, profile: dict[str, Any], changed: list[str], context: Context) -> None:
+    def _profile_updated(self, profile: dict[str, Any], changed: list[str]) -> None:
         self.profile = profile
 
-    def withdraw(self, reason: str, context: Context) -> None:
+    def withdraw(self, reason: str) -> None:
         if self.status == WITHDRAWN:
             raise EnrolmentError(Reason("already_withdrawn", "this participant has already withdrawn"))
-        self._withdrawn(reason=reason, role=self.role, context=context)
+        self._withdrawn(reason=reason, role=self.role)
 
     @event("Withdrawn")
-    def _withdrawn(self, reason: str, role: str, context: Context) -> None:
+    def _withdrawn(self, reason: str, role: str) -> None:
         self.status = WITHDRAWN
 
-    def erase_personal_data(self, context: Context) -> bool:
+    def erase_personal_data(self) -> bool:
         """The right to erasure. A participant still taking part withdraws first, so that no
         rule ever needs their data again. Returns False when already erased."""
         if self.erased:
             return False
         if self.status != WITHDRAWN:
-            self._withdrawn(reason=ERASURE_REASON, role=self.role, context=context)
-        self._erased(context=context)
+            self._withdrawn(reason=ERASURE_REASON, role=self.role)
+        self._erased()
         return True
 
     @event("Erased")
-    def _erased(self, context: Context) -> None:
+    def _erased(self) -> None:
         # Their key is destroyed next: every stored copy of these reads as None from then on.
         self.profile = {**self.profile, "personal_data": dict.fromkeys(PERSONAL_FIELDS)}
         self.erased = True
 
 
-class EmailClaim(Aggregate):
+class EmailClaim(LibraryAggregate):
     """Keeps a work email unique among a subsidiary's active participants.
 
     Its id is derived from the subsidiary and the email with a keyed hash (`email_claim_id`:
@@ -175,7 +176,9 @@ class EmailClaim(Aggregate):
     email cannot both be saved, and nobody without the secret can tell from a guessed email
     whether it has a claim. Neither the email nor, since claims were keyed, the participant
     who holds it is stored here: a claim is only held or free. (Claims made before then, with
-    a uuid5 id, name their participant: that id reads as None once they are erased.)"""
+    a uuid5 id, name their participant: that id reads as None once they are erased.) Its events
+carry no context either (the library's aggregate, not services.common.context's): the
+enrolment's correlation id would tie the claim to its participant."""
 
     @event("Claimed")
     def __init__(self, participant_id: UUID | None = None, subsidiary_id: str | None = None, id: UUID | None = None) -> None:  # noqa: A002 - the library's name

@@ -9,9 +9,10 @@ from eventsourcing.application import AggregateNotFoundError
 
 from contracts import IntegrationEvent
 from services.common.application import ServiceApplication
+from services.common.context import acting
 from services.common.errors import Conflict, NotFound
 from services.common.personal_data import PersonalDataKeys
-from services.matching.domain import PERSONAL_DATA, Context, MatchBook, MatchingError, MatchingRun, already_published, book_id
+from services.matching.domain import PERSONAL_DATA, MatchBook, MatchingError, MatchingRun, already_published, book_id
 from services.matching.proposals import person, rules_of, run_matching
 from services.matching.scoring import violations
 from services.matching.view import MatchingView
@@ -47,85 +48,81 @@ class MatchingApplication(ServiceApplication):
         for e in events:
             if book is not None and book.has_processed(str(e.event_id)):
                 continue  # delivered again: already applied
-            context = {
-                "subsidiary_id": subsidiary_id,
-                "actor": e.actor.model_dump(mode="json"),
-                "correlation_id": e.correlation_id,
-                "causation_id": str(e.event_id),
-            }
-            if book is None:
-                # Normally SubsidiaryOnboarded comes first; open the book whatever comes first.
-                source = str(e.event_id) if e.type == "SubsidiaryOnboarded" else f"opened-for:{e.event_id}"
-                book = MatchBook(subsidiary_id=subsidiary_id, source_event_id=source, context=context)
-                if e.type == "SubsidiaryOnboarded":
-                    continue
-            self._apply(book, e, context, self.keys)
+            # What this event causes is recorded as caused by it, on behalf of its actor.
+            with acting(
+                subsidiary_id=subsidiary_id, actor=e.actor.model_dump(mode="json"), correlation_id=e.correlation_id, causation_id=str(e.event_id)
+            ):
+                if book is None:
+                    # Normally SubsidiaryOnboarded comes first; open the book whatever comes first.
+                    source = str(e.event_id) if e.type == "SubsidiaryOnboarded" else f"opened-for:{e.event_id}"
+                    book = MatchBook(subsidiary_id=subsidiary_id, source_event_id=source)
+                    if e.type == "SubsidiaryOnboarded":
+                        continue
+                self._apply(book, e, self.keys)
         if book is not None and book.pending_events:
             self.save(book)
 
     @staticmethod
-    def _apply(book: MatchBook, e: IntegrationEvent, context: Context, keys: PersonalDataKeys) -> None:
+    def _apply(book: MatchBook, e: IntegrationEvent, keys: PersonalDataKeys) -> None:
         source = str(e.event_id)
         payload = e.payload.model_dump(mode="json")
         match e.type:
             case "SubsidiaryOnboarded":
-                book.note_programme(settings=book.programme, source_event_id=source, context=context)
+                book.note_programme(settings=book.programme, source_event_id=source)
             case "ProgrammeConfigured":
-                book.note_programme(settings=payload, source_event_id=source, context=context)
+                book.note_programme(settings=payload, source_event_id=source)
             case "ParticipantEnrolled" | "ParticipantProfileUpdated":
                 participant_id = payload.pop("participant_id")
                 payload.pop("changed", None)
                 book.note_participant(
-                    participant_id=participant_id, profile=payload, as_of=e.occurred_at.isoformat(), source_event_id=source, context=context
+                    participant_id=participant_id, profile=payload, as_of=e.occurred_at.isoformat(), source_event_id=source
                 )
             case "MentorCertified":
-                book.note_certified(participant_id=payload["participant_id"], source_event_id=source, context=context)
+                book.note_certified(participant_id=payload["participant_id"], source_event_id=source)
             case "ParticipantWithdrawn":
-                book.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source, context=context)
+                book.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source)
             case "ParticipantErased":
                 # The free text of their matches goes with them: each match's key is destroyed
                 # (again, if this runs again) before the erasure is recorded.
                 for match_id in book.matches_with(payload["participant_id"]):
                     keys.erase(match_id)
-                book.note_erased(participant_id=payload["participant_id"], source_event_id=source, context=context)
+                book.note_erased(participant_id=payload["participant_id"], source_event_id=source)
             case "RelationshipCompleted":
                 book.note_relationship_completed(
-                    match_id=payload["match_id"], sessions_held=payload["sessions_held"], source_event_id=source, context=context
+                    match_id=payload["match_id"], sessions_held=payload["sessions_held"], source_event_id=source
                 )
             case "RelationshipClosed":
-                book.note_relationship_closed(match_id=payload["match_id"], reason=payload["reason"], source_event_id=source, context=context)
+                book.note_relationship_closed(match_id=payload["match_id"], reason=payload["reason"], source_event_id=source)
 
     # -- commands -----------------------------------------------------------------------
 
-    def start_run(self, subsidiary_id: str, format: str, context: Context) -> MatchingRun:  # noqa: A002
+    def start_run(self, subsidiary_id: str, format: str) -> MatchingRun:  # noqa: A002
         result = run_matching(self.book(subsidiary_id), format)
-        context_here = {**context, "subsidiary_id": subsidiary_id}
 
         def record() -> MatchingRun:
             # The run and its line in the book's list of runs, both or neither; the solve is
             # not redone when the book changed meanwhile (a run is a draft of that moment).
             book = self.book(subsidiary_id)
-            run = MatchingRun(subsidiary_id=subsidiary_id, format=format, context=context_here, **result)
+            run = MatchingRun(subsidiary_id=subsidiary_id, format=format, **result)
             book.note_run(
                 run_id=str(run.id), format=format, created_at=run.created_on.isoformat(), proposals=len(result["proposals"]),
-                unmatched=len(result["unmatched"]), matched=int(result["summary"]["matched"]), context=context_here,
+                unmatched=len(result["unmatched"]), matched=int(result["summary"]["matched"]),
             )  # fmt: skip
             self.save(book, run)
             return run
 
         return self.retrying(record)
 
-    def publish_run(self, subsidiary_id: str, run_id: UUID, context: Context) -> list[str]:
+    def publish_run(self, subsidiary_id: str, run_id: UUID) -> list[str]:
         def publish() -> list[str]:
             run = self.run(subsidiary_id, run_id)
             book = self.book(subsidiary_id)
-            context_here = {**context, "subsidiary_id": subsidiary_id}
             if run.status != "draft":
                 raise Conflict(already_published(str(run.id)))
             rules = rules_of(book)
             try:
-                match_ids = book.confirm(run, context_here, check_pair=lambda m, e: violations(person(m), person(e), rules))
-                run.publish(match_ids, context_here)
+                match_ids = book.confirm(run, check_pair=lambda m, e: violations(person(m), person(e), rules))
+                run.publish(match_ids)
             except MatchingError as exc:
                 raise Conflict(exc.reason, exc.problems) from None
             self.save(book, run)  # both, or neither
@@ -133,11 +130,11 @@ class MatchingApplication(ServiceApplication):
 
         return self.retrying(publish)
 
-    def decline(self, subsidiary_id: str, match_id: str, by: str, reason: str, context: Context) -> None:
+    def decline(self, subsidiary_id: str, match_id: str, by: str, reason: str) -> None:
         def decline() -> None:
             book = self.book(subsidiary_id)
             try:
-                book.decline(match_id, by, reason, {**context, "subsidiary_id": subsidiary_id})
+                book.decline(match_id, by, reason)
             except KeyError:
                 raise NotFound(f"match {match_id} not found") from None
             except MatchingError as exc:
@@ -146,10 +143,10 @@ class MatchingApplication(ServiceApplication):
 
         self.retrying(decline)
 
-    def set_weights(self, subsidiary_id: str, weights: dict[str, int], context: Context) -> None:
+    def set_weights(self, subsidiary_id: str, weights: dict[str, int]) -> None:
         def set_weights() -> None:
             book = self.book(subsidiary_id)
-            book.set_weights(weights=weights, context={**context, "subsidiary_id": subsidiary_id})
+            book.set_weights(weights=weights)
             self.save(book)
 
         self.retrying(set_weights)

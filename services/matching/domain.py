@@ -13,15 +13,14 @@ it is published into the book.
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from services.common.context import Aggregate
 from services.common.errors import Reason
 
 NAMESPACE = UUID("3f0c8f7e-8a43-4a4c-9d7b-6d2b1c0e5a21")
 DEFAULT_WEIGHTS = {"theme": 1, "same_site": 3, "cross_department": 2, "availability": 1}
 ACTIVE, DECLINED, ENDED, COMPLETED = "active", "declined", "ended", "completed"
-
-Context = dict[str, Any]
 
 
 class MatchingError(Exception):
@@ -53,7 +52,7 @@ class MatchBook(Aggregate):
         return book_id(subsidiary_id)
 
     @event("Opened")
-    def __init__(self, subsidiary_id: str, source_event_id: str, context: Context) -> None:
+    def __init__(self, subsidiary_id: str, source_event_id: str) -> None:
         self.subsidiary_id = subsidiary_id
         self.programme: dict[str, Any] = {}
         self.weights: dict[str, int] = dict(DEFAULT_WEIGHTS)
@@ -75,12 +74,12 @@ class MatchBook(Aggregate):
         return source_event_id in self.processed
 
     @event("ProgrammeNoted")
-    def note_programme(self, settings: dict[str, Any], source_event_id: str, context: Context) -> None:
+    def note_programme(self, settings: dict[str, Any], source_event_id: str) -> None:
         self.programme = settings
         self.processed[source_event_id] = True
 
     @event("ParticipantNoted")
-    def note_participant(self, participant_id: str, profile: dict[str, Any], as_of: str, source_event_id: str, context: Context) -> None:
+    def note_participant(self, participant_id: str, profile: dict[str, Any], as_of: str, source_event_id: str) -> None:
         """An enrolment or a profile update; the newest profile wins whatever the order."""
         record = self._participant(participant_id)
         if record["as_of"] is None or as_of >= record["as_of"]:
@@ -90,7 +89,7 @@ class MatchBook(Aggregate):
         self.processed[source_event_id] = True
 
     @event("ParticipantErased")
-    def note_erased(self, participant_id: str, source_event_id: str, context: Context) -> None:
+    def note_erased(self, participant_id: str, source_event_id: str) -> None:
         """Their personal data is erased: none of it is kept (their matches stay, and they
         withdrew first, so no rule needs it), nor the free text of the matches they are in
         (the application destroys those matches' keys: `matches_with`)."""
@@ -107,11 +106,11 @@ class MatchBook(Aggregate):
         return [m["id"] for m in self.matches.values() if participant_id == m["mentor_id"] or participant_id in m["mentee_ids"]]
 
     @event("MentorCertified")
-    def note_certified(self, participant_id: str, source_event_id: str, context: Context) -> None:
+    def note_certified(self, participant_id: str, source_event_id: str) -> None:
         self._participant(participant_id)["certified"] = True
         self.processed[source_event_id] = True
 
-    def note_withdrawn(self, participant_id: str, reason: str, source_event_id: str, context: Context) -> None:
+    def note_withdrawn(self, participant_id: str, reason: str, source_event_id: str) -> None:
         """The participant leaves: their active matches end, and the others are freed; a
         mini-session group that still has mentees goes on without the mentee who left."""
         for match in self.active_matches_of(participant_id):
@@ -119,14 +118,14 @@ class MatchBook(Aggregate):
             if match["mentor_id"] != participant_id and len(match["mentee_ids"]) > 1:
                 remaining = [m for m in match["mentee_ids"] if m != participant_id]
                 self._member_left(
-                    match_id=match["id"], mentor_id=match["mentor_id"], participant_id=participant_id, mentee_ids=remaining, reason=why, context=context
+                    match_id=match["id"], mentor_id=match["mentor_id"], participant_id=participant_id, mentee_ids=remaining, reason=why
                 )
             else:
-                self.end_match(match["id"], why, context)
-        self._withdrawn(participant_id=participant_id, reason=reason, source_event_id=source_event_id, context=context)
+                self.end_match(match["id"], why)
+        self._withdrawn(participant_id=participant_id, reason=reason, source_event_id=source_event_id)
 
     @event("ParticipantWithdrawn")
-    def _withdrawn(self, participant_id: str, reason: str, source_event_id: str, context: Context) -> None:
+    def _withdrawn(self, participant_id: str, reason: str, source_event_id: str) -> None:
         self._participant(participant_id).update(withdrawn=True, withdrawal_reason=reason)
         self.processed[source_event_id] = True
 
@@ -141,7 +140,7 @@ class MatchBook(Aggregate):
 
     # -- what sessions tells us -------------------------------------------------------------
 
-    def note_relationship_completed(self, match_id: str, sessions_held: int, source_event_id: str, context: Context) -> None:
+    def note_relationship_completed(self, match_id: str, sessions_held: int, source_event_id: str) -> None:
         """The relationship held its sessions: the mentor's place is free again, and its
         mentees have been through the programme (they are not proposed again)."""
         if self._is_active(match_id):
@@ -151,19 +150,18 @@ class MatchBook(Aggregate):
                 mentor_id=match["mentor_id"],
                 mentee_ids=match["mentee_ids"],
                 reason=f"the relationship completed: {sessions_held} sessions held",
-                context=context,
             )
-        self._source_noted(source_event_id=source_event_id, context=context)
+        self._source_noted(source_event_id=source_event_id)
 
-    def note_relationship_closed(self, match_id: str, reason: str, source_event_id: str, context: Context) -> None:
+    def note_relationship_closed(self, match_id: str, reason: str, source_event_id: str) -> None:
         """Closed early in sessions (by an admin): the match ends and its members return to
         the pool. Closed because the match ended here already: nothing more to do."""
         if self._is_active(match_id):
-            self.end_match(match_id, because("the relationship was closed", reason), context)
-        self._source_noted(source_event_id=source_event_id, context=context)
+            self.end_match(match_id, because("the relationship was closed", reason))
+        self._source_noted(source_event_id=source_event_id)
 
     @event("SourceNoted")
-    def _source_noted(self, source_event_id: str, context: Context) -> None:
+    def _source_noted(self, source_event_id: str) -> None:
         self.processed[source_event_id] = True
 
     def _is_active(self, match_id: str) -> bool:
@@ -172,7 +170,7 @@ class MatchBook(Aggregate):
     # -- the programme's own settings -------------------------------------------------------
 
     @event("WeightsSet")
-    def set_weights(self, weights: dict[str, int], context: Context) -> None:
+    def set_weights(self, weights: dict[str, int]) -> None:
         self.weights = weights
 
     # -- the pool ---------------------------------------------------------------------------
@@ -211,19 +209,19 @@ class MatchBook(Aggregate):
     # -- matching runs ----------------------------------------------------------------------
 
     @event("RunStarted")
-    def note_run(self, run_id: str, format: str, created_at: str, proposals: int, unmatched: int, matched: int, context: Context) -> None:  # noqa: A002
+    def note_run(self, run_id: str, format: str, created_at: str, proposals: int, unmatched: int, matched: int) -> None:  # noqa: A002
         self.runs[run_id] = {
             "id": run_id, "format": format, "created_at": created_at, "status": "draft",
             "proposals": proposals, "unmatched": unmatched, "matched": matched, "confirmed": None,
         }  # fmt: skip
 
     @event("RunPublished")
-    def _run_published(self, run_id: str, confirmed: int, context: Context) -> None:
+    def _run_published(self, run_id: str, confirmed: int) -> None:
         self.runs[run_id].update(status="published", confirmed=confirmed)
 
     # -- matches ----------------------------------------------------------------------------
 
-    def confirm(self, run: "MatchingRun", context: Context, check_pair: Any) -> list[str]:
+    def confirm(self, run: "MatchingRun", check_pair: Any) -> list[str]:
         """Turn a run's proposals into matches, if the pool still allows every one of them.
         `check_pair(mentor, mentee)` gives the hard constraints a pair breaks today."""
         problems = self._problems_with(run, check_pair)
@@ -232,10 +230,10 @@ class MatchBook(Aggregate):
         match_ids = []
         for index, proposal in enumerate(run.proposals):
             match_id = str(uuid5(NAMESPACE, f"match:{run.id}:{index}"))
-            self._confirmed(match_id=match_id, run_id=str(run.id), format=run.format, proposal=proposal, context=context)
+            self._confirmed(match_id=match_id, run_id=str(run.id), format=run.format, proposal=proposal)
             match_ids.append(match_id)
         if str(run.id) in self.runs:  # a run started before the book kept its runs is not listed
-            self._run_published(run_id=str(run.id), confirmed=len(match_ids), context=context)
+            self._run_published(run_id=str(run.id), confirmed=len(match_ids))
         return match_ids
 
     def _problems_with(self, run: "MatchingRun", check_pair: Any) -> list[Reason]:
@@ -277,7 +275,7 @@ class MatchBook(Aggregate):
         return problems
 
     @event("MatchConfirmed")
-    def _confirmed(self, match_id: str, run_id: str, format: str, proposal: dict[str, Any], context: Context) -> None:  # noqa: A002
+    def _confirmed(self, match_id: str, run_id: str, format: str, proposal: dict[str, Any]) -> None:  # noqa: A002
         self.matches[match_id] = {
             "id": match_id,
             "run_id": run_id,
@@ -298,36 +296,36 @@ class MatchBook(Aggregate):
             # Matched once is never proposed again, whatever becomes of the match.
             self.forbidden[f"{proposal['mentor_id']}:{mentee_id}"] = True
 
-    def decline(self, match_id: str, by: str, reason: str, context: Context) -> None:
+    def decline(self, match_id: str, by: str, reason: str) -> None:
         match = self._active_match(match_id)
         if by != "admin" and by != match["mentor_id"] and by not in match["mentee_ids"]:
             # `by` is not echoed: it is whatever was typed.
             raise MatchingError(
                 Reason("not_a_match_member", "the one declining is not a member of this match: give a member's participant id or 'admin'", {"match_id": match_id})
             )
-        self._declined(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], by=by, reason=reason, context=context)
+        self._declined(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], by=by, reason=reason)
 
     @event("MatchDeclined")
-    def _declined(self, match_id: str, mentor_id: str, mentee_ids: list[str], by: str, reason: str, context: Context) -> None:
+    def _declined(self, match_id: str, mentor_id: str, mentee_ids: list[str], by: str, reason: str) -> None:
         self.matches[match_id].update(status=DECLINED, reason=reason, declined_by=by)
         self._release(self.matches[match_id])
 
-    def end_match(self, match_id: str, reason: str, context: Context) -> None:
+    def end_match(self, match_id: str, reason: str) -> None:
         match = self._active_match(match_id)
-        self._ended(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], reason=reason, context=context)
+        self._ended(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], reason=reason)
 
     @event("MatchEnded")
-    def _ended(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:
+    def _ended(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str) -> None:
         self.matches[match_id].update(status=ENDED, reason=reason)
         self._release(self.matches[match_id])
 
     @event("MatchMemberLeft")
-    def _member_left(self, match_id: str, mentor_id: str, participant_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:
+    def _member_left(self, match_id: str, mentor_id: str, participant_id: str, mentee_ids: list[str], reason: str) -> None:
         self.matches[match_id]["mentee_ids"] = list(mentee_ids)
         self.mentee_match.pop(participant_id, None)
 
     @event("MatchCompleted")
-    def _completed(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str, context: Context) -> None:
+    def _completed(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str) -> None:
         match = self.matches[match_id]
         match.update(status=COMPLETED, reason=reason)
         self._release(match)
@@ -363,7 +361,6 @@ class MatchingRun(Aggregate):
         proposals: list[dict[str, Any]],
         unmatched: list[dict[str, Any]],
         summary: dict[str, Any],
-        context: Context,
     ) -> None:
         self.subsidiary_id = subsidiary_id
         self.format = format
@@ -373,13 +370,13 @@ class MatchingRun(Aggregate):
         self.status = "draft"
         self.match_ids: list[str] = []
 
-    def publish(self, match_ids: list[str], context: Context) -> None:
+    def publish(self, match_ids: list[str]) -> None:
         if self.status != "draft":
             raise MatchingError(already_published(str(self.id)))
-        self._published(match_ids=match_ids, context=context)
+        self._published(match_ids=match_ids)
 
     @event("Published")
-    def _published(self, match_ids: list[str], context: Context) -> None:
+    def _published(self, match_ids: list[str]) -> None:
         self.status = "published"
         self.match_ids = match_ids
 

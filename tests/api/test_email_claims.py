@@ -11,6 +11,7 @@ from pathlib import Path
 from uuid import UUID
 
 from apitools import ADMIN_A, SUB_A, participant
+from services.common.context import acting
 from services.enrolment.domain import EmailClaim, Participant, email_claim_id, legacy_email_claim_id
 
 
@@ -40,7 +41,8 @@ def enrol_as_before_claims_were_keyed(client, email: str) -> str:
         **{k: body[k] for k in ("department", "site", "languages", "themes") if k in body},
         "availability": body.get("availability", []),
     }
-    person = Participant(subsidiary_id=SUB_A, profile=profile, context=context)
+    with acting(**context):
+        person = Participant(subsidiary_id=SUB_A, profile=profile)
     claim = EmailClaim(participant_id=person.id, subsidiary_id=SUB_A, id=legacy_email_claim_id(SUB_A, email))
     personal, app.mapper.personal = app.mapper.personal, {  # today's code did not seal a claim's participant id
         cls: fields for cls, fields in app.mapper.personal.items() if not issubclass(cls, EmailClaim.Event)

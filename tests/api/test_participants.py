@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 
 from apitools import ADMIN_A, AUDITOR_A, GROUP_ADMIN, SUB_A, SUB_B, participant, subsidiary
+from services.common.context import acting
 
 PARTICIPANT_FIELDS = {
     "id", "subsidiary_id", "role", "status", "name", "email", "birth_year", "manager_email", "department", "site",
@@ -390,7 +391,8 @@ def test_a_participant_stored_with_a_code_now_refused_still_loads(app, client, o
     profile = {**participant("old@axa.fr"), "languages": ["xx"]}
     personal = {k: profile.pop(k) for k in ("name", "email", "birth_year")}
     profile = {**profile, "availability": [], "personal_data": {**personal, "manager_email": None}}
-    [pid] = app.state.enrolment.enrol(SUB_A, [profile], {"actor": "test"})
+    with acting(actor="test", subsidiary_id=SUB_A):
+        [pid] = app.state.enrolment.enrol(SUB_A, [profile])
     shown = client.get(url(str(pid)), headers=GROUP_ADMIN)
     assert shown.status_code == 200 and shown.json()["languages"] == ["xx"]
     # Its other fields can still change without touching the languages.

@@ -8,6 +8,7 @@ the consumers call), each over its own store in a temporary directory.
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from contracts import enrolment, matching
+from services.common.context import acting
 from services.common.replay import replay_read_models
 from services.enrolment.application import EnrolmentApplication
 from services.matching.application import MatchingApplication
@@ -28,6 +30,11 @@ DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 THEMES = ["networking", "online learning", "information search"]
 PROGRAMME = {"themes": THEMES, "mentor_capacity": 3, "mini_session_max": 4, "target_sessions": 2, "session_minutes": 60, "min_age_gap": 1}
 CONTEXT = {"actor": {"subject": "tester", "role": "group-admin"}, "correlation_id": "replay-test"}
+
+
+def in_subsidiary(subsidiary: str) -> AbstractContextManager[dict[str, Any]]:
+    """A command's context in this subsidiary, as the HTTP layer sets it from the path."""
+    return acting(**CONTEXT, subsidiary_id=subsidiary)
 
 
 @pytest.fixture
@@ -89,14 +96,17 @@ def paths(report: dict) -> dict[str, tuple[Any, Any]]:
 
 
 def enrolled_world(app: EnrolmentApplication) -> list[uuid.UUID]:
-    for slug in (SUB, SUB_B):
-        app.onboard_subsidiary(slug, slug.upper(), "Europe/Paris", "fr-FR", CONTEXT)
-    app.configure_programme(SUB, PROGRAMME, CONTEXT)
-    ids = app.enrol(SUB, [profile("mentor", 1), profile("mentee", 2), profile("mentee", 3)], CONTEXT)
-    app.enrol(SUB_B, [profile("mentee", 1, SUB_B)], CONTEXT)
-    app.certify(SUB, ids[0], CONTEXT)
-    app.update_profile(SUB, ids[1], {"site": "Lyon", "email": "new@axa-fr.com"}, CONTEXT)
-    app.withdraw(SUB, ids[2], "moved abroad", CONTEXT)
+    with acting(**CONTEXT):  # onboarding names the subsidiary itself
+        for slug in (SUB, SUB_B):
+            app.onboard_subsidiary(slug, slug.upper(), "Europe/Paris", "fr-FR")
+    with in_subsidiary(SUB):
+        app.configure_programme(SUB, PROGRAMME)
+        ids = app.enrol(SUB, [profile("mentor", 1), profile("mentee", 2), profile("mentee", 3)])
+        with in_subsidiary(SUB_B):
+            app.enrol(SUB_B, [profile("mentee", 1, SUB_B)])
+        app.certify(SUB, ids[0])
+        app.update_profile(SUB, ids[1], {"site": "Lyon", "email": "new@axa-fr.com"})
+        app.withdraw(SUB, ids[2], "moved abroad")
     return ids
 
 
@@ -132,7 +142,8 @@ def test_enrolment_replays_while_writes_go_on(store):
     def write() -> None:
         n = 100
         while not stop.is_set():
-            app.enrol(SUB, [profile("mentee", n)], CONTEXT)
+            with in_subsidiary(SUB):  # a thread of its own: no context is inherited
+                app.enrol(SUB, [profile("mentee", n)])
             n += 1
 
     writer = threading.Thread(target=write)
@@ -152,10 +163,12 @@ def matched_world(app: MatchingApplication) -> list[str]:
     for subsidiary in (SUB, SUB_B):
         events, mentors, mentees = enrolment_events(subsidiary, 2, 5)
         app.apply_events(events)
-    run = app.start_run(SUB, "pair", CONTEXT)
-    match_ids = app.publish_run(SUB, run.id, CONTEXT)
-    app.decline(SUB, match_ids[0], "admin", "same team", CONTEXT)
-    app.set_weights(SUB_B, {"theme": 2, "same_site": 1, "cross_department": 1, "availability": 1}, CONTEXT)
+    with in_subsidiary(SUB):
+        run = app.start_run(SUB, "pair")
+        match_ids = app.publish_run(SUB, run.id)
+        app.decline(SUB, match_ids[0], "admin", "same team")
+    with in_subsidiary(SUB_B):
+        app.set_weights(SUB_B, {"theme": 2, "same_site": 1, "cross_department": 1, "availability": 1})
     return match_ids
 
 
@@ -195,7 +208,8 @@ def test_matching_compares_a_book_saved_after_the_log_was_read(store, monkeypatc
     app = MatchingApplication(env=store("matching"))
     matched_world(app)
     head = app.recorder.max_notification_id()
-    app.set_weights(SUB, {"theme": 3, "same_site": 1, "cross_department": 1, "availability": 1}, CONTEXT)
+    with in_subsidiary(SUB):
+        app.set_weights(SUB, {"theme": 3, "same_site": 1, "cross_department": 1, "availability": 1})
     monkeypatch.setattr(app.recorder, "max_notification_id", lambda: head)
     report = replay_read_models(app)
     assert_ok(report, "matching", ["MatchingView", "MatchBook"])

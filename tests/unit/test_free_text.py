@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from contracts import decode, encode
 from contracts import enrolment, matching, sessions
 from contracts.envelope import IntegrationEvent
 from contracts.personal import is_token, parse_token, personal_values
+from services.common.context import acting
 from services.common.personal_data import MemoryKeyStore, PersonalDataKeys
 from services.enrolment import domain as enrolment_domain
 from services.enrolment.application import EnrolmentApplication
@@ -33,6 +35,15 @@ ADA, BOB, CY = (str(uuid.uuid4()) for _ in range(3))
 MATCH, REL, SESSION = (str(uuid.uuid4()) for _ in range(3))
 T0 = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)
 CONTEXT = {"subsidiary_id": "axa-fr", "actor": {"subject": "hr", "role": "group-admin"}, "correlation_id": "c"}
+
+
+@pytest.fixture(autouse=True)
+def _acting() -> Iterator[None]:
+    """Every event a test records is recorded as one command's (services.common.context)."""
+    with acting(**CONTEXT):
+        yield
+
+
 FREE_TEXT_NAMES = ("reason", "location", "video_link", "note", "comment")
 
 # An example of each event whose free text is sealed since version 2, and whose key it is.
@@ -158,13 +169,13 @@ def check_relay(app: Any, translate: Any) -> set[str]:
 def test_enrolment_publishes_the_stored_withdrawal_reason_as_it_is():
     app = EnrolmentApplication()
     try:
-        app.onboard_subsidiary("axa-fr", "AXA France", "Europe/Paris", "fr-FR", CONTEXT)
+        app.onboard_subsidiary("axa-fr", "AXA France", "Europe/Paris", "fr-FR")
         profile = {
             "role": "mentee", "personal_data": {"name": "Ada", "email": f"{uuid.uuid4().hex}@axa.fr", "birth_year": 1962, "manager_email": None},
             "department": "Digital", "site": "Paris", "languages": ["fr"], "themes": ["networking"], "availability": [],
         }
-        [pid] = app.enrol("axa-fr", [profile], CONTEXT)
-        app.withdraw("axa-fr", pid, "burn-out, ask Dr Roche", CONTEXT)
+        [pid] = app.enrol("axa-fr", [profile])
+        app.withdraw("axa-fr", pid, "burn-out, ask Dr Roche")
         assert check_relay(app, enrolment_event) == {"ParticipantWithdrawn"}
         [withdrawn] = [e for e in app.repository.event_store.get(pid) if isinstance(e, enrolment_domain.Participant.Withdrawn)]
         assert withdrawn.reason == "burn-out, ask Dr Roche"
@@ -178,16 +189,16 @@ def test_enrolment_publishes_the_stored_withdrawal_reason_as_it_is():
 def test_matching_publishes_the_stored_reasons_as_they_are():
     app = MatchingApplication()
     try:
-        book = MatchBook(subsidiary_id="axa-fr", source_event_id="s", context=CONTEXT)
+        book = MatchBook(subsidiary_id="axa-fr", source_event_id="s")
         pair, group, other = (str(uuid.uuid4()) for _ in range(3))
         for match_id, mentees in ((pair, [BOB]), (group, [CY, str(uuid.uuid4())])):
             proposal = {"mentor_id": ADA, "mentee_ids": mentees, "score": 1}
-            book._confirmed(match_id=match_id, run_id=str(uuid.uuid4()), format="pair", proposal=proposal, context=CONTEXT)
+            book._confirmed(match_id=match_id, run_id=str(uuid.uuid4()), format="pair", proposal=proposal)
         dan = str(uuid.uuid4())
-        book._confirmed(match_id=other, run_id=str(uuid.uuid4()), format="pair", proposal={"mentor_id": str(uuid.uuid4()), "mentee_ids": [dan], "score": 1}, context=CONTEXT)
-        book.decline(pair, BOB, "Paul is my cousin", CONTEXT)
-        book.note_withdrawn(CY, "moved to Lyon", "w1", CONTEXT)  # leaves the group
-        book.note_withdrawn(dan, "moved to Lille", "w2", CONTEXT)  # ends their pair
+        book._confirmed(match_id=other, run_id=str(uuid.uuid4()), format="pair", proposal={"mentor_id": str(uuid.uuid4()), "mentee_ids": [dan], "score": 1})
+        book.decline(pair, BOB, "Paul is my cousin")
+        book.note_withdrawn(CY, "moved to Lyon", "w1")  # leaves the group
+        book.note_withdrawn(dan, "moved to Lille", "w2")  # ends their pair
         app.save(book)
         assert check_relay(app, matching_event) == {"MatchDeclined", "MatchMemberLeft", "MatchEnded"}
     finally:

@@ -1,13 +1,22 @@
 """The match book: what matching learns from enrolment, and the life of matches. No I/O."""
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
+from services.common.context import acting
 from services.matching.domain import ACTIVE, DECLINED, ENDED, MatchBook, MatchingError, MatchingRun
 from services.matching.publishing import to_integration_event
 
 CONTEXT = {"subsidiary_id": "axa-fr", "actor": {"subject": "alice", "role": "group-admin"}, "correlation_id": "c1", "causation_id": "r1"}
+
+
+@pytest.fixture(autouse=True)
+def _acting() -> Iterator[None]:
+    """Every event a test records is recorded as one command's (services.common.context)."""
+    with acting(**CONTEXT):
+        yield
 
 
 def profile(role: str, email: str, birth_year: int, languages=("fr",), themes=("networking",)) -> dict:
@@ -23,22 +32,22 @@ def profile(role: str, email: str, birth_year: int, languages=("fr",), themes=("
 
 
 def new_book() -> MatchBook:
-    book = MatchBook(subsidiary_id="axa-fr", source_event_id="onboarded", context=CONTEXT)
-    book.note_programme(settings={"mentor_capacity": 2, "min_age_gap": 1, "mini_session_max": 10, "themes": ["networking"]}, source_event_id="programme", context=CONTEXT)
+    book = MatchBook(subsidiary_id="axa-fr", source_event_id="onboarded")
+    book.note_programme(settings={"mentor_capacity": 2, "min_age_gap": 1, "mini_session_max": 10, "themes": ["networking"]}, source_event_id="programme")
     return book
 
 
 def add(book: MatchBook, pid: str, role: str, *, certified: bool = False, birth_year: int | None = None) -> None:
     book.note_participant(
-        participant_id=pid, profile=profile(role, f"{pid}@axa.fr", birth_year or (1998 if role == "mentor" else 1962)), as_of="2026-01-01T00:00:00+00:00", source_event_id=f"enrolled-{pid}", context=CONTEXT
+        participant_id=pid, profile=profile(role, f"{pid}@axa.fr", birth_year or (1998 if role == "mentor" else 1962)), as_of="2026-01-01T00:00:00+00:00", source_event_id=f"enrolled-{pid}"
     )
     if certified:
-        book.note_certified(participant_id=pid, source_event_id=f"certified-{pid}", context=CONTEXT)
+        book.note_certified(participant_id=pid, source_event_id=f"certified-{pid}")
 
 
 def run_of(book: MatchBook, *pairs: tuple[str, str], format: str = "pair") -> MatchingRun:  # noqa: A002
     proposals = [{"mentor_id": m, "mentee_ids": [e], "score": 5, "theme": "networking", "shared_themes": ["networking"], "language": "fr"} for m, e in pairs]
-    return MatchingRun(subsidiary_id="axa-fr", format=format, proposals=proposals, unmatched=[], summary={}, context=CONTEXT)
+    return MatchingRun(subsidiary_id="axa-fr", format=format, proposals=proposals, unmatched=[], summary={})
 
 
 def no_violation(mentor, mentee):
@@ -51,7 +60,7 @@ def test_only_certified_mentors_and_waiting_mentees_are_in_the_pool():
     add(book, "m2", "mentor")  # still in training
     add(book, "e1", "mentee")
     add(book, "e2", "mentee")
-    book.note_withdrawn(participant_id="e2", reason="left", source_event_id="w-e2", context=CONTEXT)
+    book.note_withdrawn(participant_id="e2", reason="left", source_event_id="w-e2")
     assert [m["id"] for m in book.eligible_mentors()] == ["m1"]
     assert [e["id"] for e in book.waiting_mentees()] == ["e1"]
 
@@ -59,15 +68,15 @@ def test_only_certified_mentors_and_waiting_mentees_are_in_the_pool():
 def test_the_newest_profile_wins_whatever_the_order_of_arrival():
     book = new_book()
     newer, older = profile("mentee", "new@axa.fr", 1960), profile("mentee", "old@axa.fr", 1960)
-    book.note_participant(participant_id="e1", profile=newer, as_of="2026-02-01T00:00:00+00:00", source_event_id="b", context=CONTEXT)
-    book.note_participant(participant_id="e1", profile=older, as_of="2026-01-01T00:00:00+00:00", source_event_id="a", context=CONTEXT)
+    book.note_participant(participant_id="e1", profile=newer, as_of="2026-02-01T00:00:00+00:00", source_event_id="b")
+    book.note_participant(participant_id="e1", profile=older, as_of="2026-01-01T00:00:00+00:00", source_event_id="a")
     assert book.participants["e1"]["profile"]["personal_data"]["email"] == "new@axa.fr"
     assert book.has_processed("a") and book.has_processed("b")
 
 
 def test_a_certification_before_the_enrolment_is_kept():
     book = new_book()
-    book.note_certified(participant_id="m1", source_event_id="c", context=CONTEXT)
+    book.note_certified(participant_id="m1", source_event_id="c")
     assert book.eligible_mentors() == []  # no profile yet
     add(book, "m1", "mentor")
     assert [m["id"] for m in book.eligible_mentors()] == ["m1"]
@@ -78,7 +87,7 @@ def test_publishing_confirms_every_proposal_and_never_proposes_those_pairs_again
     add(book, "m1", "mentor", certified=True)
     add(book, "e1", "mentee")
     add(book, "e2", "mentee")
-    match_ids = book.confirm(run_of(book, ("m1", "e1"), ("m1", "e2")), CONTEXT, no_violation)
+    match_ids = book.confirm(run_of(book, ("m1", "e1"), ("m1", "e2")), no_violation)
     assert [book.matches[m]["status"] for m in match_ids] == [ACTIVE, ACTIVE]
     assert book.capacity_left("m1") == 0 and book.waiting_mentees() == []
     assert book.is_forbidden("m1", "e1") and book.is_forbidden("m1", "e2")
@@ -90,10 +99,10 @@ def test_a_run_the_pool_no_longer_allows_is_refused_with_every_reason_and_change
     for e in ("e1", "e2", "e3"):
         add(book, e, "mentee")
     stale = run_of(book, ("m1", "e1"), ("m1", "e2"), ("m1", "e3"))
-    book.note_withdrawn(participant_id="e2", reason="left", source_event_id="w", context=CONTEXT)
+    book.note_withdrawn(participant_id="e2", reason="left", source_event_id="w")
     before = len(book.pending_events)
     with pytest.raises(MatchingError) as refused:
-        book.confirm(stale, CONTEXT, no_violation)
+        book.confirm(stale, no_violation)
     assert refused.value.reason.code == "pool_changed"
     assert [(p.code, p.params) for p in refused.value.problems] == [
         ("mentee_no_longer_waiting", {"mentee_id": "e2"}),
@@ -110,8 +119,8 @@ def test_a_withdrawal_ends_the_active_matches_and_frees_the_others():
     book = new_book()
     add(book, "m1", "mentor", certified=True)
     add(book, "e1", "mentee")
-    [match_id] = book.confirm(run_of(book, ("m1", "e1")), CONTEXT, no_violation)
-    book.note_withdrawn(participant_id="m1", reason="left the company", source_event_id="w", context=CONTEXT)
+    [match_id] = book.confirm(run_of(book, ("m1", "e1")), no_violation)
+    book.note_withdrawn(participant_id="m1", reason="left the company", source_event_id="w")
     assert book.matches[match_id]["status"] == ENDED
     assert book.matches[match_id]["reason"] == "the mentor withdrew: left the company"
     assert [e["id"] for e in book.waiting_mentees()] == ["e1"]
@@ -121,17 +130,17 @@ def test_declining_frees_the_members_for_others_but_not_for_each_other():
     book = new_book()
     add(book, "m1", "mentor", certified=True)
     add(book, "e1", "mentee")
-    [match_id] = book.confirm(run_of(book, ("m1", "e1")), CONTEXT, no_violation)
+    [match_id] = book.confirm(run_of(book, ("m1", "e1")), no_violation)
     with pytest.raises(MatchingError) as not_a_member:
-        book.decline(match_id, "someone-else", "no", CONTEXT)
+        book.decline(match_id, "someone-else", "no")
     assert not_a_member.value.reason.code == "not_a_match_member" and not_a_member.value.reason.params == {"match_id": match_id}
     assert "someone-else" not in not_a_member.value.reason.message  # what was typed is not echoed
-    book.decline(match_id, "e1", "we already work together", CONTEXT)
+    book.decline(match_id, "e1", "we already work together")
     assert book.matches[match_id]["status"] == DECLINED and book.matches[match_id]["declined_by"] == "e1"
     assert book.capacity_left("m1") == 2 and [e["id"] for e in book.waiting_mentees()] == ["e1"]
     assert book.is_forbidden("m1", "e1")
     with pytest.raises(MatchingError) as again:
-        book.decline(match_id, "admin", "again", CONTEXT)
+        book.decline(match_id, "admin", "again")
     assert again.value.reason.code == "match_already_declined" and again.value.reason.message == "this match is already declined"
 
 
@@ -143,8 +152,8 @@ def test_only_match_events_are_published_with_their_members():
     add(book, m1, "mentor", certified=True)
     add(book, e1, "mentee")
     run = run_of(book, (m1, e1))
-    [match_id] = book.confirm(run, CONTEXT, no_violation)
-    book.decline(match_id, "admin", "manager's request", CONTEXT)
+    [match_id] = book.confirm(run, no_violation)
+    book.decline(match_id, "admin", "manager's request")
     published = [to_integration_event(e) for e in book.collect_events()]
     kinds = [p.type for p in published if p is not None]
     assert kinds == ["MatchConfirmed", "MatchDeclined"]
@@ -159,10 +168,10 @@ def test_a_completed_relationship_frees_its_mentor_and_its_mentee_is_not_propose
     add(book, "m1", "mentor", certified=True)
     add(book, "e1", "mentee")
     add(book, "e2", "mentee")
-    [match_id, _] = book.confirm(run_of(book, ("m1", "e1"), ("m1", "e2")), CONTEXT, no_violation)
+    [match_id, _] = book.confirm(run_of(book, ("m1", "e1"), ("m1", "e2")), no_violation)
     assert book.capacity_left("m1") == 0
 
-    book.note_relationship_completed(match_id=match_id, sessions_held=5, source_event_id="completed-1", context=CONTEXT)
+    book.note_relationship_completed(match_id=match_id, sessions_held=5, source_event_id="completed-1")
     assert book.matches[match_id]["status"] == "completed"
     assert book.capacity_left("m1") == 1
     assert book.waiting_mentees() == []  # e1 went through the programme; e2 is still matched
@@ -176,14 +185,14 @@ def test_a_relationship_closed_early_ends_its_match_and_a_closed_ended_one_chang
     book = new_book()
     add(book, "m1", "mentor", certified=True)
     add(book, "e1", "mentee")
-    [match_id] = book.confirm(run_of(book, ("m1", "e1")), CONTEXT, no_violation)
-    book.note_relationship_closed(match_id=match_id, reason="changed jobs", source_event_id="closed-1", context=CONTEXT)
+    [match_id] = book.confirm(run_of(book, ("m1", "e1")), no_violation)
+    book.note_relationship_closed(match_id=match_id, reason="changed jobs", source_event_id="closed-1")
     assert book.matches[match_id]["status"] == ENDED and book.matches[match_id]["reason"] == "the relationship was closed: changed jobs"
     assert [e["id"] for e in book.waiting_mentees()] == ["e1"] and book.capacity_left("m1") == 2
 
     # Sessions closing because the match ended here already: nothing more happens.
     book.collect_events()
-    book.note_relationship_closed(match_id=match_id, reason="again", source_event_id="closed-2", context=CONTEXT)
+    book.note_relationship_closed(match_id=match_id, reason="again", source_event_id="closed-2")
     assert [type(e).__name__ for e in book.collect_events()] == ["SourceNoted"]
     assert book.matches[match_id]["reason"] == "the relationship was closed: changed jobs"
 
@@ -193,9 +202,9 @@ def test_a_completed_match_is_published_as_ended_with_the_reason():
     m1, e1 = str(uuid.uuid4()), str(uuid.uuid4())
     add(book, m1, "mentor", certified=True)
     add(book, e1, "mentee")
-    [match_id] = book.confirm(run_of(book, (m1, e1)), CONTEXT, no_violation)
+    [match_id] = book.confirm(run_of(book, (m1, e1)), no_violation)
     book.collect_events()
-    book.note_relationship_completed(match_id=match_id, sessions_held=5, source_event_id="completed-1", context=CONTEXT)
+    book.note_relationship_completed(match_id=match_id, sessions_held=5, source_event_id="completed-1")
     [ended] = [p for p in map(to_integration_event, book.collect_events()) if p is not None]
     assert ended.type == "MatchEnded" and str(ended.payload.match_id) == match_id
     assert ended.payload.reason == "the relationship completed: 5 sessions held" and [str(i) for i in ended.payload.mentee_ids] == [e1]
@@ -203,7 +212,7 @@ def test_a_completed_match_is_published_as_ended_with_the_reason():
 
 def group_of(book: MatchBook, mentor: str, *mentees: str) -> MatchingRun:
     proposals = [{"mentor_id": mentor, "mentee_ids": list(mentees), "score": 5, "theme": "networking", "shared_themes": ["networking"], "language": "fr"}]
-    return MatchingRun(subsidiary_id="axa-fr", format="mini-session", proposals=proposals, unmatched=[], summary={}, context=CONTEXT)
+    return MatchingRun(subsidiary_id="axa-fr", format="mini-session", proposals=proposals, unmatched=[], summary={})
 
 
 def test_a_mentee_leaving_a_group_leaves_it_and_the_group_goes_on_until_its_last_mentee():
@@ -212,15 +221,15 @@ def test_a_mentee_leaving_a_group_leaves_it_and_the_group_goes_on_until_its_last
     add(book, m1, "mentor", certified=True)
     add(book, e1, "mentee")
     add(book, e2, "mentee")
-    [match_id] = book.confirm(group_of(book, m1, e1, e2), CONTEXT, no_violation)
+    [match_id] = book.confirm(group_of(book, m1, e1, e2), no_violation)
     book.collect_events()
 
-    book.note_withdrawn(participant_id=e1, reason="retired", source_event_id="w1", context=CONTEXT)
+    book.note_withdrawn(participant_id=e1, reason="retired", source_event_id="w1")
     match = book.matches[match_id]
     assert (match["status"], match["mentee_ids"]) == (ACTIVE, [e2]) and book.capacity_left(m1) == 1
     [left] = [p for p in map(to_integration_event, book.collect_events()) if p is not None]
     assert left.type == "MatchMemberLeft" and str(left.payload.participant_id) == e1
     assert [str(i) for i in left.payload.mentee_ids] == [e2] and left.payload.reason == "a mentee withdrew: retired"
 
-    book.note_withdrawn(participant_id=e2, reason="moved", source_event_id="w2", context=CONTEXT)
+    book.note_withdrawn(participant_id=e2, reason="moved", source_event_id="w2")
     assert book.matches[match_id]["status"] == ENDED and book.capacity_left(m1) == 2

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from contracts.types import ParticipantStatus, Role
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import Conflict, Invalid, NotFound, Problem, Reason
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
 from services.enrolment.api.csv_import import LIST_SEPARATOR, OPTIONAL, REQUIRED, parse_participants
 from services.enrolment.api.deps import CSV_BODY, JSON_BODY, Enrolment
 from services.enrolment.api.schemas import (
@@ -63,7 +63,7 @@ def _refusal(problems: list[Problem]) -> Exception:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="Enrol a mentor or a mentee",
     responses={**BODY_ERROR_RESPONSES, 409: {"description": "`already_enrolled`: this email is already enrolled in the subsidiary"}},
 )
@@ -72,13 +72,12 @@ def enrol(
     body: ParticipantIn,
     _: SubsidiaryWriter,
     problems: Annotated[list[Problem], Depends(programme_problems_of_body)],
-    context: CommandContext,
     enrolment: Enrolment,
 ) -> Enrolled:
     if problems:
         raise _refusal(problems)
     try:
-        [participant_id] = enrolment.enrol(subsidiary_id, [body.profile()], context)
+        [participant_id] = enrolment.enrol(subsidiary_id, [body.profile()])
     except Invalid as exc:  # enrolled meanwhile by another request
         raise _refusal([Problem(["body", *p.loc[1:]], p.msg, p.type, p.ctx) for p in exc.problems]) from None
     return Enrolled(id=participant_id)
@@ -86,14 +85,14 @@ def enrol(
 
 @router.post(
     "/import",
-    dependencies=CSV_BODY,
+    dependencies=[*CSV_BODY, Acting],
     summary="Enrol many participants from a CSV file, all or nothing",
     description=_CSV_DOC,
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
     responses={**BODY_ERROR_RESPONSES, 422: {"description": "Every row error; nothing was recorded", "model": dict[str, list[RowError]]}},
 )
 async def import_participants(
-    subsidiary_id: str, request: Request, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
+    subsidiary_id: str, request: Request, _: SubsidiaryWriter, enrolment: Enrolment
 ) -> Imported:
     body = await request.body()
     rows, errors = await run_in_threadpool(parse_participants, body)
@@ -108,7 +107,7 @@ async def import_participants(
             {"detail": [e.model_dump() for e in errors]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
         )
     profiles = [row.participant.profile() for row in rows if row.participant is not None]
-    ids = await run_in_threadpool(enrolment.enrol, subsidiary_id, profiles, context)
+    ids = await run_in_threadpool(enrolment.enrol, subsidiary_id, profiles)
     return Imported(imported=len(ids))
 
 
@@ -136,19 +135,20 @@ def get_participant(subsidiary_id: str, participant_id: UUID, _: SubsidiaryReade
 
 @router.post(
     "/{participant_id}/certify",
+    dependencies=[Acting],
     summary="Certify a mentor who finished the pedagogy training",
     responses={409: {"description": "`not_a_mentor`: a mentee; `participant_withdrawn`: a withdrawn participant"}},
 )
 def certify(
-    subsidiary_id: str, participant_id: UUID, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
+    subsidiary_id: str, participant_id: UUID, _: SubsidiaryWriter, enrolment: Enrolment
 ) -> ParticipantOut:
-    enrolment.certify(subsidiary_id, participant_id, context)
+    enrolment.certify(subsidiary_id, participant_id)
     return _participant(enrolment, subsidiary_id, participant_id)
 
 
 @router.patch(
     "/{participant_id}",
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="Update a participant's profile",
     responses={**BODY_ERROR_RESPONSES, 409: {"description": "`participant_withdrawn`, or `already_enrolled`: the new email is already enrolled"}},
 )
@@ -157,11 +157,10 @@ def update_profile(
     participant_id: UUID,
     body: ParticipantPatch,
     _: SubsidiaryWriter,
-    context: CommandContext,
     enrolment: Enrolment,
 ) -> ParticipantOut:
     try:
-        enrolment.update_profile(subsidiary_id, participant_id, body.changes(), context)
+        enrolment.update_profile(subsidiary_id, participant_id, body.changes())
     except Invalid as exc:
         raise Invalid([Problem(["body", *p.loc], p.msg, p.type, p.ctx) for p in exc.problems]) from None
     return _participant(enrolment, subsidiary_id, participant_id)
@@ -169,7 +168,7 @@ def update_profile(
 
 @router.post(
     "/{participant_id}/withdraw",
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="Withdraw a participant from the programme",
     responses={**BODY_ERROR_RESPONSES, 409: {"description": "`already_withdrawn`"}},
 )
@@ -178,15 +177,15 @@ def withdraw(
     participant_id: UUID,
     body: WithdrawalIn,
     _: SubsidiaryWriter,
-    context: CommandContext,
     enrolment: Enrolment,
 ) -> ParticipantOut:
-    enrolment.withdraw(subsidiary_id, participant_id, body.reason, context)
+    enrolment.withdraw(subsidiary_id, participant_id, body.reason)
     return _participant(enrolment, subsidiary_id, participant_id)
 
 
 @router.delete(
     "/{participant_id}/personal-data",
+    dependencies=[Acting],
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Erase a participant's personal data (right to erasure)",
     description="Withdraws the participant if they still take part, then destroys their key: their name, email, birth "
@@ -194,9 +193,9 @@ def withdraw(
     "models and exports and on Kafka. Counts, matches, relationships and sessions stay. Repeating it changes nothing.",
 )
 def erase_personal_data(
-    subsidiary_id: str, participant_id: UUID, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
+    subsidiary_id: str, participant_id: UUID, _: SubsidiaryWriter, enrolment: Enrolment
 ) -> Response:
-    enrolment.erase_personal_data(subsidiary_id, participant_id, context)
+    enrolment.erase_personal_data(subsidiary_id, participant_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from contracts.enrolment import ProgrammeSettings
 from services.common.auth import CurrentPrincipal, GroupAdmin, SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting
 from services.enrolment.api.deps import JSON_BODY, Enrolment
 from services.enrolment.api.schemas import ProgrammeIn, SubsidiaryIn, SubsidiaryOut
 
@@ -17,12 +17,12 @@ router = APIRouter(prefix="/subsidiaries", tags=["subsidiaries"], responses=ERRO
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="Onboard a subsidiary (group admin)",
     responses={**BODY_ERROR_RESPONSES, 409: {"description": "`already_onboarded`: a subsidiary with this id is already onboarded"}},
 )
-def onboard_subsidiary(body: SubsidiaryIn, _: GroupAdmin, context: CommandContext, enrolment: Enrolment) -> SubsidiaryOut:
-    enrolment.onboard_subsidiary(body.id, body.name, body.timezone, body.locale, context)
+def onboard_subsidiary(body: SubsidiaryIn, _: GroupAdmin, enrolment: Enrolment) -> SubsidiaryOut:
+    enrolment.onboard_subsidiary(body.id, body.name, body.timezone, body.locale)
     return _subsidiary(enrolment, body.id)
 
 
@@ -43,15 +43,15 @@ def get_programme(subsidiary_id: str, _: SubsidiaryReader, enrolment: Enrolment)
 
 @router.put(
     "/{subsidiary_id}/programme",
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     responses=BODY_ERROR_RESPONSES,
     summary="Configure the programme: themes, capacities, session targets, age rule",
 )
 def configure_programme(
-    subsidiary_id: str, body: ProgrammeIn, _: SubsidiaryWriter, context: CommandContext, enrolment: Enrolment
+    subsidiary_id: str, body: ProgrammeIn, _: SubsidiaryWriter, enrolment: Enrolment
 ) -> ProgrammeSettings:
     settings: dict[str, Any] = body.model_dump(mode="json")
-    enrolment.configure_programme(subsidiary_id, settings, context)
+    enrolment.configure_programme(subsidiary_id, settings)
     return ProgrammeSettings(**settings)
 
 

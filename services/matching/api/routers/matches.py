@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
 from services.matching.api.deps import JSON_BODY, Matching
 from services.matching.api.schemas import DeclineIn, MatchOut
 
@@ -35,12 +35,12 @@ def get_match(subsidiary_id: str, match_id: str, _: SubsidiaryReader, matching: 
 
 @router.post(
     "/{match_id}/decline",
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="Decline a match: its members return to the pool, and the pair is never proposed again",
     responses={**BODY_ERROR_RESPONSES, 409: {"description": "The match is no longer active, or `by` is not a member"}},
 )
 def decline(
-    subsidiary_id: str, match_id: str, body: DeclineIn, _: SubsidiaryWriter, context: CommandContext, matching: Matching
+    subsidiary_id: str, match_id: str, body: DeclineIn, _: SubsidiaryWriter, matching: Matching
 ) -> MatchOut:
-    matching.decline(subsidiary_id, match_id, body.by, body.reason, context)
+    matching.decline(subsidiary_id, match_id, body.by, body.reason)
     return MatchOut(**matching.view.match(subsidiary_id, match_id))

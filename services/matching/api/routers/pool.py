@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Offset
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Offset
 from services.matching.api.deps import JSON_BODY, Matching
 from services.matching.api.schemas import PoolMember, PoolOut, Weights
 
@@ -41,9 +41,9 @@ def get_weights(subsidiary_id: str, _: SubsidiaryReader, matching: Matching) -> 
     return Weights(**matching.view.weights(subsidiary_id))
 
 
-@router.put("/matching-weights", dependencies=JSON_BODY, summary="Set the weights of the score's terms", responses=BODY_ERROR_RESPONSES)
-def set_weights(subsidiary_id: str, body: Weights, _: SubsidiaryWriter, context: CommandContext, matching: Matching) -> Weights:
-    matching.set_weights(subsidiary_id, body.model_dump(), context)
+@router.put("/matching-weights", dependencies=[*JSON_BODY, Acting], summary="Set the weights of the score's terms", responses=BODY_ERROR_RESPONSES)
+def set_weights(subsidiary_id: str, body: Weights, _: SubsidiaryWriter, matching: Matching) -> Weights:
+    matching.set_weights(subsidiary_id, body.model_dump())
     return body
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, CommandContext, Limit, Offset, page
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
 from services.matching.api.deps import JSON_BODY, Matching
 from services.matching.api.schemas import Proposal, Published, RunIn, RunOut, RunSummary, Unmatched
 from services.matching.domain import MatchingRun
@@ -18,12 +18,12 @@ router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/matching-runs", tags=["
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=JSON_BODY,
+    dependencies=[*JSON_BODY, Acting],
     summary="Run the matching on the current pool: a draft of proposals",
     responses=BODY_ERROR_RESPONSES,
 )
-async def start_run(subsidiary_id: str, body: RunIn, _: SubsidiaryWriter, context: CommandContext, matching: Matching) -> RunOut:
-    run = await run_in_threadpool(matching.start_run, subsidiary_id, body.format, context)
+async def start_run(subsidiary_id: str, body: RunIn, _: SubsidiaryWriter, matching: Matching) -> RunOut:
+    run = await run_in_threadpool(matching.start_run, subsidiary_id, body.format)
     return _out(run)
 
 
@@ -94,11 +94,12 @@ def get_run(subsidiary_id: str, run_id: UUID, _: SubsidiaryReader, matching: Mat
 
 @router.post(
     "/{run_id}/publish",
+    dependencies=[Acting],
     summary="Publish the run: one MatchConfirmed per pair or group",
     responses={409: {"description": "Already published, or the pool changed in a way that invalidates a proposal"}},
 )
-def publish_run(subsidiary_id: str, run_id: UUID, _: SubsidiaryWriter, context: CommandContext, matching: Matching) -> Published:
-    match_ids = matching.publish_run(subsidiary_id, run_id, context)
+def publish_run(subsidiary_id: str, run_id: UUID, _: SubsidiaryWriter, matching: Matching) -> Published:
+    match_ids = matching.publish_run(subsidiary_id, run_id)
     return Published(run_id=run_id, match_ids=match_ids)  # type: ignore[arg-type]
 
 
