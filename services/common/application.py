@@ -1,11 +1,12 @@
 """What every service's eventsourcing Application has in common."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application, Cache, LRUCache, ProcessingEvent
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, IntegrityError, Mapper, StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.utils import Environment, EnvType
 
 from services.common.chain import UNPLACED, Placement
@@ -14,6 +15,23 @@ from services.common.files import is_sqlite_file, private_sqlite_file
 from services.common.personal_data import PersonalDataKeys, SealingMapper
 
 RETRIES = 5
+
+
+class TrackingPOPOApplicationRecorder(POPOApplicationRecorder):
+    """The library's in-memory recorder, keeping the ids of consumed events applied as the
+    stores' recorders do (chain.py), for applications run in memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.consumed: set[str] = set()
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        notification_ids = super().insert_events(stored_events, **kwargs)  # raises, and keeps nothing, on a conflict
+        self.consumed.update(event_id for event_id, _ in kwargs.get("consumed") or [])
+        return notification_ids
+
+    def applied(self, event_ids: Collection[str]) -> set[str]:
+        return self.consumed.intersection(event_ids)
 
 
 class ServiceApplication(Application[UUID]):
@@ -34,6 +52,11 @@ class ServiceApplication(Application[UUID]):
         if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite" and dbname and is_sqlite_file(dbname):
             private_sqlite_file(dbname)
         return super().construct_factory(env)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        if isinstance(self.factory, POPOFactory):  # in memory (unit tests): consumed events tracked too
+            return TrackingPOPOApplicationRecorder()
+        return super().construct_recorder()
 
     def construct_mapper(self) -> Mapper[UUID]:
         # Personal data is sealed with its participant's own key in the stored events; the

@@ -18,7 +18,7 @@ published outside the database (checkpoints.py), make both visible up to the las
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,6 +35,8 @@ from contracts.personal import is_token
 GENESIS = "0" * 64  # the previous hash of a log's first link
 UNPLACED = "-"  # the log of events of no one subsidiary (a replay's audit read)
 CHAIN_TABLE = "audit_chain"
+CONSUMED_TABLE = "consumed_events"
+LOOKUP_CHUNK = 500  # ids per query when asking which consumed events were applied
 INSERT_CHUNK = 1000  # events per INSERT statement on PostgreSQL (see ChainedPostgresApplicationRecorder)
 
 
@@ -149,6 +151,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "recorded_at TEXT NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL, "
             "PRIMARY KEY (log, position)) WITHOUT ROWID",
             f"CREATE INDEX IF NOT EXISTS {CHAIN_TABLE}_time ON {CHAIN_TABLE} (log, recorded_at)",
+            f"CREATE TABLE IF NOT EXISTS {CONSUMED_TABLE} (event_id TEXT PRIMARY KEY, log TEXT NOT NULL) WITHOUT ROWID",
         ]
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -164,7 +167,21 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
         links = new_links(stored_events, notification_ids, kwargs.get("placements"), head_of)
         c.executemany(f"INSERT INTO {CHAIN_TABLE} ({_COLUMNS}) VALUES (?,?,?,?,?,?)", _rows(links))
+        # Already there: applied by a writer that came first, whose effects conflicted with
+        # ours on the aggregates' versions (or it had none, and neither have we).
+        c.executemany(f"INSERT OR IGNORE INTO {CONSUMED_TABLE} (event_id, log) VALUES (?,?)", kwargs.get("consumed") or [])
         return notification_ids
+
+    def applied(self, event_ids: Collection[str]) -> set[str]:
+        """Those of the given consumed events whose effects are stored."""
+        found: set[str] = set()
+        ids = list(event_ids)
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), LOOKUP_CHUNK):
+                chunk = ids[start : start + LOOKUP_CHUNK]
+                c.execute(f"SELECT event_id FROM {CONSUMED_TABLE} WHERE event_id IN ({','.join('?' * len(chunk))})", chunk)
+                found.update(row[0] for row in c.fetchall())
+        return found
 
     # -- reading, for the audit API ---------------------------------------------------------
 
@@ -241,6 +258,25 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 Identifier(f"{events_table_name}_chain_time"), self.chain_table
             )
         )
+        self.consumed_table = Identifier(self.datastore.schema, f"{events_table_name}_consumed")
+        self.sql_create_statements.append(
+            SQL("CREATE TABLE IF NOT EXISTS {0} (event_id text PRIMARY KEY, log text NOT NULL)").format(self.consumed_table)
+        )
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        # The library's hook for what goes in the same transaction, run even when there are no
+        # events (as its tracking records are). Already there: see the SQLite recorder.
+        consumed = kwargs.get("consumed") or []
+        if consumed:
+            curs.executemany(
+                SQL("INSERT INTO {0} (event_id, log) VALUES (%s,%s) ON CONFLICT (event_id) DO NOTHING").format(self.consumed_table), consumed
+            )
+
+    def applied(self, event_ids: Collection[str]) -> set[str]:
+        ids = list(event_ids)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT event_id FROM {0} WHERE event_id = ANY(%s)").format(self.consumed_table), (ids,))
+            return {row["event_id"] for row in curs.fetchall()}
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         # The library sends all the events as one array parameter. In pipeline mode psycopg

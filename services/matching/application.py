@@ -1,94 +1,96 @@
 """Matching's application service: applies enrolment's events to the match books, and runs,
 publishes and declines matches. Load, call the domain, save."""
 
-from collections import defaultdict
-from functools import partial
+from collections.abc import Mapping
+from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from contracts import IntegrationEvent
-from services.common.application import ServiceApplication
-from services.common.context import acting
+from contracts.enrolment import (
+    MentorCertified,
+    ParticipantEnrolled,
+    ParticipantErased,
+    ParticipantProfileUpdated,
+    ParticipantWithdrawn,
+    ProgrammeConfigured,
+    SubsidiaryOnboarded,
+)
+from contracts.sessions import RelationshipClosed, RelationshipCompleted
+from services.common.consuming import ConsumedBatch, ConsumingApplication, Handler
 from services.common.errors import Conflict, NotFound
-from services.common.personal_data import PersonalDataKeys
 from services.matching.domain import PERSONAL_DATA, MatchBook, MatchingError, MatchingRun, already_published, book_id
 from services.matching.proposals import person, rules_of, run_matching
 from services.matching.scoring import violations
+from services.matching.view import MatchingView
 
 
-class MatchingApplication(ServiceApplication):
+class BookBatch(ConsumedBatch):
+    """Enrolment's and sessions' events of one subsidiary, applied to its match book (each
+    at most once, in any order)."""
+
+    def book(self) -> MatchBook:
+        # Normally SubsidiaryOnboarded comes first; the book is opened whatever comes first.
+        return self.get(book_id(self.subsidiary_id), MatchBook) or self.add(MatchBook(subsidiary_id=self.subsidiary_id))
+
+    def applied_before_tracking(self, event_id: str) -> bool:
+        book = self.get(book_id(self.subsidiary_id), MatchBook)
+        return book is not None and book.has_processed(event_id)
+
+    def onboarded(self, e: SubsidiaryOnboarded) -> None:
+        self.book()
+
+    def programme_configured(self, e: ProgrammeConfigured) -> None:
+        self.book().note_programme(settings=e.payload.model_dump(mode="json"))
+
+    def participant_noted(self, e: ParticipantEnrolled | ParticipantProfileUpdated) -> None:
+        profile = e.payload.model_dump(mode="json", exclude={"participant_id", "changed"})
+        self.book().note_participant(participant_id=str(e.payload.participant_id), profile=profile, as_of=e.occurred_at.isoformat())
+
+    def certified(self, e: MentorCertified) -> None:
+        self.book().note_certified(participant_id=str(e.payload.participant_id))
+
+    def withdrawn(self, e: ParticipantWithdrawn) -> None:
+        self.book().note_withdrawn(participant_id=str(e.payload.participant_id), reason=e.payload.reason)
+
+    def erased(self, e: ParticipantErased) -> None:
+        book, participant_id = self.book(), str(e.payload.participant_id)
+        # The free text of their matches goes with them: each match's key is destroyed
+        # (again, if this runs again) before the erasure is recorded.
+        for match_id in book.matches_with(participant_id):
+            self.app.keys.erase(match_id)
+        book.note_erased(participant_id=participant_id)
+
+    def relationship_completed(self, e: RelationshipCompleted) -> None:
+        self.book().note_relationship_completed(match_id=str(e.payload.match_id), sessions_held=e.payload.sessions_held)
+
+    def relationship_closed(self, e: RelationshipClosed) -> None:
+        self.book().note_relationship_closed(match_id=str(e.payload.match_id), reason=e.payload.reason)
+
+
+class MatchingApplication(ConsumingApplication):
     name = "matching"  # also the prefix of its eventsourcing settings, e.g. MATCHING_SQLITE_DBNAME
     # A subsidiary's book is read by every command: keep recent ones in memory, brought up
     # to date with any newer events on each read.
     env = {"AGGREGATE_CACHE_MAXSIZE": "500", "AGGREGATE_CACHE_FASTFORWARD": "y"}
     personal_data = PERSONAL_DATA
+    batch = BookBatch
+    handlers: ClassVar[Mapping[type[IntegrationEvent], Handler]] = {
+        SubsidiaryOnboarded: BookBatch.onboarded,
+        ProgrammeConfigured: BookBatch.programme_configured,
+        ParticipantEnrolled: BookBatch.participant_noted,
+        ParticipantProfileUpdated: BookBatch.participant_noted,
+        MentorCertified: BookBatch.certified,
+        ParticipantWithdrawn: BookBatch.withdrawn,
+        ParticipantErased: BookBatch.erased,
+        RelationshipCompleted: BookBatch.relationship_completed,
+        RelationshipClosed: BookBatch.relationship_closed,
+    }
 
-
-    # -- what enrolment and sessions publish ----------------------------------------------
-
-    def apply_events(self, events: list[IntegrationEvent]) -> None:
-        """Apply a batch of consumed events, at most once each (by event id), one
-        transaction per subsidiary. Events of one subsidiary arrive in order on each topic
-        (one key, one partition); subsidiaries are independent of each other."""
-        by_subsidiary: dict[str, list[IntegrationEvent]] = defaultdict(list)
-        for e in events:
-            by_subsidiary[e.subsidiary_id].append(e)
-            if e.type == "ParticipantErased":
-                self.forget_participant(e.payload.participant_id)  # before anything is loaded or sealed
-        for subsidiary_id, theirs in by_subsidiary.items():
-            self.retrying(partial(self._apply_to_book, subsidiary_id, theirs))
-
-    def _apply_to_book(self, subsidiary_id: str, events: list[IntegrationEvent]) -> None:
-        book = self._book_or_none(subsidiary_id)
-        for e in events:
-            if book is not None and book.has_processed(str(e.event_id)):
-                continue  # delivered again: already applied
-            # What this event causes is recorded as caused by it, on behalf of its actor.
-            with acting(
-                subsidiary_id=subsidiary_id, actor=e.actor.model_dump(mode="json"), correlation_id=e.correlation_id, causation_id=str(e.event_id)
-            ):
-                if book is None:
-                    # Normally SubsidiaryOnboarded comes first; open the book whatever comes first.
-                    source = str(e.event_id) if e.type == "SubsidiaryOnboarded" else f"opened-for:{e.event_id}"
-                    book = MatchBook(subsidiary_id=subsidiary_id, source_event_id=source)
-                    if e.type == "SubsidiaryOnboarded":
-                        continue
-                self._apply(book, e, self.keys)
-        if book is not None and book.pending_events:
-            self.save(book)
-
-    @staticmethod
-    def _apply(book: MatchBook, e: IntegrationEvent, keys: PersonalDataKeys) -> None:
-        source = str(e.event_id)
-        payload = e.payload.model_dump(mode="json")
-        match e.type:
-            case "SubsidiaryOnboarded":
-                book.note_programme(settings=book.programme, source_event_id=source)
-            case "ProgrammeConfigured":
-                book.note_programme(settings=payload, source_event_id=source)
-            case "ParticipantEnrolled" | "ParticipantProfileUpdated":
-                participant_id = payload.pop("participant_id")
-                payload.pop("changed", None)
-                book.note_participant(
-                    participant_id=participant_id, profile=payload, as_of=e.occurred_at.isoformat(), source_event_id=source
-                )
-            case "MentorCertified":
-                book.note_certified(participant_id=payload["participant_id"], source_event_id=source)
-            case "ParticipantWithdrawn":
-                book.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source)
-            case "ParticipantErased":
-                # The free text of their matches goes with them: each match's key is destroyed
-                # (again, if this runs again) before the erasure is recorded.
-                for match_id in book.matches_with(payload["participant_id"]):
-                    keys.erase(match_id)
-                book.note_erased(participant_id=payload["participant_id"], source_event_id=source)
-            case "RelationshipCompleted":
-                book.note_relationship_completed(
-                    match_id=payload["match_id"], sessions_held=payload["sessions_held"], source_event_id=source
-                )
-            case "RelationshipClosed":
-                book.note_relationship_closed(match_id=payload["match_id"], reason=payload["reason"], source_event_id=source)
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.view = MatchingView(self)  # what the API reads: the pool, the matches, the runs
 
     # -- commands -----------------------------------------------------------------------
 

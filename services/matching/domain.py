@@ -52,7 +52,7 @@ class MatchBook(Aggregate):
         return book_id(subsidiary_id)
 
     @event("Opened")
-    def __init__(self, subsidiary_id: str, source_event_id: str) -> None:
+    def __init__(self, subsidiary_id: str, source_event_id: str | None = None) -> None:
         self.subsidiary_id = subsidiary_id
         self.programme: dict[str, Any] = {}
         self.weights: dict[str, int] = dict(DEFAULT_WEIGHTS)
@@ -62,8 +62,11 @@ class MatchBook(Aggregate):
         # Kept with the matches so the pool is read without scanning them.
         self.mentor_load: dict[str, int] = {}  # mentor id -> active matches led
         self.mentee_match: dict[str, str] = {}  # mentee id -> their active match
-        # Enrolment events already applied: redelivery changes nothing.
-        self.processed: dict[str, bool] = {source_event_id: True}
+        # Consumed events applied while their ids were kept here (an inbox that grew with
+        # every event): the ids in streams stored then. They are now recorded with their
+        # effects in the store (services/common/consuming.py); new events carry none.
+        self.processed: dict[str, bool] = {}
+        self._noted(source_event_id)
         # The subsidiary's matching runs, in the order started, with their counts: listed
         # without loading every run (each is an aggregate of its own).
         self.runs: dict[str, dict[str, Any]] = {}
@@ -73,23 +76,27 @@ class MatchBook(Aggregate):
     def has_processed(self, source_event_id: str) -> bool:
         return source_event_id in self.processed
 
+    def _noted(self, source_event_id: str | None) -> None:
+        if source_event_id is not None:
+            self.processed[source_event_id] = True
+
     @event("ProgrammeNoted")
-    def note_programme(self, settings: dict[str, Any], source_event_id: str) -> None:
+    def note_programme(self, settings: dict[str, Any], source_event_id: str | None = None) -> None:
         self.programme = settings
-        self.processed[source_event_id] = True
+        self._noted(source_event_id)
 
     @event("ParticipantNoted")
-    def note_participant(self, participant_id: str, profile: dict[str, Any], as_of: str, source_event_id: str) -> None:
+    def note_participant(self, participant_id: str, profile: dict[str, Any], as_of: str, source_event_id: str | None = None) -> None:
         """An enrolment or a profile update; the newest profile wins whatever the order."""
         record = self._participant(participant_id)
         if record["as_of"] is None or as_of >= record["as_of"]:
             if record["erased"]:  # a late or replayed profile brings nothing personal back
                 profile = {**profile, "personal_data": dict.fromkeys(profile["personal_data"])}
             record.update(role=profile["role"], profile=profile, as_of=as_of)
-        self.processed[source_event_id] = True
+        self._noted(source_event_id)
 
     @event("ParticipantErased")
-    def note_erased(self, participant_id: str, source_event_id: str) -> None:
+    def note_erased(self, participant_id: str, source_event_id: str | None = None) -> None:
         """Their personal data is erased: none of it is kept (their matches stay, and they
         withdrew first, so no rule needs it), nor the free text of the matches they are in
         (the application destroys those matches' keys: `matches_with`)."""
@@ -99,18 +106,18 @@ class MatchBook(Aggregate):
         record.update(erased=True, withdrawal_reason=None)
         for match_id in self.matches_with(participant_id):
             self.matches[match_id]["reason"] = None
-        self.processed[source_event_id] = True
+        self._noted(source_event_id)
 
     def matches_with(self, participant_id: str) -> list[str]:
         """The matches, whatever their status, whose mentor or mentees include the participant."""
         return [m["id"] for m in self.matches.values() if participant_id == m["mentor_id"] or participant_id in m["mentee_ids"]]
 
     @event("MentorCertified")
-    def note_certified(self, participant_id: str, source_event_id: str) -> None:
+    def note_certified(self, participant_id: str, source_event_id: str | None = None) -> None:
         self._participant(participant_id)["certified"] = True
-        self.processed[source_event_id] = True
+        self._noted(source_event_id)
 
-    def note_withdrawn(self, participant_id: str, reason: str, source_event_id: str) -> None:
+    def note_withdrawn(self, participant_id: str, reason: str) -> None:
         """The participant leaves: their active matches end, and the others are freed; a
         mini-session group that still has mentees goes on without the mentee who left."""
         for match in self.active_matches_of(participant_id):
@@ -122,12 +129,12 @@ class MatchBook(Aggregate):
                 )
             else:
                 self.end_match(match["id"], why)
-        self._withdrawn(participant_id=participant_id, reason=reason, source_event_id=source_event_id)
+        self._withdrawn(participant_id=participant_id, reason=reason)
 
     @event("ParticipantWithdrawn")
-    def _withdrawn(self, participant_id: str, reason: str, source_event_id: str) -> None:
+    def _withdrawn(self, participant_id: str, reason: str, source_event_id: str | None = None) -> None:
         self._participant(participant_id).update(withdrawn=True, withdrawal_reason=reason)
-        self.processed[source_event_id] = True
+        self._noted(source_event_id)
 
     def _participant(self, participant_id: str) -> dict[str, Any]:
         return self.participants.setdefault(
@@ -140,7 +147,7 @@ class MatchBook(Aggregate):
 
     # -- what sessions tells us -------------------------------------------------------------
 
-    def note_relationship_completed(self, match_id: str, sessions_held: int, source_event_id: str) -> None:
+    def note_relationship_completed(self, match_id: str, sessions_held: int) -> None:
         """The relationship held its sessions: the mentor's place is free again, and its
         mentees have been through the programme (they are not proposed again)."""
         if self._is_active(match_id):
@@ -151,18 +158,16 @@ class MatchBook(Aggregate):
                 mentee_ids=match["mentee_ids"],
                 reason=f"the relationship completed: {sessions_held} sessions held",
             )
-        self._source_noted(source_event_id=source_event_id)
 
-    def note_relationship_closed(self, match_id: str, reason: str, source_event_id: str) -> None:
+    def note_relationship_closed(self, match_id: str, reason: str) -> None:
         """Closed early in sessions (by an admin): the match ends and its members return to
         the pool. Closed because the match ended here already: nothing more to do."""
         if self._is_active(match_id):
             self.end_match(match_id, because("the relationship was closed", reason))
-        self._source_noted(source_event_id=source_event_id)
 
-    @event("SourceNoted")
-    def _source_noted(self, source_event_id: str) -> None:
-        self.processed[source_event_id] = True
+    @event("SourceNoted")  # only in streams stored before consumed events were tracked
+    def _source_noted(self, source_event_id: str | None = None) -> None:
+        self._noted(source_event_id)
 
     def _is_active(self, match_id: str) -> bool:
         return match_id in self.matches and self.matches[match_id]["status"] == ACTIVE

@@ -176,7 +176,7 @@ def test_matching_replays_to_the_same_books(store):
     app = MatchingApplication(env=store("matching"))
     matched_world(app)
     report = replay_read_models(app)
-    assert_ok(report, "matching", ["MatchBook"])
+    assert_ok(report, "matching", ["MatchingView", "MatchBook"])
 
 
 def test_matching_names_a_corrupted_cached_book(store):
@@ -191,6 +191,17 @@ def test_matching_names_a_corrupted_cached_book(store):
     assert paths(report) == {f"/{SUB}/matches/{match_ids[1]}/status": ("ended", "active"), f"/{SUB}/weights/theme": (9, 1)}
 
 
+def test_matching_names_a_corrupted_view(store):
+    app = MatchingApplication(env=store("matching"))
+    match_ids = matched_world(app)
+    app.view.catch_up()
+    app.view.books[book_id(SUB)].matches[match_ids[1]]["status"] = "ended"
+    report = replay_read_models(app)
+    assert not report["ok"]
+    view = next(r for r in report["read_models"] if r["name"] == "MatchingView")
+    assert [(d["path"], d["live"], d["rebuilt"]) for d in view["differences"]] == [(f"/{SUB}/matches/{match_ids[1]}/status", "ended", "active")]
+
+
 def test_matching_compares_a_book_saved_after_the_log_was_read(store, monkeypatch):
     """The cache serves a newer version than the log's head when replay read it: the
     rebuilt book catches up to that version, so a write meanwhile is no difference."""
@@ -201,7 +212,7 @@ def test_matching_compares_a_book_saved_after_the_log_was_read(store, monkeypatc
         app.set_weights(SUB, {"theme": 3, "same_site": 1, "cross_department": 1, "availability": 1})
     monkeypatch.setattr(app.recorder, "max_notification_id", lambda: head)
     report = replay_read_models(app)
-    assert_ok(report, "matching", ["MatchBook"])
+    assert_ok(report, "matching", ["MatchingView", "MatchBook"])
 
 
 # -- sessions ---------------------------------------------------------------------------------

@@ -189,7 +189,7 @@ def test_enrolment_publishes_the_stored_withdrawal_reason_as_it_is():
 def test_matching_publishes_the_stored_reasons_as_they_are():
     app = MatchingApplication()
     try:
-        book = MatchBook(subsidiary_id="axa-fr", source_event_id="s")
+        book = MatchBook(subsidiary_id="axa-fr")
         pair, group, other = (str(uuid.uuid4()) for _ in range(3))
         for match_id, mentees in ((pair, [BOB]), (group, [CY, str(uuid.uuid4())])):
             proposal = {"mentor_id": ADA, "mentee_ids": mentees, "score": 1}
@@ -197,8 +197,8 @@ def test_matching_publishes_the_stored_reasons_as_they_are():
         dan = str(uuid.uuid4())
         book._confirmed(match_id=other, run_id=str(uuid.uuid4()), format="pair", proposal={"mentor_id": str(uuid.uuid4()), "mentee_ids": [dan], "score": 1})
         book.decline(pair, BOB, "Paul is my cousin")
-        book.note_withdrawn(CY, "moved to Lyon", "w1")  # leaves the group
-        book.note_withdrawn(dan, "moved to Lille", "w2")  # ends their pair
+        book.note_withdrawn(CY, "moved to Lyon")  # leaves the group
+        book.note_withdrawn(dan, "moved to Lille")  # ends their pair
         app.save(book)
         assert check_relay(app, matching_event) == {"MatchDeclined", "MatchMemberLeft", "MatchEnded"}
     finally:

@@ -32,17 +32,17 @@ def profile(role: str, email: str, birth_year: int, languages=("fr",), themes=("
 
 
 def new_book() -> MatchBook:
-    book = MatchBook(subsidiary_id="axa-fr", source_event_id="onboarded")
-    book.note_programme(settings={"mentor_capacity": 2, "min_age_gap": 1, "mini_session_max": 10, "themes": ["networking"]}, source_event_id="programme")
+    book = MatchBook(subsidiary_id="axa-fr")
+    book.note_programme(settings={"mentor_capacity": 2, "min_age_gap": 1, "mini_session_max": 10, "themes": ["networking"]})
     return book
 
 
 def add(book: MatchBook, pid: str, role: str, *, certified: bool = False, birth_year: int | None = None) -> None:
     book.note_participant(
-        participant_id=pid, profile=profile(role, f"{pid}@axa.fr", birth_year or (1998 if role == "mentor" else 1962)), as_of="2026-01-01T00:00:00+00:00", source_event_id=f"enrolled-{pid}"
+        participant_id=pid, profile=profile(role, f"{pid}@axa.fr", birth_year or (1998 if role == "mentor" else 1962)), as_of="2026-01-01T00:00:00+00:00"
     )
     if certified:
-        book.note_certified(participant_id=pid, source_event_id=f"certified-{pid}")
+        book.note_certified(participant_id=pid)
 
 
 def run_of(book: MatchBook, *pairs: tuple[str, str], format: str = "pair") -> MatchingRun:  # noqa: A002
@@ -60,7 +60,7 @@ def test_only_certified_mentors_and_waiting_mentees_are_in_the_pool():
     add(book, "m2", "mentor")  # still in training
     add(book, "e1", "mentee")
     add(book, "e2", "mentee")
-    book.note_withdrawn(participant_id="e2", reason="left", source_event_id="w-e2")
+    book.note_withdrawn(participant_id="e2", reason="left")
     assert [m["id"] for m in book.eligible_mentors()] == ["m1"]
     assert [e["id"] for e in book.waiting_mentees()] == ["e1"]
 
@@ -68,15 +68,14 @@ def test_only_certified_mentors_and_waiting_mentees_are_in_the_pool():
 def test_the_newest_profile_wins_whatever_the_order_of_arrival():
     book = new_book()
     newer, older = profile("mentee", "new@axa.fr", 1960), profile("mentee", "old@axa.fr", 1960)
-    book.note_participant(participant_id="e1", profile=newer, as_of="2026-02-01T00:00:00+00:00", source_event_id="b")
-    book.note_participant(participant_id="e1", profile=older, as_of="2026-01-01T00:00:00+00:00", source_event_id="a")
+    book.note_participant(participant_id="e1", profile=newer, as_of="2026-02-01T00:00:00+00:00")
+    book.note_participant(participant_id="e1", profile=older, as_of="2026-01-01T00:00:00+00:00")
     assert book.participants["e1"]["profile"]["personal_data"]["email"] == "new@axa.fr"
-    assert book.has_processed("a") and book.has_processed("b")
 
 
 def test_a_certification_before_the_enrolment_is_kept():
     book = new_book()
-    book.note_certified(participant_id="m1", source_event_id="c")
+    book.note_certified(participant_id="m1")
     assert book.eligible_mentors() == []  # no profile yet
     add(book, "m1", "mentor")
     assert [m["id"] for m in book.eligible_mentors()] == ["m1"]
@@ -99,7 +98,7 @@ def test_a_run_the_pool_no_longer_allows_is_refused_with_every_reason_and_change
     for e in ("e1", "e2", "e3"):
         add(book, e, "mentee")
     stale = run_of(book, ("m1", "e1"), ("m1", "e2"), ("m1", "e3"))
-    book.note_withdrawn(participant_id="e2", reason="left", source_event_id="w")
+    book.note_withdrawn(participant_id="e2", reason="left")
     before = len(book.pending_events)
     with pytest.raises(MatchingError) as refused:
         book.confirm(stale, no_violation)
@@ -120,7 +119,7 @@ def test_a_withdrawal_ends_the_active_matches_and_frees_the_others():
     add(book, "m1", "mentor", certified=True)
     add(book, "e1", "mentee")
     [match_id] = book.confirm(run_of(book, ("m1", "e1")), no_violation)
-    book.note_withdrawn(participant_id="m1", reason="left the company", source_event_id="w")
+    book.note_withdrawn(participant_id="m1", reason="left the company")
     assert book.matches[match_id]["status"] == ENDED
     assert book.matches[match_id]["reason"] == "the mentor withdrew: left the company"
     assert [e["id"] for e in book.waiting_mentees()] == ["e1"]
@@ -171,14 +170,12 @@ def test_a_completed_relationship_frees_its_mentor_and_its_mentee_is_not_propose
     [match_id, _] = book.confirm(run_of(book, ("m1", "e1"), ("m1", "e2")), no_violation)
     assert book.capacity_left("m1") == 0
 
-    book.note_relationship_completed(match_id=match_id, sessions_held=5, source_event_id="completed-1")
+    book.note_relationship_completed(match_id=match_id, sessions_held=5)
     assert book.matches[match_id]["status"] == "completed"
     assert book.capacity_left("m1") == 1
     assert book.waiting_mentees() == []  # e1 went through the programme; e2 is still matched
-    completed, noted = book.collect_events()[-2:]
+    completed = book.collect_events()[-1]
     assert type(completed).__name__ == "MatchCompleted" and completed.reason == "the relationship completed: 5 sessions held"
-    assert type(noted).__name__ == "SourceNoted"
-    assert book.has_processed("completed-1")
 
 
 def test_a_relationship_closed_early_ends_its_match_and_a_closed_ended_one_changes_nothing():
@@ -186,14 +183,14 @@ def test_a_relationship_closed_early_ends_its_match_and_a_closed_ended_one_chang
     add(book, "m1", "mentor", certified=True)
     add(book, "e1", "mentee")
     [match_id] = book.confirm(run_of(book, ("m1", "e1")), no_violation)
-    book.note_relationship_closed(match_id=match_id, reason="changed jobs", source_event_id="closed-1")
+    book.note_relationship_closed(match_id=match_id, reason="changed jobs")
     assert book.matches[match_id]["status"] == ENDED and book.matches[match_id]["reason"] == "the relationship was closed: changed jobs"
     assert [e["id"] for e in book.waiting_mentees()] == ["e1"] and book.capacity_left("m1") == 2
 
     # Sessions closing because the match ended here already: nothing more happens.
     book.collect_events()
-    book.note_relationship_closed(match_id=match_id, reason="again", source_event_id="closed-2")
-    assert [type(e).__name__ for e in book.collect_events()] == ["SourceNoted"]
+    book.note_relationship_closed(match_id=match_id, reason="again")
+    assert book.collect_events() == []
     assert book.matches[match_id]["reason"] == "the relationship was closed: changed jobs"
 
 
@@ -204,7 +201,7 @@ def test_a_completed_match_is_published_as_ended_with_the_reason():
     add(book, e1, "mentee")
     [match_id] = book.confirm(run_of(book, (m1, e1)), no_violation)
     book.collect_events()
-    book.note_relationship_completed(match_id=match_id, sessions_held=5, source_event_id="completed-1")
+    book.note_relationship_completed(match_id=match_id, sessions_held=5)
     [ended] = [p for p in map(to_integration_event, book.collect_events()) if p is not None]
     assert ended.type == "MatchEnded" and str(ended.payload.match_id) == match_id
     assert ended.payload.reason == "the relationship completed: 5 sessions held" and [str(i) for i in ended.payload.mentee_ids] == [e1]
@@ -224,12 +221,12 @@ def test_a_mentee_leaving_a_group_leaves_it_and_the_group_goes_on_until_its_last
     [match_id] = book.confirm(group_of(book, m1, e1, e2), no_violation)
     book.collect_events()
 
-    book.note_withdrawn(participant_id=e1, reason="retired", source_event_id="w1")
+    book.note_withdrawn(participant_id=e1, reason="retired")
     match = book.matches[match_id]
     assert (match["status"], match["mentee_ids"]) == (ACTIVE, [e2]) and book.capacity_left(m1) == 1
     [left] = [p for p in map(to_integration_event, book.collect_events()) if p is not None]
     assert left.type == "MatchMemberLeft" and str(left.payload.participant_id) == e1
     assert [str(i) for i in left.payload.mentee_ids] == [e2] and left.payload.reason == "a mentee withdrew: retired"
 
-    book.note_withdrawn(participant_id=e2, reason="moved", source_event_id="w2")
+    book.note_withdrawn(participant_id=e2, reason="moved")
     assert book.matches[match_id]["status"] == ENDED and book.capacity_left(m1) == 2

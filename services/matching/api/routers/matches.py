@@ -6,7 +6,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.errors import NotFound
 from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
 from services.matching.api.deps import JSON_BODY, Matching
 from services.matching.api.schemas import DeclineIn, MatchOut
@@ -25,18 +24,13 @@ def list_matches(
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> list[MatchOut]:
-    book = matching.book(subsidiary_id)
-    members = None if participant_id is None else set(book.matches_with(str(participant_id)))
-    found = [m for m in book.matches.values() if (status is None or m["status"] == status) and (members is None or m["id"] in members)]
+    found = matching.view.matches(subsidiary_id, status, None if participant_id is None else str(participant_id))
     return [MatchOut(**m) for m in page(response, found, limit, offset)]
 
 
 @router.get("/{match_id}", summary="One match")
 def get_match(subsidiary_id: str, match_id: str, _: SubsidiaryReader, matching: Matching) -> MatchOut:
-    match = matching.book(subsidiary_id).matches.get(match_id)
-    if match is None:
-        raise NotFound(f"match {match_id} not found")
-    return MatchOut(**match)
+    return MatchOut(**matching.view.match(subsidiary_id, match_id))
 
 
 @router.post(
@@ -49,4 +43,4 @@ def decline(
     subsidiary_id: str, match_id: str, body: DeclineIn, _: SubsidiaryWriter, matching: Matching
 ) -> MatchOut:
     matching.decline(subsidiary_id, match_id, body.by, body.reason)
-    return MatchOut(**matching.book(subsidiary_id).matches[match_id])
+    return MatchOut(**matching.view.match(subsidiary_id, match_id))

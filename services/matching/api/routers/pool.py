@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Offset, page
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Offset
 from services.matching.api.deps import JSON_BODY, Matching
 from services.matching.api.schemas import PoolMember, PoolOut, Weights
 
@@ -24,27 +24,21 @@ def get_pool(
 ) -> PoolOut:
     """Paged like the other lists: X-Total-Count is the number of members the filter keeps,
     over every page."""
-    book = matching.book(subsidiary_id)
-    mentors = sorted(book.eligible_mentors(), key=lambda p: p["id"])
-    room = [m for m in mentors if book.capacity_left(m["id"]) > 0]
-    with_room = room if role != "mentee" else []
-    mentees = sorted(book.waiting_mentees(), key=lambda p: p["id"]) if role != "mentor" else []
-    # One list, mentors first: paged by the lists' own helper, and only its page is built.
-    members = [*with_room, *mentees]
-    shown = page(response, members, len(members) if limit is None else limit, offset)
+    found = matching.view.pool(subsidiary_id, role, limit, offset)
+    response.headers["X-Total-Count"] = str(found.total)
     return PoolOut(
         subsidiary_id=subsidiary_id,
-        programme=book.programme,
-        weights=Weights(**book.weights),
-        mentors=[_member(m, book.capacity_left(m["id"])) for m in shown if m["role"] == "mentor"],
-        full_mentors=len(mentors) - len(room),
-        mentees=[_member(e, None) for e in shown if e["role"] == "mentee"],
+        programme=found.programme,
+        weights=Weights(**found.weights),
+        mentors=[_member(m, capacity_left) for m, capacity_left in found.mentors],
+        full_mentors=found.full_mentors,
+        mentees=[_member(e, None) for e in found.mentees],
     )
 
 
 @router.get("/matching-weights", summary="The weights of the score's terms")
 def get_weights(subsidiary_id: str, _: SubsidiaryReader, matching: Matching) -> Weights:
-    return Weights(**matching.book(subsidiary_id).weights)
+    return Weights(**matching.view.weights(subsidiary_id))
 
 
 @router.put("/matching-weights", dependencies=[*JSON_BODY, Acting], summary="Set the weights of the score's terms", responses=BODY_ERROR_RESPONSES)

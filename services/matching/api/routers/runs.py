@@ -37,7 +37,7 @@ def list_runs(
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> list[RunSummary]:
-    runs = matching.book(subsidiary_id).runs.values()
+    runs = matching.view.runs(subsidiary_id)
     found = [r for r in reversed(list(runs)) if status is None or r["status"] == status]  # kept in the order started
     return [RunSummary(**r) for r in page(response, found, limit, offset)]
 

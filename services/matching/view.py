@@ -1,0 +1,124 @@
+"""Matching's read model: the pool, the matches and the runs of each subsidiary, as the API
+lists them.
+
+It follows matching's own log and applies each match book event to a book of its own with
+the aggregate's own rules (`event.mutate`), once, in log order: what "the newest profile
+wins" or "a released mentor has room again" means is written once, in the domain. Reads then
+copy only the page they return, where reading through the repository copied the whole book
+(a subsidiary of 5,000 participants took 45 times as long as one of 60). Commands still load
+the book through the repository, as the consistency boundary they change.
+"""
+
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from services.common.errors import NotFound
+from services.common.view import LogFollowingView
+from services.matching.domain import MatchBook
+
+
+@dataclass(frozen=True)
+class PoolPage:
+    programme: dict[str, Any]
+    weights: dict[str, int]
+    mentors: list[tuple[dict[str, Any], int]]  # (participant, capacity left), with room, by id
+    mentees: list[dict[str, Any]]  # waiting, by id
+    full_mentors: int
+    total: int  # members the filter keeps, over every page
+
+
+@dataclass(frozen=True)
+class _Pool:
+    version: int  # of the book it was worked out from
+    with_room: list[dict[str, Any]]
+    full_mentors: int
+    mentees: list[dict[str, Any]]
+
+
+class MatchingView(LogFollowingView):
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.books: dict[UUID, MatchBook] = {}  # by book id
+        self.subsidiaries: dict[str, UUID] = {}  # subsidiary -> its book's id
+        self._pools: dict[str, _Pool] = {}  # worked out once per version of a book, not per read
+
+    # -- queries (callers hold no lock: each returns copies) -------------------------------
+
+    def pool(self, subsidiary_id: str, role: str | None, limit: int | None, offset: int) -> PoolPage:
+        """Mentors with room first, then waiting mentees, each by id; `role` keeps one kind."""
+        self.catch_up()
+        with self.lock:
+            book = self._book(subsidiary_id)
+            pool = self._pool(subsidiary_id, book)
+            members = [*(pool.with_room if role != "mentee" else []), *(pool.mentees if role != "mentor" else [])]
+            shown = members[offset:] if limit is None else members[offset : offset + limit]
+            return PoolPage(
+                programme=deepcopy(book.programme),
+                weights=dict(book.weights),
+                mentors=[(deepcopy(m), book.capacity_left(m["id"])) for m in shown if m["role"] == "mentor"],
+                mentees=[deepcopy(m) for m in shown if m["role"] == "mentee"],
+                full_mentors=pool.full_mentors,
+                total=len(members),
+            )
+
+    def weights(self, subsidiary_id: str) -> dict[str, int]:
+        self.catch_up()
+        with self.lock:
+            return dict(self._book(subsidiary_id).weights)
+
+    def matches(self, subsidiary_id: str, status: str | None = None, participant_id: str | None = None) -> list[dict[str, Any]]:
+        self.catch_up()
+        with self.lock:
+            book = self._book(subsidiary_id)
+            members = None if participant_id is None else set(book.matches_with(participant_id))
+            return [
+                deepcopy(m) for m in book.matches.values()
+                if (status is None or m["status"] == status) and (members is None or m["id"] in members)
+            ]  # fmt: skip
+
+    def match(self, subsidiary_id: str, match_id: str) -> dict[str, Any]:
+        self.catch_up()
+        with self.lock:
+            match = self._book(subsidiary_id).matches.get(match_id)
+            if match is None:
+                raise NotFound(f"match {match_id} not found")
+            return deepcopy(match)
+
+    def runs(self, subsidiary_id: str) -> list[dict[str, Any]]:
+        """The subsidiary's matching runs in the order started, with their counts."""
+        self.catch_up()
+        with self.lock:
+            return [dict(r) for r in self._book(subsidiary_id).runs.values()]
+
+    def _book(self, subsidiary_id: str) -> MatchBook:
+        book_id = self.subsidiaries.get(subsidiary_id)
+        if book_id is None:
+            raise NotFound(f"subsidiary {subsidiary_id!r} not found")
+        return self.books[book_id]
+
+    def _pool(self, subsidiary_id: str, book: MatchBook) -> _Pool:
+        pool = self._pools.get(subsidiary_id)
+        if pool is None or pool.version != book.version:
+            mentors = sorted(book.eligible_mentors(), key=lambda p: p["id"])
+            with_room = [m for m in mentors if book.capacity_left(m["id"]) > 0]
+            mentees = sorted(book.waiting_mentees(), key=lambda p: p["id"])
+            pool = self._pools[subsidiary_id] = _Pool(book.version, with_room, len(mentors) - len(with_room), mentees)
+        return pool
+
+    # -- projection ---------------------------------------------------------------------
+
+    def apply(self, domain_event: Any) -> None:
+        if isinstance(domain_event, MatchBook.Event):  # runs are read from their own aggregate; audit reads are not shown
+            book = domain_event.mutate(self.books.get(domain_event.originator_id))
+            self.books[book.id] = book
+            self.subsidiaries[book.subsidiary_id] = book.id
+
+    def snapshot(self) -> dict[str, Any]:
+        """Each subsidiary's book, every attribute but its unsaved events, as a copy."""
+        with self.lock:
+            return {
+                book.subsidiary_id: deepcopy({name.lstrip("_"): value for name, value in vars(book).items() if name != "_pending_events"})
+                for book in self.books.values()
+            }
