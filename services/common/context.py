@@ -7,8 +7,8 @@ example sets the user once per request).
 
 The HTTP layer opens it for each request (services/common/http.py `acting_for_request`), each
 application's `apply_events` for each consumed event (its actor and correlation, its id as
-the causation). An event recorded outside of
-it is a bug, and refused: a stored event must say who caused it.
+the causation: services/common/consuming.py). An event recorded outside of it is a bug,
+and refused: a stored event must say who caused it.
 """
 
 from collections.abc import Iterator
