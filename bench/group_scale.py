@@ -48,6 +48,7 @@ import os
 import pstats
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ def _worker_import(app: Any, slug: str, body: bytes, timers: Timers | None) -> N
     if errors or problems:
         raise RuntimeError(f"the import was refused: {len(errors)} row errors, {len(problems)} problems")
     profiles = [row.participant.profile() for row in rows if row.participant is not None]
-    step("3 enrol (aggregates, claims, keys, one save)", app.enrol, slug, profiles)
+    step("3 enrol (aggregates, claims, keys, one save)", partial(app.enrol, **LEGACY_CONTEXT), slug, profiles)
 
 
 def _worker_relay(runtime: Any, app: Any, bootstrap: str, topic: str, timers: Timers | None) -> int:
@@ -177,10 +178,17 @@ def worker(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     slug = "bench-import"
-    from services.common.context import acting  # the checkout's
-
+    try:
+        from services.common.context import acting  # the checkout's
+    except ImportError:  # a checkout from before the context was set once: its commands take it
+        LEGACY_CONTEXT.update(context=_worker_context(slug))
+        return _work(args, slug)
     with acting(**_worker_context(slug)):  # every event the worker records is one bench command's
         return _work(args, slug)
+
+
+# What a checkout from before services/common/context.py passes to each command (empty after).
+LEGACY_CONTEXT: dict[str, Any] = {}
 
 
 def _work(args: argparse.Namespace, slug: str) -> int:
@@ -194,12 +202,12 @@ def _work(args: argparse.Namespace, slug: str) -> int:
         from services.enrolment.api.csv_import import parse_participants
         from services.enrolment.domain import Participant
 
-        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR")
+        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR", **LEGACY_CONTEXT)
         subsidiary = app.get_subsidiary(slug)
         rows, _ = parse_participants(body)
         profiles = [row.participant.profile() for row in rows]
         participants = [
-            Participant(subsidiary_id=slug, profile={**p, "themes": [subsidiary.canonical_theme(t) for t in p["themes"]]})
+            Participant(subsidiary_id=slug, profile={**p, "themes": [subsidiary.canonical_theme(t) for t in p["themes"]]}, **LEGACY_CONTEXT)
             for p in profiles
         ]
         claims = []
@@ -222,7 +230,7 @@ def _work(args: argparse.Namespace, slug: str) -> int:
     timers = Timers()
     runtime, app = _worker_application(args.work / "timed")
     try:
-        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR")
+        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR", **LEGACY_CONTEXT)
         timers.wrap(app.keys, "provide", "3a keys.provide (a key per participant: make, wrap, store)")
         timers.wrap(app, "_claim_email", "3b email claims (keyed hash, read model lookups)")
         timers.wrap(app.view, "catch_up", "read model: view.catch_up (calls from any step)")
@@ -239,7 +247,7 @@ def _work(args: argparse.Namespace, slug: str) -> int:
     # The same under cProfile (its overhead inflates Python-heavy parts; read it for ranking).
     runtime, app = _worker_application(args.work / "profiled")
     try:
-        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR")
+        app.onboard_subsidiary(slug, "Bench Assurances", "Europe/Paris", "fr-FR", **LEGACY_CONTEXT)
         profiles_out = {}
         for part, run in (
             ("import", lambda: _worker_import(app, slug, body, None)),
