@@ -2,19 +2,26 @@
 open and close), and schedules, reschedules, cancels and completes sessions, with attendance,
 feedback and follow-up notes. Load, call the domain, save."""
 
-from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from contracts import IntegrationEvent
-from services.common.application import ServiceApplication
-from services.common.context import acting
-from collections.abc import Mapping
-
+from contracts.enrolment import (
+    MentorCertified,
+    ParticipantEnrolled,
+    ParticipantErased,
+    ParticipantProfileUpdated,
+    ParticipantWithdrawn,
+    ProgrammeConfigured,
+    SubsidiaryOnboarded,
+)
+from contracts.matching import MatchConfirmed, MatchDeclined, MatchEnded, MatchMemberLeft
+from services.common.consuming import ConsumedBatch, ConsumingApplication, Handler
 from services.common.errors import Conflict, Invalid, NotFound, Problem, Reason
 from services.sessions.domain import (
     ACTIVE,
@@ -38,31 +45,170 @@ from services.sessions.domain import (
 )
 from services.sessions.view import SessionsView
 
-ENROLMENT_FIRST = {"enrolment": 0, "matching": 1}
 
 
-class SessionsApplication(ServiceApplication):
+class SessionsBatch(ConsumedBatch):
+    """Enrolment's and matching's events of one subsidiary, applied to its roster, its
+    relationships and its members' agendas (each at most once)."""
+
+    app: "SessionsApplication"
+
+    def roster(self) -> Roster:
+        # Normally SubsidiaryOnboarded comes first; the roster is opened whatever comes first.
+        return self.get(roster_id(self.subsidiary_id), Roster) or self.add(Roster(subsidiary_id=self.subsidiary_id))
+
+    def applied_before_tracking(self, event_id: str) -> bool:
+        roster = self.get(roster_id(self.subsidiary_id), Roster)
+        return roster is not None and roster.has_processed(event_id)
+
+    # -- the handlers ---------------------------------------------------------------------
+
+    def onboarded(self, e: SubsidiaryOnboarded) -> None:
+        self.roster().note_subsidiary(name=e.payload.name, timezone=e.payload.timezone)
+
+    def programme_configured(self, e: ProgrammeConfigured) -> None:
+        roster = self.roster()
+        roster.note_programme(settings=e.payload.model_dump(mode="json"))
+        if roster.waiting_matches:
+            waiting = list(roster.waiting_matches.values())
+            for match in waiting:
+                self._open(roster, match)
+            roster.release_matches(match_ids=[m["match_id"] for m in waiting])
+
+    def participant_noted(self, e: ParticipantEnrolled | ParticipantProfileUpdated) -> None:
+        personal = e.payload.personal_data
+        self.roster().note_participant(
+            participant_id=str(e.payload.participant_id), role=e.payload.role, name=personal.name, email=personal.email, as_of=e.occurred_at.isoformat()
+        )
+
+    def certified(self, e: MentorCertified) -> None:
+        self.roster().note_certified(participant_id=str(e.payload.participant_id))
+
+    def erased(self, e: ParticipantErased) -> None:
+        participant_id = str(e.payload.participant_id)
+        # The free text of their relationships goes with them: each relationship's key is
+        # destroyed (again, if this runs again) before the erasure is recorded.
+        for rel_id in self._relationships_with(participant_id):
+            self.app.keys.erase(rel_id)
+        self.roster().note_erased(participant_id=participant_id)
+
+    def withdrawn(self, e: ParticipantWithdrawn) -> None:
+        # Matching ends the withdrawn participant's matches: their active relationships close then.
+        participant_id = str(e.payload.participant_id)
+        self.roster().note_withdrawn(participant_id=participant_id, reason=e.payload.reason)
+        self._withdrawn(participant_id, e.payload.reason, e.occurred_at)
+
+    def match_confirmed(self, e: MatchConfirmed) -> None:
+        roster = self.roster()
+        match = {**e.payload.model_dump(mode="json"), "matched_at": e.occurred_at.isoformat()}
+        if roster.programme is None:
+            roster.hold_match(match=match)
+        else:
+            self._open(roster, match)
+
+    def member_left(self, e: MatchMemberLeft) -> None:
+        match_id, participant_id = str(e.payload.match_id), str(e.payload.participant_id)
+        self._member_left(match_id, participant_id, e.payload.reason, e.occurred_at)
+        self.roster().note_member_left(match_id=match_id, mentee_ids=[str(m) for m in e.payload.mentee_ids])
+
+    def match_declined(self, e: MatchDeclined) -> None:
+        payload = e.payload.model_dump(mode="json")
+        self._match_over(payload["match_id"], because(f"the match was declined ({_who(payload)})", payload["reason"]))
+
+    def match_ended(self, e: MatchEnded) -> None:
+        self._match_over(str(e.payload.match_id), e.payload.reason)
+
+    # -- what they share ------------------------------------------------------------------
+
+    def _match_over(self, match_id: str, reason: str | None) -> None:
+        self._close(match_id, reason)
+        self.roster().note_match_end(match_id=match_id)
+
+    def _relationships_with(self, participant_id: str) -> list[str]:
+        """The relationships, whatever their status, whose free text goes with the
+        participant's erasure (domain.text_goes_with): as the view knows them, or as this batch
+        changed them."""
+        found = set(self.app.view.relationships_with(self.subsidiary_id, participant_id))
+        for aggregate in self.changed.values():
+            if isinstance(aggregate, Relationship):
+                found.discard(str(aggregate.id))
+                if text_goes_with(participant_id, aggregate.mentor_id, aggregate.mentee_ids, aggregate.format, aggregate.status):
+                    found.add(str(aggregate.id))
+        return sorted(found)
+
+    def _open(self, roster: Roster, match: dict[str, Any]) -> None:
+        rel_id = relationship_id(match["match_id"])
+        if self.get(rel_id, Relationship) is not None:
+            return  # delivered again: the relationship is open already
+        programme = roster.programme or {}
+        self.add(
+            Relationship(
+                subsidiary_id=self.subsidiary_id,
+                match_id=match["match_id"],
+                format=match["format"],
+                mentor_id=match["mentor_id"],
+                mentee_ids=match["mentee_ids"],
+                theme=match.get("theme"),
+                target_sessions=int(programme.get("target_sessions", 5)),
+                session_minutes=int(programme.get("session_minutes", 90)),
+                matched_at=datetime.fromisoformat(match["matched_at"]),
+            )
+        )
+
+    def _member_left(self, match_id: str, participant_id: str, reason: str | None, at: datetime) -> None:
+        rel = self.get(relationship_id(match_id), Relationship)
+        if rel is not None:
+            left = rel.remove_member(participant_id, reason, at)
+            self.app.released(rel, left, loaded=self.changed, members=[participant_id])
+
+    def _withdrawn(self, participant_id: str, reason: str | None, at: datetime) -> None:
+        """Sessions still to come of a withdrawn member's completed relationships are cancelled
+        (found through the sessions booked in their agenda)."""
+        agenda = self.get(agenda_id(participant_id), Agenda)
+        if agenda is None:
+            return
+        theirs = {self.app.view.relationship_of_session(self.subsidiary_id, s) for s in agenda.bookings}
+        for rel_id in sorted(r for r in theirs if r is not None):
+            rel = self.get(rel_id, Relationship)
+            if rel is not None:
+                cancelled, left = rel.note_withdrawal(participant_id, reason, at)
+                if cancelled or left:
+                    self.app.released(rel, cancelled, loaded=self.changed)
+                    self.app.released(rel, left, loaded=self.changed, members=[participant_id])
+
+    def _close(self, match_id: str, reason: str | None) -> None:
+        rel = self.get(relationship_id(match_id), Relationship)
+        if rel is None:
+            return  # never opened (the roster forgets it if it was waiting)
+        cancelled = rel.close(reason)
+        self.app.released(rel, cancelled, loaded=self.changed)
+
+
+class SessionsApplication(ConsumingApplication):
     name = "sessions"  # also the prefix of its eventsourcing settings, e.g. SESSIONS_SQLITE_DBNAME
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
     personal_data = PERSONAL_DATA
+    batch = SessionsBatch
+    handlers: ClassVar[Mapping[type[IntegrationEvent], Handler]] = {
+        SubsidiaryOnboarded: SessionsBatch.onboarded,
+        ProgrammeConfigured: SessionsBatch.programme_configured,
+        ParticipantEnrolled: SessionsBatch.participant_noted,
+        ParticipantProfileUpdated: SessionsBatch.participant_noted,
+        MentorCertified: SessionsBatch.certified,
+        ParticipantErased: SessionsBatch.erased,
+        ParticipantWithdrawn: SessionsBatch.withdrawn,
+        MatchConfirmed: SessionsBatch.match_confirmed,
+        MatchMemberLeft: SessionsBatch.member_left,
+        MatchDeclined: SessionsBatch.match_declined,
+        MatchEnded: SessionsBatch.match_ended,
+    }
+    # Within a batch, enrolment's events come first: a match may then use the programme and
+    # the names that arrived with it.
+    producers_first = ("enrolment", "matching")
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.view = SessionsView(self)
-
-    # -- what enrolment and matching publish ----------------------------------------------
-
-    def apply_events(self, events: list[IntegrationEvent]) -> None:
-        """Apply a batch of consumed events, at most once each, one transaction per
-        subsidiary. Within a batch, enrolment's events come first: a match may then use the
-        programme and the names that arrived with it."""
-        by_subsidiary: dict[str, list[IntegrationEvent]] = defaultdict(list)
-        for e in sorted(events, key=lambda e: ENROLMENT_FIRST.get(e.producer, 2)):  # stable: each topic keeps its order
-            by_subsidiary[e.subsidiary_id].append(e)
-            if e.type == "ParticipantErased":
-                self.forget_participant(e.payload.participant_id)  # before anything is loaded or sealed
-        for subsidiary_id, theirs in by_subsidiary.items():
-            self.retrying(Batch(self, subsidiary_id, theirs).apply)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -280,152 +426,6 @@ class SessionsApplication(ServiceApplication):
             if clash is not None:
                 problems.append(already_booked(agenda.participant_id, clash, *agenda.bookings[clash]))
         return problems
-
-
-class Batch:
-    """Consumed events of one subsidiary, applied together: every aggregate they change is
-    loaded once and saved in one transaction, with the roster that records them as applied."""
-
-    def __init__(self, app: SessionsApplication, subsidiary_id: str, events: list[IntegrationEvent]) -> None:
-        self.app = app
-        self.subsidiary_id = subsidiary_id
-        self.events = events
-        self.changed: dict[UUID, Aggregate] = {}
-
-    def apply(self) -> None:
-        """Load, change and save; run again from scratch if another writer came first."""
-        self.changed = {}
-        events = self.events
-        roster = self.app.get_or_none(roster_id(self.subsidiary_id))
-        for e in events:
-            # What this event causes is recorded as caused by it, on behalf of its actor.
-            with acting(
-                subsidiary_id=self.subsidiary_id, actor=e.actor.model_dump(mode="json"), correlation_id=e.correlation_id, causation_id=str(e.event_id)
-            ):
-                if roster is None:
-                    # Normally SubsidiaryOnboarded comes first; open the roster whatever comes first.
-                    roster = Roster(subsidiary_id=self.subsidiary_id)
-                assert isinstance(roster, Roster)
-                self.changed[roster.id] = roster
-                if roster.has_processed(str(e.event_id)):
-                    continue  # delivered again: already applied
-                self._apply(roster, e)
-        pending = [a for a in self.changed.values() if a.pending_events]
-        if pending:
-            self.app.save(*pending)
-
-    def _apply(self, roster: Roster, e: IntegrationEvent) -> None:
-        source = str(e.event_id)
-        payload = e.payload.model_dump(mode="json")
-        match e.type:
-            case "SubsidiaryOnboarded":
-                roster.note_subsidiary(name=payload["name"], timezone=payload["timezone"], source_event_id=source)
-            case "ProgrammeConfigured":
-                roster.note_programme(settings=payload, source_event_id=source)
-                if roster.waiting_matches:
-                    waiting = list(roster.waiting_matches.values())
-                    for match in waiting:
-                        self._open(roster, match)
-                    roster.release_matches(match_ids=[m["match_id"] for m in waiting])
-            case "ParticipantEnrolled" | "ParticipantProfileUpdated":
-                personal = payload["personal_data"]
-                roster.note_participant(
-                    participant_id=payload["participant_id"],
-                    role=payload["role"],
-                    name=personal["name"],
-                    email=personal["email"],
-                    as_of=e.occurred_at.isoformat(),
-                    source_event_id=source,
-                )
-            case "MentorCertified":
-                roster.note_certified(participant_id=payload["participant_id"], source_event_id=source)
-            case "ParticipantErased":
-                # The free text of their relationships goes with them: each relationship's key
-                # is destroyed (again, if this runs again) before the erasure is recorded.
-                for rel_id in self._relationships_with(payload["participant_id"]):
-                    self.app.keys.erase(rel_id)
-                roster.note_erased(participant_id=payload["participant_id"], source_event_id=source)
-            case "ParticipantWithdrawn":
-                # Matching ends the withdrawn participant's matches: their active relationships close then.
-                roster.note_withdrawn(participant_id=payload["participant_id"], reason=payload["reason"], source_event_id=source)
-                self._withdrawn(payload["participant_id"], payload["reason"], e.occurred_at)
-            case "MatchConfirmed":
-                match = {**payload, "matched_at": e.occurred_at.isoformat()}
-                if roster.programme is None:
-                    roster.hold_match(match=match, source_event_id=source)
-                else:
-                    self._open(roster, match)
-            case "MatchMemberLeft":
-                self._member_left(payload["match_id"], payload["participant_id"], payload["reason"], e.occurred_at)
-                roster.note_member_left(
-                    match_id=payload["match_id"], mentee_ids=payload["mentee_ids"], source_event_id=source
-                )
-            case "MatchDeclined" | "MatchEnded":
-                reason = payload["reason"] if e.type == "MatchEnded" else because(f"the match was declined ({_who(payload)})", payload["reason"])
-                self._close(payload["match_id"], reason)
-                roster.note_match_end(match_id=payload["match_id"], source_event_id=source)
-
-    def _relationships_with(self, participant_id: str) -> list[str]:
-        """The relationships, whatever their status, whose free text goes with the
-        participant's erasure (domain.text_goes_with): as the view knows them, or as this batch
-        changed them."""
-        found = set(self.app.view.relationships_with(self.subsidiary_id, participant_id))
-        for aggregate in self.changed.values():
-            if isinstance(aggregate, Relationship):
-                found.discard(str(aggregate.id))
-                if text_goes_with(participant_id, aggregate.mentor_id, aggregate.mentee_ids, aggregate.format, aggregate.status):
-                    found.add(str(aggregate.id))
-        return sorted(found)
-
-    def _open(self, roster: Roster, match: dict[str, Any]) -> None:
-        rel_id = relationship_id(match["match_id"])
-        if rel_id in self.changed or self.app.get_or_none(rel_id) is not None:
-            return  # delivered again: the relationship is open already
-        programme = roster.programme or {}
-        self.changed[rel_id] = Relationship(
-            subsidiary_id=self.subsidiary_id,
-            match_id=match["match_id"],
-            format=match["format"],
-            mentor_id=match["mentor_id"],
-            mentee_ids=match["mentee_ids"],
-            theme=match.get("theme"),
-            target_sessions=int(programme.get("target_sessions", 5)),
-            session_minutes=int(programme.get("session_minutes", 90)),
-            matched_at=datetime.fromisoformat(match["matched_at"]),
-        )
-
-    def _member_left(self, match_id: str, participant_id: str, reason: str, at: datetime) -> None:
-        rel_id = relationship_id(match_id)
-        rel = self.changed.get(rel_id) or self.app.get_or_none(rel_id)
-        if isinstance(rel, Relationship):
-            left = rel.remove_member(participant_id, reason, at)
-            self.changed[rel_id] = rel
-            self.app.released(rel, left, loaded=self.changed, members=[participant_id])
-
-    def _withdrawn(self, participant_id: str, reason: str, at: datetime) -> None:
-        """Sessions still to come of a withdrawn member's completed relationships are cancelled
-        (found through the sessions booked in their agenda)."""
-        agenda = self.changed.get(agenda_id(participant_id)) or self.app.get_or_none(agenda_id(participant_id))
-        if not isinstance(agenda, Agenda):
-            return
-        theirs = {self.app.view.relationship_of_session(self.subsidiary_id, s) for s in agenda.bookings}
-        for rel_id in sorted(r for r in theirs if r is not None):
-            rel = self.changed.get(rel_id) or self.app.get_or_none(rel_id)
-            if isinstance(rel, Relationship):
-                cancelled, left = rel.note_withdrawal(participant_id, reason, at)
-                if cancelled or left:
-                    self.changed[rel_id] = rel
-                    self.app.released(rel, cancelled, loaded=self.changed)
-                    self.app.released(rel, left, loaded=self.changed, members=[participant_id])
-
-    def _close(self, match_id: str, reason: str) -> None:
-        rel_id = relationship_id(match_id)
-        rel = self.changed.get(rel_id) or self.app.get_or_none(rel_id)
-        if not isinstance(rel, Relationship):
-            return  # never opened (the roster forgets it if it was waiting)
-        self.changed[rel_id] = rel
-        cancelled = rel.close(reason)
-        self.app.released(rel, cancelled, loaded=self.changed)
 
 
 def _who(payload: dict[str, Any]) -> str:

@@ -218,6 +218,12 @@ def agenda_id(participant_id: str) -> UUID:
 
 
 class Roster(Aggregate):
+    """What sessions' commands and consumer need to know of a subsidiary: its programme, and
+    the matches waiting for it. What enrolment says of its participants (names, roles,
+    certifications, withdrawals, erasures) is recorded here as it comes, in this stream and in
+    order, for the view (view.py), which shows it; no command reads it, so the roster keeps
+    none of it."""
+
     @staticmethod
     def create_id(subsidiary_id: str, **_: Any) -> UUID:
         return roster_id(subsidiary_id)
@@ -225,61 +231,53 @@ class Roster(Aggregate):
     @event("Opened")
     def __init__(self, subsidiary_id: str) -> None:
         self.subsidiary_id = subsidiary_id
-        self.name: str | None = None
-        self.timezone = "UTC"
         self.programme: dict[str, Any] | None = None
-        self.participants: dict[str, dict[str, Any]] = {}
         # Matches confirmed before the programme was known (the topics are read
         # independently): opened as soon as it is.
         self.waiting_matches: dict[str, dict[str, Any]] = {}
-        self.processed: dict[str, bool] = {}  # source event ids already applied
+        # Consumed events applied while their ids were kept here (an inbox that grew with
+        # every event): the ids in streams stored then. They are now recorded with their
+        # effects in the store (services/common/consuming.py); new events carry none.
+        self.processed: dict[str, bool] = {}
 
     def has_processed(self, source_event_id: str) -> bool:
         return source_event_id in self.processed
 
+    def _noted(self, source_event_id: str | None) -> None:
+        if source_event_id is not None:
+            self.processed[source_event_id] = True
+
     @event("SubsidiaryNoted")
-    def note_subsidiary(self, name: str, timezone: str, source_event_id: str) -> None:
-        self.name = name
-        self.timezone = timezone
-        self.processed[source_event_id] = True
+    def note_subsidiary(self, name: str, timezone: str, source_event_id: str | None = None) -> None:
+        self._noted(source_event_id)
 
     @event("ProgrammeNoted")
-    def note_programme(self, settings: dict[str, Any], source_event_id: str) -> None:
+    def note_programme(self, settings: dict[str, Any], source_event_id: str | None = None) -> None:
         self.programme = settings
-        self.processed[source_event_id] = True
+        self._noted(source_event_id)
 
     @event("ParticipantNoted")
-    def note_participant(
-        self, participant_id: str, role: str, name: str, email: str, as_of: str, source_event_id: str
-    ) -> None:
-        """An enrolment or a profile update; the newest wins whatever the order."""
-        record = self._participant(participant_id)
-        if record["as_of"] is None or as_of >= record["as_of"]:
-            record.update(role=role, as_of=as_of)
-            if not record["erased"]:  # a late or replayed profile brings nothing personal back
-                record.update(name=name, email=email)
-        self.processed[source_event_id] = True
+    def note_participant(self, participant_id: str, role: str, name: str | None, email: str | None, as_of: str, source_event_id: str | None = None) -> None:
+        """An enrolment or a profile update (the view keeps the newest)."""
+        self._noted(source_event_id)
 
     @event("ParticipantErased")
-    def note_erased(self, participant_id: str, source_event_id: str) -> None:
-        """Their personal data is erased: none of it is kept; their relationships and sessions stay."""
-        self._participant(participant_id).update(name=None, email=None, withdrawal_reason=None, erased=True)
-        self.processed[source_event_id] = True
+    def note_erased(self, participant_id: str, source_event_id: str | None = None) -> None:
+        """Their personal data is erased (the view shows none of it any more)."""
+        self._noted(source_event_id)
 
     @event("MentorCertified")
-    def note_certified(self, participant_id: str, source_event_id: str) -> None:
-        self._participant(participant_id)["certified"] = True
-        self.processed[source_event_id] = True
+    def note_certified(self, participant_id: str, source_event_id: str | None = None) -> None:
+        self._noted(source_event_id)
 
     @event("ParticipantWithdrawn")
-    def note_withdrawn(self, participant_id: str, reason: str, source_event_id: str) -> None:
-        self._participant(participant_id).update(withdrawn=True, withdrawal_reason=reason)
-        self.processed[source_event_id] = True
+    def note_withdrawn(self, participant_id: str, reason: str | None, source_event_id: str | None = None) -> None:
+        self._noted(source_event_id)
 
     @event("MatchWaiting")
-    def hold_match(self, match: dict[str, Any], source_event_id: str) -> None:
+    def hold_match(self, match: dict[str, Any], source_event_id: str | None = None) -> None:
         self.waiting_matches[match["match_id"]] = match
-        self.processed[source_event_id] = True
+        self._noted(source_event_id)
 
     @event("MatchesReleased")
     def release_matches(self, match_ids: list[str]) -> None:
@@ -287,26 +285,17 @@ class Roster(Aggregate):
             self.waiting_matches.pop(match_id, None)
 
     @event("MatchMemberLeftNoted")
-    def note_member_left(self, match_id: str, mentee_ids: list[str], source_event_id: str) -> None:
+    def note_member_left(self, match_id: str, mentee_ids: list[str], source_event_id: str | None = None) -> None:
         """A mentee left a group: a match still waiting for the programme opens without them."""
         if match_id in self.waiting_matches:
             self.waiting_matches[match_id]["mentee_ids"] = list(mentee_ids)
-        self.processed[source_event_id] = True
+        self._noted(source_event_id)
 
     @event("MatchEndNoted")
-    def note_match_end(self, match_id: str, source_event_id: str) -> None:
+    def note_match_end(self, match_id: str, source_event_id: str | None = None) -> None:
         """A match that ended before its relationship could open never opens."""
         self.waiting_matches.pop(match_id, None)
-        self.processed[source_event_id] = True
-
-    def _participant(self, participant_id: str) -> dict[str, Any]:
-        return self.participants.setdefault(
-            participant_id,
-            {
-                "id": participant_id, "role": None, "name": None, "email": None, "as_of": None, "certified": False,
-                "withdrawn": False, "erased": False,
-            },
-        )
+        self._noted(source_event_id)
 
     # -- the programme's rules ------------------------------------------------------------
 

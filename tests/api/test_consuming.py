@@ -6,11 +6,13 @@ Driven in process through `apply_events` (what the consumer calls), over a fresh
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from contracts import enrolment, sessions
 from services.common.context import acting
 from services.matching.application import MatchingApplication
 from services.matching.domain import MatchBook, book_id
+from services.sessions.application import SessionsApplication
 from test_replay import SUB, enrolment_events, store, upstream  # noqa: F401 - store is a fixture
 
 __all__ = ["store"]
@@ -82,3 +84,24 @@ def test_events_applied_when_their_ids_were_kept_in_the_book_are_not_applied_aga
     app.apply_events([enrolled])  # delivered again after the upgrade: already in the book
     assert app.book(SUB).participants[str(enrolled.payload.participant_id)]["profile"] is None
     assert book_id(SUB) == app.book(SUB).id
+
+
+def test_sessions_shows_the_newest_profile_whatever_the_order_and_nothing_personal_once_erased(store):
+    """Enrolment's topic is read in order, but a profile may come again (redelivered, or
+    replayed) after a newer one: the newest is shown, and an erased participant stays erased."""
+    app = SessionsApplication(env=store("sessions"))
+    events, _, [mentee] = enrolment_events(SUB, 0, 1)
+    enrolled = next(e for e in events if isinstance(e, enrolment.ParticipantEnrolled))
+    newer = {**enrolled.payload.model_dump(mode="json"), "changed": ["name"]}
+    newer["personal_data"] = {**newer["personal_data"], "name": "Renamed"}
+    updated = upstream(enrolment.ParticipantProfileUpdated, SUB, newer, enrolled.occurred_at + timedelta(days=1))
+    app.apply_events([*events[:-1], updated])
+    app.apply_events([enrolled])  # older, later
+    app.view.catch_up()
+    person = app.view.subsidiaries[SUB].participants[mentee]
+    assert person["name"] == "Renamed"
+    app.apply_events([upstream(enrolment.ParticipantErased, SUB, {"participant_id": mentee})])
+    app.apply_events([upstream(enrolment.ParticipantEnrolled, SUB, enrolled.payload.model_dump(mode="json"), enrolled.occurred_at + timedelta(days=2))])
+    app.view.catch_up()
+    person = app.view.subsidiaries[SUB].participants[mentee]
+    assert (person["name"], person["email"], person["erased"]) == (None, None, True)

@@ -383,33 +383,8 @@ def test_rebooking_a_session_moves_it():
 
 def roster(themes=("Networking", "Online learning", "Managing one's data on social networks")) -> Roster:
     r = Roster(subsidiary_id="axa-fr")
-    r.note_programme(settings={"themes": list(themes), "mini_session_max": 4}, source_event_id="p1")
+    r.note_programme(settings={"themes": list(themes), "mini_session_max": 4})
     return r
-
-
-def note(r: Roster, name: str, as_of: str, source: str, role: str = MENTEE) -> None:
-    r.note_participant(
-        participant_id="e1", role=role, name=name, email=f"{name.lower()}@axa.fr", as_of=as_of, source_event_id=source
-    )
-
-
-def test_the_newest_profile_wins_whatever_the_order_of_arrival():
-    r = roster()
-    note(r, "Newer", "2030-02-01T00:00:00+00:00", "b")
-    note(r, "Older", "2030-01-01T00:00:00+00:00", "a")
-    assert (r.participants["e1"]["name"], r.participants["e1"]["email"]) == ("Newer", "newer@axa.fr")
-    note(r, "Newest", "2030-03-01T00:00:00+00:00", "c")
-    assert r.participants["e1"]["name"] == "Newest"
-    assert all(r.has_processed(s) for s in ("a", "b", "c", "p1")) and not r.has_processed("d")
-
-
-def test_a_certification_or_withdrawal_before_the_enrolment_is_kept():
-    r = roster()
-    r.note_certified(participant_id="e1", source_event_id="c")
-    r.note_withdrawn(participant_id="e1", reason="left", source_event_id="w")
-    note(r, "Zoé", "2030-01-01T00:00:00+00:00", "a", role=MENTOR)
-    person = r.participants["e1"]
-    assert (person["role"], person["certified"], person["withdrawn"], person["withdrawal_reason"]) == (MENTOR, True, True, "left")
 
 
 @pytest.mark.parametrize(
@@ -430,16 +405,16 @@ def test_a_theme_is_the_programme_s_spelling_of_it(asked, canonical):
 def test_the_programme_s_rules_before_and_after_it_is_known():
     r = Roster(subsidiary_id="axa-fr")
     assert (r.rules.themes, r.rules.mini_session_max, r.rules.canonical_theme("networking")) == ([], 10, None)
-    r.note_programme(settings={"themes": ["networking"], "mini_session_max": 3}, source_event_id="p1")
-    r.note_programme(settings={"themes": ["online learning"], "mini_session_max": 2}, source_event_id="p2")
+    r.note_programme(settings={"themes": ["networking"], "mini_session_max": 3})
+    r.note_programme(settings={"themes": ["online learning"], "mini_session_max": 2})
     assert (r.rules.themes, r.rules.mini_session_max) == (["online learning"], 2)  # the latest programme counts
 
 
 def test_a_match_waits_for_the_programme_and_is_forgotten_if_it_ends_first():
     r = Roster(subsidiary_id="axa-fr")
-    r.hold_match(match={"match_id": "a"}, source_event_id="ma")
-    r.hold_match(match={"match_id": "b"}, source_event_id="mb")
-    r.note_match_end(match_id="a", source_event_id="ea")
+    r.hold_match(match={"match_id": "a"})
+    r.hold_match(match={"match_id": "b"})
+    r.note_match_end(match_id="a")
     assert list(r.waiting_matches) == ["b"]
     r.release_matches(match_ids=["b"])
     assert r.waiting_matches == {}
