@@ -87,6 +87,7 @@ class Filler:
     def __init__(self, app: SessionsApplication, rng: random.Random) -> None:
         self.app = app
         self.rng = rng
+        self.enrolled: dict[str, int] = {}  # participants noted so far, per subsidiary
         self.changed: dict[uuid.UUID, Any] = {}
         self.saved = 0
         self.saves = 0
@@ -115,8 +116,8 @@ class Filler:
         context = {"subsidiary_id": sid, "actor": ACTOR, "correlation_id": f"bench-{sid}", "causation_id": None}
         with acting(**context):  # every event of the fill is one bench command's
             roster = Roster(subsidiary_id=sid)
-            roster.note_subsidiary(name=f"Bench Assurances {n}", timezone="Europe/Paris", source_event_id=self.uid())
-            roster.note_programme(settings=PROGRAMME, source_event_id=self.uid())
+            roster.note_subsidiary(name=f"Bench Assurances {n}", timezone="Europe/Paris")
+            roster.note_programme(settings=PROGRAMME)
             self.touch(roster)
             start = self.saved + self.pending()
             mentor, mentor_agenda, led = "", None, 5
@@ -135,13 +136,13 @@ class Filler:
 
     def person(self, roster: Roster, role: str) -> str:
         pid = self.uid()
-        n = len(roster.participants)
+        n = self.enrolled[roster.subsidiary_id] = self.enrolled.get(roster.subsidiary_id, 0) + 1
         roster.note_participant(
             participant_id=pid, role=role, name=f"{role.title()} {n}", email=f"{role}.{n}@{roster.subsidiary_id}.example.com",
-            as_of=(T0 - 30 * DAY).isoformat(), source_event_id=self.uid(),
+            as_of=(T0 - 30 * DAY).isoformat(),
         )
         if role == "mentor" and self.rng.random() < 0.9:
-            roster.note_certified(participant_id=pid, source_event_id=self.uid())
+            roster.note_certified(participant_id=pid)
         return pid
 
     def relationship(self, sid: str, mentor: str, mentees: list[str], fmt: str, agendas: list[Agenda], led: int) -> None:
@@ -167,7 +168,7 @@ class Filler:
         def schedule(at: datetime) -> str:
             session_id = self.uid()
             rel.schedule(session_id, rng.choice(THEMES), at, 90, "Room 4.12" if rng.random() < 0.7 else None,
-                         None if rng.random() < 0.7 else "https://meet.example.com/x")
+                         None if rng.random() < 0.7 else "https://meet.example.com/x", matched_at)  # booked when matched
             for agenda in agendas:
                 agenda.book(session_id=session_id, starts_at=at, ends_at=ends_at(at, 90))
             return session_id

@@ -2,7 +2,7 @@
 open and close), and schedules, reschedules, cancels and completes sessions, with attendance,
 feedback and follow-up notes. Load, call the domain, save."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
@@ -35,11 +35,10 @@ from services.sessions.domain import (
     already_booked,
     because,
     ends_at,
-    held_in_the_future,
-    in_the_past,
     relationship_ended,
     relationship_id,
     roster_id,
+    start_problems,
     text_goes_with,
     unknown_theme,
 )
@@ -228,10 +227,6 @@ class SessionsApplication(ConsumingApplication):
         """Book a session to come; or, given its attendance, record one that already took
         place (scheduled, attendance and held in one save)."""
         held = attendance is not None
-        if held:
-            _already_started(starts_at, now)
-        else:
-            _not_in_the_past(starts_at, now)
         session_id = str(uuid4())
 
         def schedule() -> str:
@@ -248,6 +243,8 @@ class SessionsApplication(ConsumingApplication):
             if held:
                 assert attendance is not None
                 problems += rel.past_session_problems(start, attendance, now)
+            else:
+                problems += start_problems(start, now)
             if canonical is None:
                 problems.append(unknown_theme(theme, rules.themes))
             problems += self._clashes(agendas, start, end)
@@ -258,7 +255,7 @@ class SessionsApplication(ConsumingApplication):
                 assert attendance is not None
                 self._refusing(rel.record_held_session, session_id, str(canonical), start, duration, location, video_link, attendance, now)
             else:
-                rel.schedule(session_id, str(canonical), start, duration, location, video_link)
+                rel.schedule(session_id, str(canonical), start, duration, location, video_link, now)
             for agenda in agendas:
                 agenda.book(session_id=session_id, starts_at=start, ends_at=end)
             self.save(rel, *agendas)
@@ -277,8 +274,6 @@ class SessionsApplication(ConsumingApplication):
         keep_place: bool,
         now: datetime,
     ) -> None:
-        _not_in_the_past(starts_at, now)
-
         def reschedule() -> None:
             rel = self._relationship_of_session(subsidiary_id, session_id)
             session = rel.sessions[session_id]
@@ -308,7 +303,7 @@ class SessionsApplication(ConsumingApplication):
     def record_attendance(
         self, subsidiary_id: str, session_id: str, participant_id: str, present: bool, now: datetime
     ) -> None:
-        self._on_session(subsidiary_id, session_id, "record_attendance", participant_id, present, now)
+        self._on_session(subsidiary_id, session_id, Relationship.record_attendance, participant_id, present, now)
 
     def give_feedback(
         self,
@@ -319,10 +314,10 @@ class SessionsApplication(ConsumingApplication):
         comment: str | None,
         now: datetime,
     ) -> None:
-        self._on_session(subsidiary_id, session_id, "give_feedback", participant_id, rating, comment, now)
+        self._on_session(subsidiary_id, session_id, Relationship.give_feedback, participant_id, rating, comment, now)
 
     def complete_session(self, subsidiary_id: str, session_id: str, now: datetime) -> None:
-        self._on_session(subsidiary_id, session_id, "complete_session", now)
+        self._on_session(subsidiary_id, session_id, Relationship.complete_session, now)
 
     def add_note(self, subsidiary_id: str, relationship: UUID, author_id: str, note: str, now: datetime) -> None:
         def add() -> None:
@@ -401,10 +396,13 @@ class SessionsApplication(ConsumingApplication):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _on_session(self, subsidiary_id: str, session_id: str, command: str, *args: Any) -> None:
+    def _on_session(self, subsidiary_id: str, session_id: str, command: Callable[..., None], *args: Any) -> None:
+        """Run a relationship's command on one of its sessions (`command`: the method, e.g.
+        Relationship.record_attendance)."""
+
         def run() -> None:
             rel = self._relationship_of_session(subsidiary_id, session_id)
-            self._refusing(getattr(rel, command), session_id, *args)
+            self._refusing(command, rel, session_id, *args)
             self.save(rel)
 
         self.retrying(run)
@@ -433,16 +431,6 @@ def _who(payload: dict[str, Any]) -> str:
     if by == "admin":
         return "by an admin"
     return "by the mentor" if by == payload["mentor_id"] else "by a mentee"
-
-
-def _not_in_the_past(starts_at: datetime, now: datetime) -> None:
-    if starts_at <= now:
-        raise Invalid([start_problem(in_the_past(starts_at))])
-
-
-def _already_started(starts_at: datetime, now: datetime) -> None:
-    if starts_at > now:
-        raise Invalid([start_problem(held_in_the_future(starts_at))])
 
 
 def start_problem(reason: Reason) -> Problem:

@@ -78,6 +78,15 @@ def in_the_past(starts_at: datetime) -> Reason:
     return Reason("in_the_past", f"the session would start in the past ({starts_at.isoformat()})", {"starts_at": starts_at.isoformat()})
 
 
+def start_problems(starts_at: datetime, now: datetime, *, held: bool = False) -> list[Reason]:
+    """When a session may start: still to come when it is booked or moved; already started
+    when it is recorded as held. The one place this is decided (the API lists it with a
+    body's other problems: sessions' router)."""
+    if held:
+        return [held_in_the_future(starts_at)] if starts_at > now else []
+    return [in_the_past(starts_at)] if starts_at <= now else []
+
+
 def before_the_match(starts_at: datetime, matched_at: datetime) -> Reason:
     return Reason(
         "before_the_match",
@@ -386,8 +395,7 @@ class Relationship(Aggregate):
         problems = []
         if starts_at < self.matched_at:
             problems.append(before_the_match(starts_at, self.matched_at))
-        if starts_at > now:
-            problems.append(held_in_the_future(starts_at))
+        problems += start_problems(starts_at, now, held=True)
         problems += [not_a_member(pid) for pid in attendance if pid not in self.members]
         problems += [attendance_missing(pid) for pid in self.members if pid not in attendance]
         if not problems and _no_show({"participant_ids": self.members, "attendance": attendance}, self.mentor_id):
@@ -402,9 +410,15 @@ class Relationship(Aggregate):
         duration_minutes: int,
         location: str | None,
         video_link: str | None,
+        now: datetime,
     ) -> None:
         if self.status == CLOSED:
             raise SessionsError(relationship_closed())
+        if problems := start_problems(starts_at, now):
+            raise SessionsError(problems[0])
+        self._book(session_id, theme, starts_at, duration_minutes, location, video_link)
+
+    def _book(self, session_id: str, theme: str, starts_at: datetime, duration_minutes: int, location: str | None, video_link: str | None) -> None:
         self._scheduled(
             session_id=session_id,
             theme=theme,
@@ -433,7 +447,7 @@ class Relationship(Aggregate):
         problems = ([relationship_closed()] if self.status == CLOSED else []) + self.past_session_problems(starts_at, attendance, now)
         if problems:
             raise SessionsError(problems[0], problems)
-        self.schedule(session_id, theme, starts_at, duration_minutes, location, video_link)
+        self._book(session_id, theme, starts_at, duration_minutes, location, video_link)  # in the past: that is the point
         for participant_id in self.members:
             self.record_attendance(session_id, participant_id, attendance[participant_id], now)
         self.complete_session(session_id, now)
@@ -475,8 +489,8 @@ class Relationship(Aggregate):
         now: datetime,
     ) -> None:
         session = self._allowed(session_id, "move", now)
-        if starts_at <= now:
-            raise SessionsError(in_the_past(starts_at))
+        if problems := start_problems(starts_at, now):
+            raise SessionsError(problems[0])
         self._rescheduled(
             session_id=session_id,
             starts_at=starts_at,

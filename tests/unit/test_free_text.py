@@ -213,9 +213,9 @@ def test_sessions_publishes_the_stored_places_and_reasons_as_they_are():
             target_sessions=5, session_minutes=60, matched_at=T0,
         )
         s1, s2 = str(uuid.uuid4()), str(uuid.uuid4())
-        rel.schedule(s1, "networking", T0 + timedelta(days=2), 60, "Ada's office", "https://meet.example.com/ada")
+        rel.schedule(s1, "networking", T0 + timedelta(days=2), 60, "Ada's office", "https://meet.example.com/ada", T0)
         rel.reschedule(s1, T0 + timedelta(days=3), 60, "Bob's desk", None, T0)
-        rel.schedule(s2, "networking", T0 + timedelta(days=9), 60, None, "https://meet.example.com/bob")
+        rel.schedule(s2, "networking", T0 + timedelta(days=9), 60, None, "https://meet.example.com/bob", T0)
         rel.cancel(s2, "Bob is ill")
         rel.remove_member(CY, "a mentee withdrew: moved", T0)
         rel.close("Ada and Bob fell out")

@@ -54,7 +54,7 @@ def relationship(*mentees: str, target: int = 2, format: str | None = None, matc
 
 
 def schedule(rel: Relationship, session_id: str, starts_at: datetime, minutes: int = 60) -> None:
-    rel.schedule(session_id, "networking", starts_at, minutes, "Room 1", None)
+    rel.schedule(session_id, "networking", starts_at, minutes, "Room 1", None, starts_at - timedelta(hours=1))  # booked an hour before
 
 
 def hold(rel: Relationship, session_id: str, starts_at: datetime) -> None:
@@ -170,6 +170,15 @@ def test_a_session_cannot_be_moved_into_the_past():
     schedule(rel, "s1", NOW + DAY)
     assert refused(rel.reschedule, "s1", NOW - DAY, 60, "Room 1", None, NOW) == "in_the_past"
     assert rel.sessions["s1"]["sequence"] == 0
+
+
+def test_a_session_cannot_be_booked_to_start_in_the_past_but_one_held_can_be_recorded():
+    rel = relationship()
+    assert refused(rel.schedule, "s1", "networking", NOW, 60, "Room 1", None, NOW) == "in_the_past"
+    assert rel.sessions == {}
+    rel.record_held_session("s2", "networking", NOW - DAY / 2, 60, None, None, dict.fromkeys(rel.members, True), NOW)
+    assert rel.sessions["s2"]["status"] == HELD
+    assert refused(rel.record_held_session, "s3", "networking", NOW + DAY, 60, None, None, dict.fromkeys(rel.members, True), NOW) == "held_in_the_future"
 
 
 @pytest.mark.parametrize("ended", [HELD, CANCELLED])

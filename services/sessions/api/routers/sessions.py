@@ -1,20 +1,20 @@
 """Sessions of a relationship or a mini-session group: schedule, reschedule, cancel, record
 attendance and feedback, complete; and the invitation as an iCalendar file."""
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.errors import NotFound, Problem
+from services.common.errors import Invalid, NotFound, Problem
 from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
 from services.sessions.api.deps import JSON_BODY, KnownSubsidiary, Now, Sessions
 from services.sessions.api.schemas import AttendanceIn, CancelIn, FeedbackIn, RescheduleIn, SessionIn, SessionOut
 from services.sessions.application import start_problem
 from services.sessions.calendar import invitation
-from services.sessions.domain import held_in_the_future, in_the_past
+from services.sessions.domain import start_problems
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
 
@@ -30,17 +30,15 @@ async def start_in_the_past(request: Request, now: Now, _: SubsidiaryWriter) -> 
         starts_at = _WHEN.validate_python(sent.get("starts_at")) if isinstance(sent, dict) else None
     except (ValueError, ValidationError):
         return []
-    problems = []
     held = isinstance(sent, dict) and sent.get("held") is True and request.url.path.endswith("/sessions")
-    if starts_at is not None and not held and starts_at <= now:
-        problems.append(start_problem(in_the_past(starts_at)))
-    if starts_at is not None and held and starts_at > now:
-        problems.append(start_problem(held_in_the_future(starts_at)))
+    problems = [start_problem(reason) for reason in start_problems(starts_at, now, held=held)] if starts_at is not None else []
     request.state.problems = problems
     return problems
 
 
 TIMED_BODY = [*JSON_BODY, Depends(start_in_the_past)]
+# The same, for the endpoint to refuse a body whose only problem is its start (422).
+StartProblems = Annotated[list[Problem], Depends(start_in_the_past)]
 
 
 @router.post(
@@ -59,8 +57,10 @@ TIMED_BODY = [*JSON_BODY, Depends(start_in_the_past)]
     },
 )
 def schedule(
-    subsidiary_id: str, body: SessionIn, _: SubsidiaryWriter, sessions: Sessions, now: Now
+    subsidiary_id: str, body: SessionIn, _: SubsidiaryWriter, problems: StartProblems, sessions: Sessions, now: Now
 ) -> SessionOut:
+    if problems:
+        raise Invalid(problems)
     relationship, format = body.target
     session_id = sessions.schedule_session(
         subsidiary_id,
@@ -135,8 +135,10 @@ def get_session(subsidiary_id: str, session_id: UUID, _: SubsidiaryReader, sessi
     responses={**BODY_ERROR_RESPONSES, **CONFLICTS},
 )
 def reschedule(
-    subsidiary_id: str, session_id: UUID, body: RescheduleIn, _: SubsidiaryWriter, sessions: Sessions, now: Now
+    subsidiary_id: str, session_id: UUID, body: RescheduleIn, _: SubsidiaryWriter, problems: StartProblems, sessions: Sessions, now: Now
 ) -> SessionOut:
+    if problems:
+        raise Invalid(problems)
     sessions.reschedule_session(
         subsidiary_id,
         str(session_id),
