@@ -187,6 +187,11 @@ class SessionsApplication(ConsumingApplication):
     name = "sessions"  # also the prefix of its eventsourcing settings, e.g. SESSIONS_SQLITE_DBNAME
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
     personal_data = PERSONAL_DATA
+    # A subsidiary's roster records every fact enrolment tells of its participants (for the
+    # view), so its stream grows with the subsidiary: a command loads its last snapshot and
+    # the events since. (It keeps nothing personal: the snapshot needs no sealing. The match
+    # book, whose state holds profiles, is not snapshotted: see README, "Group scale".)
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Roster: 500}
     batch = SessionsBatch
     handlers: ClassVar[Mapping[type[IntegrationEvent], Handler]] = {
         SubsidiaryOnboarded: SessionsBatch.onboarded,

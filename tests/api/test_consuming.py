@@ -13,6 +13,7 @@ from services.common.context import acting
 from services.matching.application import MatchingApplication
 from services.matching.domain import MatchBook, book_id
 from services.sessions.application import SessionsApplication
+from services.sessions.domain import roster_id
 from test_replay import SUB, enrolment_events, store, upstream  # noqa: F401 - store is a fixture
 
 __all__ = ["store"]
@@ -105,3 +106,15 @@ def test_sessions_shows_the_newest_profile_whatever_the_order_and_nothing_person
     app.view.catch_up()
     person = app.view.subsidiaries[SUB].participants[mentee]
     assert (person["name"], person["email"], person["erased"]) == (None, None, True)
+
+
+def test_a_long_roster_is_loaded_from_its_snapshot_and_the_events_since(store):
+    app = SessionsApplication(env=store("sessions"))
+    events, _, mentees = enrolment_events(SUB, 0, 520)
+    app.apply_events(events)
+    roster = app.repository.get(roster_id(SUB))
+    snapshots = list(app.snapshots.get(roster_id(SUB), desc=True, limit=1))
+    assert snapshots and snapshots[0].originator_version == 500 < roster.version
+    fresh = SessionsApplication(env=store("sessions"))  # another process, nothing cached
+    assert vars(fresh.repository.get(roster_id(SUB))) == vars(roster)
+    assert fresh.repository.get(roster_id(SUB)).rules.themes == roster.rules.themes != []
