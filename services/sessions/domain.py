@@ -218,11 +218,63 @@ def agenda_id(participant_id: str) -> UUID:
 
 
 class Roster(Aggregate):
+    # The aggregates' events are declared, not left to @event to make from the methods'
+    # signatures, so that mypy knows them (the library subclasses each; names, topics and
+    # fields are unchanged).
+    class Opened(Aggregate.Created):
+        subsidiary_id: str
+
+    class SubsidiaryNoted(Aggregate.Event):
+        name: str
+        timezone: str
+        source_event_id: str
+
+    class ProgrammeNoted(Aggregate.Event):
+        settings: dict[str, Any]
+        source_event_id: str
+
+    class ParticipantNoted(Aggregate.Event):
+        participant_id: str
+        role: str
+        name: str
+        email: str
+        as_of: str
+        source_event_id: str
+
+    class ParticipantErased(Aggregate.Event):
+        participant_id: str
+        source_event_id: str
+
+    class MentorCertified(Aggregate.Event):
+        participant_id: str
+        source_event_id: str
+
+    class ParticipantWithdrawn(Aggregate.Event):
+        participant_id: str
+        reason: str
+        source_event_id: str
+
+    class MatchWaiting(Aggregate.Event):
+        match: dict[str, Any]
+        source_event_id: str
+
+    class MatchesReleased(Aggregate.Event):
+        match_ids: list[str]
+
+    class MatchMemberLeftNoted(Aggregate.Event):
+        match_id: str
+        mentee_ids: list[str]
+        source_event_id: str
+
+    class MatchEndNoted(Aggregate.Event):
+        match_id: str
+        source_event_id: str
+
     @staticmethod
     def create_id(subsidiary_id: str, **_: Any) -> UUID:
         return roster_id(subsidiary_id)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, subsidiary_id: str) -> None:
         self.subsidiary_id = subsidiary_id
         self.name: str | None = None
@@ -237,18 +289,18 @@ class Roster(Aggregate):
     def has_processed(self, source_event_id: str) -> bool:
         return source_event_id in self.processed
 
-    @event("SubsidiaryNoted")
+    @event(SubsidiaryNoted)
     def note_subsidiary(self, name: str, timezone: str, source_event_id: str) -> None:
         self.name = name
         self.timezone = timezone
         self.processed[source_event_id] = True
 
-    @event("ProgrammeNoted")
+    @event(ProgrammeNoted)
     def note_programme(self, settings: dict[str, Any], source_event_id: str) -> None:
         self.programme = settings
         self.processed[source_event_id] = True
 
-    @event("ParticipantNoted")
+    @event(ParticipantNoted)
     def note_participant(
         self, participant_id: str, role: str, name: str, email: str, as_of: str, source_event_id: str
     ) -> None:
@@ -260,40 +312,40 @@ class Roster(Aggregate):
                 record.update(name=name, email=email)
         self.processed[source_event_id] = True
 
-    @event("ParticipantErased")
+    @event(ParticipantErased)
     def note_erased(self, participant_id: str, source_event_id: str) -> None:
         """Their personal data is erased: none of it is kept; their relationships and sessions stay."""
         self._participant(participant_id).update(name=None, email=None, withdrawal_reason=None, erased=True)
         self.processed[source_event_id] = True
 
-    @event("MentorCertified")
+    @event(MentorCertified)
     def note_certified(self, participant_id: str, source_event_id: str) -> None:
         self._participant(participant_id)["certified"] = True
         self.processed[source_event_id] = True
 
-    @event("ParticipantWithdrawn")
+    @event(ParticipantWithdrawn)
     def note_withdrawn(self, participant_id: str, reason: str, source_event_id: str) -> None:
         self._participant(participant_id).update(withdrawn=True, withdrawal_reason=reason)
         self.processed[source_event_id] = True
 
-    @event("MatchWaiting")
+    @event(MatchWaiting)
     def hold_match(self, match: dict[str, Any], source_event_id: str) -> None:
         self.waiting_matches[match["match_id"]] = match
         self.processed[source_event_id] = True
 
-    @event("MatchesReleased")
+    @event(MatchesReleased)
     def release_matches(self, match_ids: list[str]) -> None:
         for match_id in match_ids:
             self.waiting_matches.pop(match_id, None)
 
-    @event("MatchMemberLeftNoted")
+    @event(MatchMemberLeftNoted)
     def note_member_left(self, match_id: str, mentee_ids: list[str], source_event_id: str) -> None:
         """A mentee left a group: a match still waiting for the programme opens without them."""
         if match_id in self.waiting_matches:
             self.waiting_matches[match_id]["mentee_ids"] = list(mentee_ids)
         self.processed[source_event_id] = True
 
-    @event("MatchEndNoted")
+    @event(MatchEndNoted)
     def note_match_end(self, match_id: str, source_event_id: str) -> None:
         """A match that ended before its relationship could open never opens."""
         self.waiting_matches.pop(match_id, None)
@@ -336,11 +388,82 @@ class ProgrammeRules:
 class Relationship(Aggregate):
     """A pair (one mentor, one mentee) or a mini-session group (one mentor, several mentees)."""
 
+    class Opened(Aggregate.Created):
+        subsidiary_id: str
+        match_id: str
+        format: str
+        mentor_id: str
+        mentee_ids: list[str]
+        theme: str | None
+        target_sessions: int
+        session_minutes: int
+        matched_at: datetime
+
+    class SessionScheduled(Aggregate.Event):
+        session_id: str
+        theme: str
+        starts_at: datetime
+        duration_minutes: int
+        location: str | None
+        video_link: str | None
+        participant_ids: list[str]
+        format: str
+
+    class SessionRescheduled(Aggregate.Event):
+        session_id: str
+        starts_at: datetime
+        duration_minutes: int
+        location: str | None
+        video_link: str | None
+        sequence: int
+
+    class SessionCancelled(Aggregate.Event):
+        session_id: str
+        reason: str
+
+    class AttendanceRecorded(Aggregate.Event):
+        session_id: str
+        participant_id: str
+        present: bool
+
+    class FeedbackGiven(Aggregate.Event):
+        session_id: str
+        participant_id: str
+        role: str
+        rating: int
+        comment: str | None
+
+    class SessionHeld(Aggregate.Event):
+        session_id: str
+        sessions_held: int
+        format: str
+        theme: str
+
+    class Completed(Aggregate.Event):
+        match_id: str
+        sessions_held: int
+
+    class NoteAdded(Aggregate.Event):
+        author_id: str
+        note: str
+        written_at: datetime
+
+    class MemberLeft(Aggregate.Event):
+        participant_id: str
+        reason: str
+        session_ids: list[str]
+
+    class Closed(Aggregate.Event):
+        match_id: str
+        reason: str
+        sessions_held: int
+
+
     @staticmethod
     def create_id(match_id: str, **_: Any) -> UUID:
         return relationship_id(match_id)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(
         self,
         subsidiary_id: str,
@@ -449,7 +572,7 @@ class Relationship(Aggregate):
             self.record_attendance(session_id, participant_id, attendance[participant_id], now)
         self.complete_session(session_id, now)
 
-    @event("SessionScheduled")
+    @event(SessionScheduled)
     def _scheduled(
         self,
         session_id: str,
@@ -497,7 +620,7 @@ class Relationship(Aggregate):
             sequence=session["sequence"] + 1,
         )
 
-    @event("SessionRescheduled")
+    @event(SessionRescheduled)
     def _rescheduled(
         self,
         session_id: str,
@@ -515,7 +638,7 @@ class Relationship(Aggregate):
         self._allowed(session_id, "cancel", None)
         self._cancelled(session_id=session_id, reason=reason)
 
-    @event("SessionCancelled")
+    @event(SessionCancelled)
     def _cancelled(self, session_id: str, reason: str) -> None:
         self.sessions[session_id].update(status=CANCELLED, reason=reason)
 
@@ -526,7 +649,7 @@ class Relationship(Aggregate):
             return  # recorded already: a retried request records nothing more
         self._attendance_recorded(session_id=session_id, participant_id=participant_id, present=present)
 
-    @event("AttendanceRecorded")
+    @event(AttendanceRecorded)
     def _attendance_recorded(self, session_id: str, participant_id: str, present: bool) -> None:
         self.sessions[session_id]["attendance"][participant_id] = present
 
@@ -542,7 +665,7 @@ class Relationship(Aggregate):
             session_id=session_id, participant_id=participant_id, role=role, rating=rating, comment=comment
         )
 
-    @event("FeedbackGiven")
+    @event(FeedbackGiven)
     def _feedback_given(
         self, session_id: str, participant_id: str, role: str, rating: int, comment: str | None
     ) -> None:
@@ -556,12 +679,12 @@ class Relationship(Aggregate):
         if self.status == ACTIVE and self.held >= self.target_sessions:
             self._completed(match_id=self.match_id, sessions_held=self.held)
 
-    @event("SessionHeld")
+    @event(SessionHeld)
     def _held(self, session_id: str, sessions_held: int, format: str, theme: str) -> None:  # noqa: A002
         self.sessions[session_id]["status"] = HELD
         self.held = sessions_held
 
-    @event("Completed")
+    @event(Completed)
     def _completed(self, match_id: str, sessions_held: int) -> None:
         self.status = COMPLETED
 
@@ -575,7 +698,7 @@ class Relationship(Aggregate):
             raise SessionsError(not_a_relationship_member(author_id))
         self._note_added(author_id=author_id, note=note, written_at=now)
 
-    @event("NoteAdded")
+    @event(NoteAdded)
     def _note_added(self, author_id: str, note: str, written_at: datetime) -> None:
         self.notes.append({"author_id": author_id, "note": note, "written_at": written_at})
 
@@ -605,7 +728,7 @@ class Relationship(Aggregate):
         self._member_left(participant_id=participant_id, reason=reason, session_ids=upcoming)
         return upcoming
 
-    @event("MemberLeft")
+    @event(MemberLeft)
     def _member_left(self, participant_id: str, reason: str, session_ids: list[str]) -> None:
         self.mentee_ids.remove(participant_id)
         for session_id in session_ids:
@@ -622,7 +745,7 @@ class Relationship(Aggregate):
         self._closed(match_id=self.match_id, reason=reason, sessions_held=self.held)
         return to_cancel
 
-    @event("Closed")
+    @event(Closed)
     def _closed(self, match_id: str, reason: str, sessions_held: int) -> None:
         self.status = CLOSED
         self.reason = reason
@@ -659,11 +782,24 @@ class Relationship(Aggregate):
 class Agenda(Aggregate):
     """The sessions one participant is booked in, with their times."""
 
+    class Opened(Aggregate.Created):
+        participant_id: str
+        subsidiary_id: str
+
+    class Booked(Aggregate.Event):
+        session_id: str
+        starts_at: datetime
+        ends_at: datetime
+
+    class Released(Aggregate.Event):
+        session_id: str
+
+
     @staticmethod
     def create_id(participant_id: str, **_: Any) -> UUID:
         return agenda_id(participant_id)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, participant_id: str, subsidiary_id: str) -> None:
         self.participant_id = participant_id
         self.subsidiary_id = subsidiary_id
@@ -676,11 +812,11 @@ class Agenda(Aggregate):
                 return session_id
         return None
 
-    @event("Booked")
+    @event(Booked)
     def book(self, session_id: str, starts_at: datetime, ends_at: datetime) -> None:
         self.bookings[session_id] = (starts_at, ends_at)
 
-    @event("Released")
+    @event(Released)
     def release(self, session_id: str) -> None:
         self.bookings.pop(session_id, None)
 
