@@ -74,7 +74,7 @@ class MatchBook(Aggregate):
 
     class ParticipantWithdrawn(Aggregate.Event):
         participant_id: str
-        reason: str
+        reason: str | None  # sealed: None once their personal data is erased
         source_event_id: str | None
 
     class SourceNoted(Aggregate.Event):
@@ -197,7 +197,7 @@ class MatchBook(Aggregate):
         self._participant(participant_id)["certified"] = True
         self._noted(source_event_id)
 
-    def note_withdrawn(self, participant_id: str, reason: str) -> None:
+    def note_withdrawn(self, participant_id: str, reason: str | None) -> None:
         """The participant leaves: their active matches end, and the others are freed; a
         mini-session group that still has mentees goes on without the mentee who left."""
         for match in self.active_matches_of(participant_id):
@@ -212,7 +212,7 @@ class MatchBook(Aggregate):
         self._withdrawn(participant_id=participant_id, reason=reason)
 
     @event(ParticipantWithdrawn)
-    def _withdrawn(self, participant_id: str, reason: str, source_event_id: str | None = None) -> None:
+    def _withdrawn(self, participant_id: str, reason: str | None, source_event_id: str | None = None) -> None:
         self._participant(participant_id).update(withdrawn=True, withdrawal_reason=reason)
         self._noted(source_event_id)
 
@@ -239,7 +239,7 @@ class MatchBook(Aggregate):
                 reason=f"the relationship completed: {sessions_held} sessions held",
             )
 
-    def note_relationship_closed(self, match_id: str, reason: str) -> None:
+    def note_relationship_closed(self, match_id: str, reason: str | None) -> None:
         """Closed early in sessions (by an admin): the match ends and its members return to
         the pool. Closed because the match ended here already: nothing more to do."""
         if self._is_active(match_id):

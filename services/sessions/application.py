@@ -11,6 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from contracts import IntegrationEvent
+from contracts.enrolment import ParticipantErased
 from services.common.application import ServiceApplication
 from services.common.context import acting
 from collections.abc import Mapping
@@ -59,7 +60,7 @@ class SessionsApplication(ServiceApplication):
         by_subsidiary: dict[str, list[IntegrationEvent]] = defaultdict(list)
         for e in sorted(events, key=lambda e: ENROLMENT_FIRST.get(e.producer, 2)):  # stable: each topic keeps its order
             by_subsidiary[e.subsidiary_id].append(e)
-            if e.type == "ParticipantErased":
+            if isinstance(e, ParticipantErased):
                 self.forget_participant(e.payload.participant_id)  # before anything is loaded or sealed
         for subsidiary_id, theirs in by_subsidiary.items():
             self.retrying(Batch(self, subsidiary_id, theirs).apply)
