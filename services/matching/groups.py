@@ -234,7 +234,7 @@ def _solve(data: _Data, classes: list[list[int]], deadline: float, first: bool) 
     for e, mentee in enumerate(data.mentees):
         allowed_classes = tuple(np.flatnonzero(class_allowed[:, e]).tolist())
         if allowed_classes:
-            ranked = tuple(sorted(data.ranks[e], key=data.ranks[e].get))
+            ranked = tuple(sorted(data.ranks[e], key=data.ranks[e].__getitem__))
             by_key.setdefault((ranked, tuple(sorted(mentee.languages)), allowed_classes), []).append(e)
     keys = list(by_key)  # in order of their first mentee: canonical
     types = [by_key[k] for k in keys]
@@ -243,19 +243,19 @@ def _solve(data: _Data, classes: list[list[int]], deadline: float, first: bool) 
     type_ranked = {t: np.array([t in k[0] for k in keys], dtype=bool) for t in data.themes}
     type_speaks = {lang: np.array([lang in k[1] for k in keys], dtype=bool) for m in data.leaders for lang in m.languages}
     buckets: list[_Bucket] = []
-    for c, rows in enumerate(classes):
+    for c, leader_rows in enumerate(classes):
         for theme in data.themes:
-            options = {}
-            for language in sorted(data.leaders[rows[0]].languages):
+            options: dict[str, frozenset[int]] = {}
+            for language in sorted(data.leaders[leader_rows[0]].languages):
                 suited = np.flatnonzero(type_class[:, c] & type_ranked[theme] & type_speaks[language])
                 if suited.size:
                     options[language] = frozenset(suited.tolist())
-            for language, suited in options.items():
+            for language, suitable in options.items():
                 beaten = any(
-                    suited < other or (suited == other and lang < language) for lang, other in options.items() if lang != language
+                    suitable < other or (suitable == other and lang < language) for lang, other in options.items() if lang != language
                 )
                 if not beaten:
-                    buckets.append(_Bucket(c, theme, language, tuple(sorted(suited))))
+                    buckets.append(_Bucket(c, theme, language, tuple(sorted(suitable))))
     if not buckets:
         return {}, 0.0
 
@@ -397,7 +397,7 @@ def _complete(data: _Data, plan: Plan) -> int:
                 if theme in data.ranks[e] and len(members) < data.max_size and _common(data, i, members) & speaks:
                     options.append((-data.pref(e, theme), 0, i, theme))
             else:
-                favourite = min(data.ranks[e], key=data.ranks[e].get)
+                favourite = min(data.ranks[e], key=data.ranks[e].__getitem__)
                 options.append((-data.pref(e, favourite), 1, i, favourite))
         if options:
             _, _, i, theme = min(options)
