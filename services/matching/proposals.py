@@ -35,8 +35,8 @@ def person(record: dict[str, Any]) -> Person:
 
 
 def rules_of(book: MatchBook) -> Rules:
-    forbidden = frozenset(tuple(key.split(":", 1)) for key in book.forbidden)
-    return Rules(min_age_gap=book.programme.get("min_age_gap", 1), forbidden=forbidden)  # type: ignore[arg-type]
+    forbidden = frozenset((mentor_id, mentee_id) for mentor_id, _, mentee_id in (key.partition(":") for key in book.forbidden))
+    return Rules(min_age_gap=book.programme.get("min_age_gap", 1), forbidden=forbidden)
 
 
 def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
