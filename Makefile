@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install apache-kafka up test test-postgres test-tansu unit integration bench bench-load bench-brokers bench-group-scale soak schemas check-schemas translations clean
+.PHONY: install apache-kafka up typecheck test test-postgres test-tansu unit integration bench bench-load bench-brokers bench-group-scale soak schemas check-schemas translations clean
 
 install: $(INSTALLED)
 
@@ -26,11 +26,15 @@ up: $(INSTALLED)
 apache-kafka:
 	@bash infra/apache-kafka/fetch.sh || { [ -z "$$CI" ] && echo "Apache Kafka was not fetched: its tests will skip"; }
 
-# The whole suite with Apache Kafka as the broker (one KRaft node; the fault tests a
-# three-node cluster) and SQLite stores; a smoke pass with Tansu, the embedded broker of
+# mypy over services/ and contracts/ ([tool.mypy] in pyproject.toml); `make test` runs it first.
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+# The type check, then the whole suite with Apache Kafka as the broker (one KRaft node; the
+# fault tests a three-node cluster) and SQLite stores; a smoke pass with Tansu, the embedded broker of
 # `make up`; then the store-backed tests again with every event store and the key store in
 # PostgreSQL (tests/stores.py).
-test: $(INSTALLED) apache-kafka
+test: $(INSTALLED) typecheck apache-kafka
 	TANDEM_TEST_BROKER=apache $(BIN)/pytest
 	TANDEM_TEST_BROKER=tansu $(BIN)/pytest -m "smoke or tansu"
 	TANDEM_TEST_BROKER=apache TANDEM_TEST_STORE=postgres $(BIN)/pytest tests/api tests/integration
@@ -85,4 +89,4 @@ translations: $(INSTALLED)
 	$(BIN)/pybabel update --no-fuzzy-matching -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) -l fr
 
 clean:
-	rm -rf $(VENV) .pytest_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache *.egg-info

@@ -1,10 +1,11 @@
 """What every service's eventsourcing Application has in common."""
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application, Cache, LRUCache, ProcessingEvent
+from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, IntegrityError, Mapper, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.utils import Environment, EnvType
@@ -96,8 +97,8 @@ class ServiceApplication(Application[UUID]):
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Any]:  # the library's hook
         # Tell the recorder which subsidiary's chain each event joins, and when it happened.
         processing_event.saved_kwargs["placements"] = [
-            Placement(self.subsidiary_of(e, processing_event.aggregates.get(e.originator_id)), e.timestamp)
-            for e in processing_event.events
+            Placement(self.subsidiary_of(e, processing_event.aggregates.get(e.originator_id)), cast(CanMutateAggregate[UUID], e).timestamp)
+            for e in processing_event.events  # the library types them by a protocol without the timestamp they all have
         ]
         return super()._record(processing_event)
 

@@ -69,7 +69,7 @@ def verify_token(secret: str, token: str, max_lifetime: timedelta = DEFAULT_MAX_
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "iat", "sub", "iss"]}
         )
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role", "")))  # none, or not a role: ValueError
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken(str(exc)) from None
     # A token signed to live longer than the platform allows is refused, however it was made.

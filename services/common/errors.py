@@ -6,6 +6,7 @@ Every problem an API lists has one shape, the one FastAPI gives its own 422s: a 
 reading the raw answer read `msg`. A code, once published, keeps its meaning.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ class Conflict(ServiceError):
 
     status_code = 409
 
-    def __init__(self, reason: Reason | str, problems: list[Reason | str] | None = None) -> None:
+    def __init__(self, reason: Reason | str, problems: Sequence[Reason | str] | None = None) -> None:
         self.reason = _reason(reason)
         super().__init__(self.reason.message)
         self.problems = None if problems is None else [_reason(p) for p in problems]

@@ -262,7 +262,7 @@ class PostgresKeyStore(KeyStore):
         import psycopg  # the postgres extra
 
         self._psycopg = psycopg
-        self.conninfo = {"host": host, "port": int(port), "dbname": dbname, "user": user, "password": password}
+        self.conninfo: dict[str, Any] = {"host": host, "port": int(port), "dbname": dbname, "user": user, "password": password}
         self.table = f"{schema}.{TABLE}" if schema else TABLE
         self.lock = threading.Lock()
         self.connection: Any = None

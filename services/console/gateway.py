@@ -67,7 +67,8 @@ class ServiceProblem:
             return cls(str(raw))
         loc = raw.get("loc") or []
         where = str(loc[1]) if len(loc) > 1 and loc[0] == "body" else ""
-        ctx = raw.get("ctx") if isinstance(raw.get("ctx"), dict) else {}
+        given = raw.get("ctx")
+        ctx: dict[str, Any] = given if isinstance(given, dict) else {}
         if "row" in raw:  # a CSV import's row error
             ctx = {**ctx, "row": raw["row"], "column": raw.get("column", "")}
         return cls(str(raw.get("msg", raw.get("message", ""))), raw.get("type"), ctx, where)

@@ -69,7 +69,7 @@ class Jobs:
         try:
             await work(job)
         except ApiError as exc:
-            job.state, job.problems = "failed", exc.problems()  # translated when shown, in the viewer's language
+            job.state, job.problems = "failed", list[ServiceProblem | str](exc.problems())  # translated when shown, in the viewer's language
             job.result["status"] = exc.status
             job.result["detail"] = exc.detail
         except ServiceUnavailable as exc:

@@ -215,9 +215,9 @@ class EnrolmentApplication(ServiceApplication):
 
     def get_participant(self, slug: str, participant_id: UUID) -> Participant:
         try:
-            participant: Participant = self.repository.get(participant_id)
+            participant: object = self.repository.get(participant_id)  # any aggregate may have this id: checked below
         except AggregateNotFoundError:
-            participant = None  # type: ignore[assignment]
+            participant = None
         if not isinstance(participant, Participant) or participant.subsidiary_id != slug:
             raise NotFound(f"participant {participant_id} not found")
         return participant

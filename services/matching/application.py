@@ -159,7 +159,7 @@ class MatchingApplication(ConsumingApplication):
 
     def run(self, subsidiary_id: str, run_id: UUID) -> MatchingRun:
         try:
-            run = self.repository.get(run_id)
+            run: object = self.repository.get(run_id)  # any aggregate may have this id: checked below
         except AggregateNotFoundError:
             run = None
         if not isinstance(run, MatchingRun) or run.subsidiary_id != subsidiary_id:

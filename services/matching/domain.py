@@ -47,11 +47,91 @@ def book_id(subsidiary_id: str) -> UUID:
 
 
 class MatchBook(Aggregate):
+    # The aggregates' events are declared, not left to @event to make from the methods'
+    # signatures, so that mypy knows them (the library subclasses each; names, topics and
+    # fields are unchanged).
+    class Opened(Aggregate.Created):
+        subsidiary_id: str
+        source_event_id: str | None
+
+    class ProgrammeNoted(Aggregate.Event):
+        settings: dict[str, Any]
+        source_event_id: str | None
+
+    class ParticipantNoted(Aggregate.Event):
+        participant_id: str
+        profile: dict[str, Any]
+        as_of: str
+        source_event_id: str | None
+
+    class ParticipantErased(Aggregate.Event):
+        participant_id: str
+        source_event_id: str | None
+
+    class MentorCertified(Aggregate.Event):
+        participant_id: str
+        source_event_id: str | None
+
+    class ParticipantWithdrawn(Aggregate.Event):
+        participant_id: str
+        reason: str | None  # sealed: None once their personal data is erased
+        source_event_id: str | None
+
+    class SourceNoted(Aggregate.Event):
+        source_event_id: str | None
+
+    class WeightsSet(Aggregate.Event):
+        weights: dict[str, int]
+
+    class RunStarted(Aggregate.Event):
+        run_id: str
+        format: str
+        created_at: str
+        proposals: int
+        unmatched: int
+        matched: int
+
+    class RunPublished(Aggregate.Event):
+        run_id: str
+        confirmed: int
+
+    class MatchConfirmed(Aggregate.Event):
+        match_id: str
+        run_id: str
+        format: str
+        proposal: dict[str, Any]
+
+    class MatchDeclined(Aggregate.Event):
+        match_id: str
+        mentor_id: str
+        mentee_ids: list[str]
+        by: str
+        reason: str
+
+    class MatchEnded(Aggregate.Event):
+        match_id: str
+        mentor_id: str
+        mentee_ids: list[str]
+        reason: str
+
+    class MatchMemberLeft(Aggregate.Event):
+        match_id: str
+        mentor_id: str
+        participant_id: str
+        mentee_ids: list[str]
+        reason: str
+
+    class MatchCompleted(Aggregate.Event):
+        match_id: str
+        mentor_id: str
+        mentee_ids: list[str]
+        reason: str
+
     @staticmethod
     def create_id(subsidiary_id: str, **_: Any) -> UUID:
         return book_id(subsidiary_id)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, subsidiary_id: str, source_event_id: str | None = None) -> None:
         self.subsidiary_id = subsidiary_id
         self.programme: dict[str, Any] = {}
@@ -80,12 +160,12 @@ class MatchBook(Aggregate):
         if source_event_id is not None:
             self.processed[source_event_id] = True
 
-    @event("ProgrammeNoted")
+    @event(ProgrammeNoted)
     def note_programme(self, settings: dict[str, Any], source_event_id: str | None = None) -> None:
         self.programme = settings
         self._noted(source_event_id)
 
-    @event("ParticipantNoted")
+    @event(ParticipantNoted)
     def note_participant(self, participant_id: str, profile: dict[str, Any], as_of: str, source_event_id: str | None = None) -> None:
         """An enrolment or a profile update; the newest profile wins whatever the order."""
         record = self._participant(participant_id)
@@ -95,7 +175,7 @@ class MatchBook(Aggregate):
             record.update(role=profile["role"], profile=profile, as_of=as_of)
         self._noted(source_event_id)
 
-    @event("ParticipantErased")
+    @event(ParticipantErased)
     def note_erased(self, participant_id: str, source_event_id: str | None = None) -> None:
         """Their personal data is erased: none of it is kept (their matches stay, and they
         withdrew first, so no rule needs it), nor the free text of the matches they are in
@@ -112,12 +192,12 @@ class MatchBook(Aggregate):
         """The matches, whatever their status, whose mentor or mentees include the participant."""
         return [m["id"] for m in self.matches.values() if participant_id == m["mentor_id"] or participant_id in m["mentee_ids"]]
 
-    @event("MentorCertified")
+    @event(MentorCertified)
     def note_certified(self, participant_id: str, source_event_id: str | None = None) -> None:
         self._participant(participant_id)["certified"] = True
         self._noted(source_event_id)
 
-    def note_withdrawn(self, participant_id: str, reason: str) -> None:
+    def note_withdrawn(self, participant_id: str, reason: str | None) -> None:
         """The participant leaves: their active matches end, and the others are freed; a
         mini-session group that still has mentees goes on without the mentee who left."""
         for match in self.active_matches_of(participant_id):
@@ -131,8 +211,8 @@ class MatchBook(Aggregate):
                 self.end_match(match["id"], why)
         self._withdrawn(participant_id=participant_id, reason=reason)
 
-    @event("ParticipantWithdrawn")
-    def _withdrawn(self, participant_id: str, reason: str, source_event_id: str | None = None) -> None:
+    @event(ParticipantWithdrawn)
+    def _withdrawn(self, participant_id: str, reason: str | None, source_event_id: str | None = None) -> None:
         self._participant(participant_id).update(withdrawn=True, withdrawal_reason=reason)
         self._noted(source_event_id)
 
@@ -159,13 +239,13 @@ class MatchBook(Aggregate):
                 reason=f"the relationship completed: {sessions_held} sessions held",
             )
 
-    def note_relationship_closed(self, match_id: str, reason: str) -> None:
+    def note_relationship_closed(self, match_id: str, reason: str | None) -> None:
         """Closed early in sessions (by an admin): the match ends and its members return to
         the pool. Closed because the match ended here already: nothing more to do."""
         if self._is_active(match_id):
             self.end_match(match_id, because("the relationship was closed", reason))
 
-    @event("SourceNoted")  # only in streams stored before consumed events were tracked
+    @event(SourceNoted)  # only in streams stored before consumed events were tracked
     def _source_noted(self, source_event_id: str | None = None) -> None:
         self._noted(source_event_id)
 
@@ -174,7 +254,7 @@ class MatchBook(Aggregate):
 
     # -- the programme's own settings -------------------------------------------------------
 
-    @event("WeightsSet")
+    @event(WeightsSet)
     def set_weights(self, weights: dict[str, int]) -> None:
         self.weights = weights
 
@@ -213,14 +293,14 @@ class MatchBook(Aggregate):
 
     # -- matching runs ----------------------------------------------------------------------
 
-    @event("RunStarted")
+    @event(RunStarted)
     def note_run(self, run_id: str, format: str, created_at: str, proposals: int, unmatched: int, matched: int) -> None:  # noqa: A002
         self.runs[run_id] = {
             "id": run_id, "format": format, "created_at": created_at, "status": "draft",
             "proposals": proposals, "unmatched": unmatched, "matched": matched, "confirmed": None,
         }  # fmt: skip
 
-    @event("RunPublished")
+    @event(RunPublished)
     def _run_published(self, run_id: str, confirmed: int) -> None:
         self.runs[run_id].update(status="published", confirmed=confirmed)
 
@@ -279,7 +359,7 @@ class MatchBook(Aggregate):
         )
         return problems
 
-    @event("MatchConfirmed")
+    @event(MatchConfirmed)
     def _confirmed(self, match_id: str, run_id: str, format: str, proposal: dict[str, Any]) -> None:  # noqa: A002
         self.matches[match_id] = {
             "id": match_id,
@@ -310,7 +390,7 @@ class MatchBook(Aggregate):
             )
         self._declined(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], by=by, reason=reason)
 
-    @event("MatchDeclined")
+    @event(MatchDeclined)
     def _declined(self, match_id: str, mentor_id: str, mentee_ids: list[str], by: str, reason: str) -> None:
         self.matches[match_id].update(status=DECLINED, reason=reason, declined_by=by)
         self._release(self.matches[match_id])
@@ -319,17 +399,17 @@ class MatchBook(Aggregate):
         match = self._active_match(match_id)
         self._ended(match_id=match_id, mentor_id=match["mentor_id"], mentee_ids=match["mentee_ids"], reason=reason)
 
-    @event("MatchEnded")
+    @event(MatchEnded)
     def _ended(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str) -> None:
         self.matches[match_id].update(status=ENDED, reason=reason)
         self._release(self.matches[match_id])
 
-    @event("MatchMemberLeft")
+    @event(MatchMemberLeft)
     def _member_left(self, match_id: str, mentor_id: str, participant_id: str, mentee_ids: list[str], reason: str) -> None:
         self.matches[match_id]["mentee_ids"] = list(mentee_ids)
         self.mentee_match.pop(participant_id, None)
 
-    @event("MatchCompleted")
+    @event(MatchCompleted)
     def _completed(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str) -> None:
         match = self.matches[match_id]
         match.update(status=COMPLETED, reason=reason)
@@ -358,7 +438,18 @@ class MatchBook(Aggregate):
 class MatchingRun(Aggregate):
     """A draft: nothing is final until it is published."""
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        subsidiary_id: str
+        format: str
+        proposals: list[dict[str, Any]]
+        unmatched: list[dict[str, Any]]
+        summary: dict[str, Any]
+
+    class Published(Aggregate.Event):
+        match_ids: list[str]
+
+
+    @event(Created)
     def __init__(
         self,
         subsidiary_id: str,
@@ -380,7 +471,7 @@ class MatchingRun(Aggregate):
             raise MatchingError(already_published(str(self.id)))
         self._published(match_ids=match_ids)
 
-    @event("Published")
+    @event(Published)
     def _published(self, match_ids: list[str]) -> None:
         self.status = "published"
         self.match_ids = match_ids

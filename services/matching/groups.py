@@ -42,12 +42,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
-from scipy.sparse import coo_matrix
+from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, linear_sum_assignment, milp
+from scipy.sparse import coo_matrix, csr_matrix
 
 from services.common.errors import Reason
 from services.matching.pairs import NO_MENTOR_ALLOWED, excluded_counts
@@ -234,7 +234,7 @@ def _solve(data: _Data, classes: list[list[int]], deadline: float, first: bool) 
     for e, mentee in enumerate(data.mentees):
         allowed_classes = tuple(np.flatnonzero(class_allowed[:, e]).tolist())
         if allowed_classes:
-            ranked = tuple(sorted(data.ranks[e], key=data.ranks[e].get))
+            ranked = tuple(sorted(data.ranks[e], key=data.ranks[e].__getitem__))
             by_key.setdefault((ranked, tuple(sorted(mentee.languages)), allowed_classes), []).append(e)
     keys = list(by_key)  # in order of their first mentee: canonical
     types = [by_key[k] for k in keys]
@@ -243,19 +243,19 @@ def _solve(data: _Data, classes: list[list[int]], deadline: float, first: bool) 
     type_ranked = {t: np.array([t in k[0] for k in keys], dtype=bool) for t in data.themes}
     type_speaks = {lang: np.array([lang in k[1] for k in keys], dtype=bool) for m in data.leaders for lang in m.languages}
     buckets: list[_Bucket] = []
-    for c, rows in enumerate(classes):
+    for c, leader_rows in enumerate(classes):
         for theme in data.themes:
-            options = {}
-            for language in sorted(data.leaders[rows[0]].languages):
+            options: dict[str, frozenset[int]] = {}
+            for language in sorted(data.leaders[leader_rows[0]].languages):
                 suited = np.flatnonzero(type_class[:, c] & type_ranked[theme] & type_speaks[language])
                 if suited.size:
                     options[language] = frozenset(suited.tolist())
-            for language, suited in options.items():
+            for language, suitable in options.items():
                 beaten = any(
-                    suited < other or (suited == other and lang < language) for lang, other in options.items() if lang != language
+                    suitable < other or (suitable == other and lang < language) for lang, other in options.items() if lang != language
                 )
                 if not beaten:
-                    buckets.append(_Bucket(c, theme, language, tuple(sorted(suited))))
+                    buckets.append(_Bucket(c, theme, language, tuple(sorted(suitable))))
     if not buckets:
         return {}, 0.0
 
@@ -303,7 +303,7 @@ def _solve(data: _Data, classes: list[list[int]], deadline: float, first: bool) 
     return plan, bound
 
 
-def _milp(cost, matrix, upper, var_upper, deadline):
+def _milp(cost: np.ndarray, matrix: csr_matrix, upper: np.ndarray, var_upper: np.ndarray, deadline: float) -> OptimizeResult:
     return milp(
         cost,
         integrality=np.ones(cost.size),
@@ -317,7 +317,15 @@ def _milp(cost, matrix, upper, var_upper, deadline):
 # -- 2. disaggregation -------------------------------------------------------------------
 
 
-def _disaggregate(data, classes, buckets, types, demand, broad: bool, deadline: float) -> Plan:
+def _disaggregate(
+    data: _Data,
+    classes: list[list[int]],
+    buckets: list[_Bucket],
+    types: list[list[int]],
+    demand: dict[int, dict[int, int]],
+    broad: bool,
+    deadline: float,
+) -> Plan:
     """Mentors to the buckets' groups, then mentees to mentors (maximum weight b-matching).
 
     Narrow: each bucket gets as few groups as hold the mentees the model put there (the model
@@ -325,24 +333,24 @@ def _disaggregate(data, classes, buckets, types, demand, broad: bool, deadline: 
     the class is given a group (the extra ones to the busiest buckets) and every type that
     suits the bucket may go there."""
     leader_bucket: dict[int, int] = {}
-    for c, rows in enumerate(classes):
+    for c, leader_rows in enumerate(classes):
         mine = [b for b in range(len(buckets)) if buckets[b].cls == c and b in demand]
         if not mine:
             continue
         need = {b: sum(demand[b].values()) for b in mine}
         slots = {b: -(-need[b] // data.max_size) for b in mine}  # as few groups as hold them
         if broad:
-            for _ in range(len(rows) - sum(slots.values())):
+            for _ in range(len(leader_rows) - sum(slots.values())):
                 b = max(mine, key=lambda b: (need[b] / (slots[b] * data.max_size), -b))
                 slots[b] += 1
         order = [b for b in mine for _ in range(slots[b])]
         candidates = {b: _members(types, buckets[b].types if broad else demand[b]) for b in mine}
         # Cost of giving mentor i a group of bucket b: the bucket's mentees i is not allowed with.
-        refused = {b: np.count_nonzero(~data.allowed[np.ix_(rows, candidates[b])], axis=1) for b in mine}
+        refused = {b: np.count_nonzero(~data.allowed[np.ix_(leader_rows, candidates[b])], axis=1) for b in mine}
         cost = np.column_stack([refused[b] for b in order])
         chosen_rows, chosen_cols = linear_sum_assignment(cost)
         for r, s in zip(chosen_rows.tolist(), chosen_cols.tolist()):
-            leader_bucket[rows[r]] = order[s]
+            leader_bucket[leader_rows[r]] = order[s]
 
     edges = []
     for i, b in sorted(leader_bucket.items()):
@@ -371,7 +379,7 @@ def _disaggregate(data, classes, buckets, types, demand, broad: bool, deadline: 
     return {i: (theme, sorted(members)) for i, (theme, members) in plan.items()}
 
 
-def _members(types: list[list[int]], kinds) -> list[int]:
+def _members(types: list[list[int]], kinds: Iterable[int]) -> list[int]:
     return sorted(e for k in kinds for e in types[k])
 
 
@@ -397,7 +405,7 @@ def _complete(data: _Data, plan: Plan) -> int:
                 if theme in data.ranks[e] and len(members) < data.max_size and _common(data, i, members) & speaks:
                     options.append((-data.pref(e, theme), 0, i, theme))
             else:
-                favourite = min(data.ranks[e], key=data.ranks[e].get)
+                favourite = min(data.ranks[e], key=data.ranks[e].__getitem__)
                 options.append((-data.pref(e, favourite), 1, i, favourite))
         if options:
             _, _, i, theme = min(options)

@@ -170,7 +170,7 @@ def encode(problem: PairProblem) -> EncodedPool:
     low, high = sum(t[0] for t in terms), sum(t[1] for t in terms)
     size = sum(max(-t[0], t[1]) for t in terms)
     dtype = next((t for t in (np.int8, np.int16, np.int32) if np.iinfo(t).min < low and high <= np.iinfo(t).max), None)
-    work = next((t for t in (np.int16, np.int32, np.int64) if size <= np.iinfo(t).max), None)
+    work: type[np.signedinteger] | None = next((t for t in (np.int16, np.int32, np.int64) if size <= np.iinfo(t).max), None)
     if dtype is None or work is None:
         raise ValueError("the score weights are too large")
     not_allowed = int(np.iinfo(dtype).min)
@@ -213,7 +213,7 @@ def encode(problem: PairProblem) -> EncodedPool:
 def _codes(values: list, dtype: type = np.int64) -> tuple[list, np.ndarray]:
     """Distinct values (in order of first appearance) and each value's index among them."""
     index: dict = {}
-    codes = np.array([index.setdefault(v, len(index)) for v in values], dtype=dtype)
+    codes: np.ndarray = np.array([index.setdefault(v, len(index)) for v in values], dtype=dtype)
     return list(index), codes
 
 
@@ -337,7 +337,7 @@ class _ColumnGeneration:
         # below BIG + max score, where w - u = score + (BIG - u) is small: the pass over every
         # pair computes those in the next integer type after the scores' (int16 for int8
         # scores, four times less memory traffic), and the few other mentors apart in int64.
-        self.narrow_type = {np.dtype(np.int8): np.int16, np.dtype(np.int16): np.int32, np.dtype(np.int32): np.int64}[scores.dtype]
+        self.narrow_type = _NEXT_WIDER[scores.dtype]
         score_size = int(np.iinfo(scores.dtype).max) - not_allowed  # above any |score|
         self.window = int(np.iinfo(self.narrow_type).max) // 2 - 2 * score_size  # BIG - u up to this is narrow
         self.left_out = self.window + 4 * score_size  # BIG - u for the mentors done apart: below any narrow value
@@ -346,10 +346,10 @@ class _ColumnGeneration:
         self.exact_masked = int(np.iinfo(self.exact_type).min) // 2  # the exact value of a pair not allowed
         self.rows_per_chunk = max(1, CHUNK_CELLS // max(1, self.n_m))
         rng = np.random.default_rng(_TIE_SEED)
-        self.tie_mentee = rng.integers(0, 1 << 16, self.n_e, dtype=np.uint16)
-        self.tie_mentor = rng.integers(0, 1 << 16, self.n_m, dtype=np.uint16)
+        self.tie_mentee = rng.integers(0, 1 << 16, size=(self.n_e,), dtype=np.uint16)
+        self.tie_mentor = rng.integers(0, 1 << 16, size=(self.n_m,), dtype=np.uint16)
         self.candidates = np.zeros(0, dtype=np.int64)  # sorted keys mentee * n_m + mentor
-        self.arcs = _NO_ARCS  # price arcs of the candidates for the current solution (see _price_arcs)
+        self.arcs: tuple[np.ndarray, np.ndarray, np.ndarray] = _NO_ARCS  # price arcs of the candidates for the current solution (see _price_arcs)
 
     def run(self) -> np.ndarray:
         no_one = np.full(self.n_e, -1, dtype=np.int64)
@@ -368,7 +368,8 @@ class _ColumnGeneration:
                 # prices for the same solution (Bellman-Ford from the current ones, with the new
                 # pairs); then a solve on the pairs that are nearly worth it, kept if prices
                 # consistent with every candidate exist; else the solve on every candidate.
-                arcs = tuple(np.concatenate(pair) for pair in zip(self.arcs, self._price_arcs(mentor_of, new)))
+                (tail, head, weight), (new_tail, new_head, new_weight) = self.arcs, self._price_arcs(mentor_of, new)
+                arcs = (np.concatenate((tail, new_tail)), np.concatenate((head, new_head)), np.concatenate((weight, new_weight)))
                 trial = prices.copy()
                 if self._settle(trial, *arcs, max_rounds=REPAIR_ROUNDS) and self._feasible(trial, mentor_of):
                     prices, self.arcs = trial, arcs
@@ -584,6 +585,7 @@ class _ColumnGeneration:
         return rows, cols, top
 
 
+_NEXT_WIDER: dict[np.dtype, type[np.signedinteger]] = {np.dtype(np.int8): np.int16, np.dtype(np.int16): np.int32, np.dtype(np.int32): np.int64}
 _NO_ARCS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 

@@ -2,12 +2,13 @@
 Pure: no I/O."""
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from services.common.errors import Reason
 from services.matching.domain import MatchBook
-from services.matching.groups import GroupProblem, solve_groups
-from services.matching.pairs import PairProblem, solve_pairs
+from services.matching.groups import GroupProblem, GroupSolution, solve_groups
+from services.matching.pairs import PairProblem, PairSolution, solve_pairs
 from services.matching.scoring import Person, Rules, Weights, satisfied_constraints, score_terms, shared_themes
 
 PAIR, MINI_SESSION = "pair", "mini-session"
@@ -34,8 +35,8 @@ def person(record: dict[str, Any]) -> Person:
 
 
 def rules_of(book: MatchBook) -> Rules:
-    forbidden = frozenset(tuple(key.split(":", 1)) for key in book.forbidden)
-    return Rules(min_age_gap=book.programme.get("min_age_gap", 1), forbidden=forbidden)  # type: ignore[arg-type]
+    forbidden = frozenset((mentor_id, mentee_id) for mentor_id, _, mentee_id in (key.partition(":") for key in book.forbidden))
+    return Rules(min_age_gap=book.programme.get("min_age_gap", 1), forbidden=forbidden)
 
 
 def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
@@ -46,6 +47,8 @@ def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
     capacity = {mentor_id: book.capacity_left(mentor_id) for mentor_id in mentors}
     rules = rules_of(book)
     themes = list(book.programme.get("themes", []))
+    solution: PairSolution | GroupSolution
+    load: Mapping[str, int]  # proposals per mentor
     if format == PAIR:
         weights = Weights.from_dict(book.weights)
         solution = solve_pairs(
@@ -55,7 +58,7 @@ def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
             _pair_proposal(mentors[m], mentees[e], score, weights, max(1, len(themes)), rules, names)
             for m, e, score in solution.pairs
         ]
-        summary = {"matched": solution.matched, "total_score": solution.total_score, "optimal": True}
+        summary: dict[str, Any] = {"matched": solution.matched, "total_score": solution.total_score, "optimal": True}
         load = Counter(mentor_id for mentor_id, _, _ in solution.pairs)
     else:
         max_size = int(book.programme.get("mini_session_max", 10))  # mentees per group, the mentor not counted

@@ -112,6 +112,7 @@ class MatchingView(LogFollowingView):
     def apply(self, domain_event: Any) -> None:
         if isinstance(domain_event, MatchBook.Event):  # runs are read from their own aggregate; audit reads are not shown
             book = domain_event.mutate(self.books.get(domain_event.originator_id))
+            assert book is not None  # None only for an aggregate discarded, and a book never is
             self.books[book.id] = book
             self.subsidiaries[book.subsidiary_id] = book.id
 

@@ -4,10 +4,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from icalendar import STATUS as EVENT_STATUS
 from icalendar import Calendar, Event, vCalAddress
 
 PRODID = "-//Tandem//Reverse mentoring//EN"
-STATUS = {"scheduled": "CONFIRMED", "held": "CONFIRMED", "cancelled": "CANCELLED"}
+STATUS = {"scheduled": EVENT_STATUS.CONFIRMED, "held": EVENT_STATUS.CONFIRMED, "cancelled": EVENT_STATUS.CANCELLED}
 
 
 def invitation(session: dict[str, Any], subsidiary: dict[str, Any], now: datetime) -> bytes:

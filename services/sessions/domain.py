@@ -233,11 +233,63 @@ class Roster(Aggregate):
     order, for the view (view.py), which shows it; no command reads it, so the roster keeps
     none of it."""
 
+    # The aggregates' events are declared, not left to @event to make from the methods'
+    # signatures, so that mypy knows them (the library subclasses each; names, topics and
+    # fields are unchanged).
+    class Opened(Aggregate.Created):
+        subsidiary_id: str
+
+    class SubsidiaryNoted(Aggregate.Event):
+        name: str
+        timezone: str
+        source_event_id: str | None  # only in streams stored before consumed events were tracked
+
+    class ProgrammeNoted(Aggregate.Event):
+        settings: dict[str, Any]
+        source_event_id: str | None  # only in streams stored before consumed events were tracked
+
+    class ParticipantNoted(Aggregate.Event):
+        participant_id: str
+        role: str
+        name: str | None
+        email: str | None
+        as_of: str
+        source_event_id: str | None  # only in streams stored before consumed events were tracked
+
+    class ParticipantErased(Aggregate.Event):
+        participant_id: str
+        source_event_id: str | None  # only in streams stored before consumed events were tracked
+
+    class MentorCertified(Aggregate.Event):
+        participant_id: str
+        source_event_id: str | None  # only in streams stored before consumed events were tracked
+
+    class ParticipantWithdrawn(Aggregate.Event):
+        participant_id: str
+        reason: str | None
+        source_event_id: str | None  # only in streams stored before consumed events were tracked
+
+    class MatchWaiting(Aggregate.Event):
+        match: dict[str, Any]
+        source_event_id: str | None  # only in streams stored before consumed events were tracked
+
+    class MatchesReleased(Aggregate.Event):
+        match_ids: list[str]
+
+    class MatchMemberLeftNoted(Aggregate.Event):
+        match_id: str
+        mentee_ids: list[str]
+        source_event_id: str | None  # only in streams stored before consumed events were tracked
+
+    class MatchEndNoted(Aggregate.Event):
+        match_id: str
+        source_event_id: str | None  # only in streams stored before consumed events were tracked
+
     @staticmethod
     def create_id(subsidiary_id: str, **_: Any) -> UUID:
         return roster_id(subsidiary_id)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, subsidiary_id: str) -> None:
         self.subsidiary_id = subsidiary_id
         self.programme: dict[str, Any] | None = None
@@ -256,51 +308,51 @@ class Roster(Aggregate):
         if source_event_id is not None:
             self.processed[source_event_id] = True
 
-    @event("SubsidiaryNoted")
+    @event(SubsidiaryNoted)
     def note_subsidiary(self, name: str, timezone: str, source_event_id: str | None = None) -> None:
         self._noted(source_event_id)
 
-    @event("ProgrammeNoted")
+    @event(ProgrammeNoted)
     def note_programme(self, settings: dict[str, Any], source_event_id: str | None = None) -> None:
         self.programme = settings
         self._noted(source_event_id)
 
-    @event("ParticipantNoted")
+    @event(ParticipantNoted)
     def note_participant(self, participant_id: str, role: str, name: str | None, email: str | None, as_of: str, source_event_id: str | None = None) -> None:
         """An enrolment or a profile update (the view keeps the newest)."""
         self._noted(source_event_id)
 
-    @event("ParticipantErased")
+    @event(ParticipantErased)
     def note_erased(self, participant_id: str, source_event_id: str | None = None) -> None:
         """Their personal data is erased (the view shows none of it any more)."""
         self._noted(source_event_id)
 
-    @event("MentorCertified")
+    @event(MentorCertified)
     def note_certified(self, participant_id: str, source_event_id: str | None = None) -> None:
         self._noted(source_event_id)
 
-    @event("ParticipantWithdrawn")
+    @event(ParticipantWithdrawn)
     def note_withdrawn(self, participant_id: str, reason: str | None, source_event_id: str | None = None) -> None:
         self._noted(source_event_id)
 
-    @event("MatchWaiting")
+    @event(MatchWaiting)
     def hold_match(self, match: dict[str, Any], source_event_id: str | None = None) -> None:
         self.waiting_matches[match["match_id"]] = match
         self._noted(source_event_id)
 
-    @event("MatchesReleased")
+    @event(MatchesReleased)
     def release_matches(self, match_ids: list[str]) -> None:
         for match_id in match_ids:
             self.waiting_matches.pop(match_id, None)
 
-    @event("MatchMemberLeftNoted")
+    @event(MatchMemberLeftNoted)
     def note_member_left(self, match_id: str, mentee_ids: list[str], source_event_id: str | None = None) -> None:
         """A mentee left a group: a match still waiting for the programme opens without them."""
         if match_id in self.waiting_matches:
             self.waiting_matches[match_id]["mentee_ids"] = list(mentee_ids)
         self._noted(source_event_id)
 
-    @event("MatchEndNoted")
+    @event(MatchEndNoted)
     def note_match_end(self, match_id: str, source_event_id: str | None = None) -> None:
         """A match that ended before its relationship could open never opens."""
         self.waiting_matches.pop(match_id, None)
@@ -334,11 +386,82 @@ class ProgrammeRules:
 class Relationship(Aggregate):
     """A pair (one mentor, one mentee) or a mini-session group (one mentor, several mentees)."""
 
+    class Opened(Aggregate.Created):
+        subsidiary_id: str
+        match_id: str
+        format: str
+        mentor_id: str
+        mentee_ids: list[str]
+        theme: str | None
+        target_sessions: int
+        session_minutes: int
+        matched_at: datetime
+
+    class SessionScheduled(Aggregate.Event):
+        session_id: str
+        theme: str
+        starts_at: datetime
+        duration_minutes: int
+        location: str | None
+        video_link: str | None
+        participant_ids: list[str]
+        format: str
+
+    class SessionRescheduled(Aggregate.Event):
+        session_id: str
+        starts_at: datetime
+        duration_minutes: int
+        location: str | None
+        video_link: str | None
+        sequence: int
+
+    class SessionCancelled(Aggregate.Event):
+        session_id: str
+        reason: str
+
+    class AttendanceRecorded(Aggregate.Event):
+        session_id: str
+        participant_id: str
+        present: bool
+
+    class FeedbackGiven(Aggregate.Event):
+        session_id: str
+        participant_id: str
+        role: str
+        rating: int
+        comment: str | None
+
+    class SessionHeld(Aggregate.Event):
+        session_id: str
+        sessions_held: int
+        format: str
+        theme: str
+
+    class Completed(Aggregate.Event):
+        match_id: str
+        sessions_held: int
+
+    class NoteAdded(Aggregate.Event):
+        author_id: str
+        note: str
+        written_at: datetime
+
+    class MemberLeft(Aggregate.Event):
+        participant_id: str
+        reason: str | None  # erased with its author
+        session_ids: list[str]
+
+    class Closed(Aggregate.Event):
+        match_id: str
+        reason: str | None  # erased with a member
+        sessions_held: int
+
+
     @staticmethod
     def create_id(match_id: str, **_: Any) -> UUID:
         return relationship_id(match_id)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(
         self,
         subsidiary_id: str,
@@ -452,7 +575,7 @@ class Relationship(Aggregate):
             self.record_attendance(session_id, participant_id, attendance[participant_id], now)
         self.complete_session(session_id, now)
 
-    @event("SessionScheduled")
+    @event(SessionScheduled)
     def _scheduled(
         self,
         session_id: str,
@@ -500,7 +623,7 @@ class Relationship(Aggregate):
             sequence=session["sequence"] + 1,
         )
 
-    @event("SessionRescheduled")
+    @event(SessionRescheduled)
     def _rescheduled(
         self,
         session_id: str,
@@ -518,7 +641,7 @@ class Relationship(Aggregate):
         self._allowed(session_id, "cancel", None)
         self._cancelled(session_id=session_id, reason=reason)
 
-    @event("SessionCancelled")
+    @event(SessionCancelled)
     def _cancelled(self, session_id: str, reason: str) -> None:
         self.sessions[session_id].update(status=CANCELLED, reason=reason)
 
@@ -529,7 +652,7 @@ class Relationship(Aggregate):
             return  # recorded already: a retried request records nothing more
         self._attendance_recorded(session_id=session_id, participant_id=participant_id, present=present)
 
-    @event("AttendanceRecorded")
+    @event(AttendanceRecorded)
     def _attendance_recorded(self, session_id: str, participant_id: str, present: bool) -> None:
         self.sessions[session_id]["attendance"][participant_id] = present
 
@@ -545,7 +668,7 @@ class Relationship(Aggregate):
             session_id=session_id, participant_id=participant_id, role=role, rating=rating, comment=comment
         )
 
-    @event("FeedbackGiven")
+    @event(FeedbackGiven)
     def _feedback_given(
         self, session_id: str, participant_id: str, role: str, rating: int, comment: str | None
     ) -> None:
@@ -559,12 +682,12 @@ class Relationship(Aggregate):
         if self.status == ACTIVE and self.held >= self.target_sessions:
             self._completed(match_id=self.match_id, sessions_held=self.held)
 
-    @event("SessionHeld")
+    @event(SessionHeld)
     def _held(self, session_id: str, sessions_held: int, format: str, theme: str) -> None:  # noqa: A002
         self.sessions[session_id]["status"] = HELD
         self.held = sessions_held
 
-    @event("Completed")
+    @event(Completed)
     def _completed(self, match_id: str, sessions_held: int) -> None:
         self.status = COMPLETED
 
@@ -578,11 +701,11 @@ class Relationship(Aggregate):
             raise SessionsError(not_a_relationship_member(author_id))
         self._note_added(author_id=author_id, note=note, written_at=now)
 
-    @event("NoteAdded")
+    @event(NoteAdded)
     def _note_added(self, author_id: str, note: str, written_at: datetime) -> None:
         self.notes.append({"author_id": author_id, "note": note, "written_at": written_at})
 
-    def note_withdrawal(self, participant_id: str, reason: str, at: datetime) -> tuple[list[str], list[str]]:
+    def note_withdrawal(self, participant_id: str, reason: str | None, at: datetime) -> tuple[list[str], list[str]]:
         """A member withdrew. An active relationship closes (or its group loses a mentee)
         when matching says so; a completed one has no match left, so it is done here: its
         sessions still to come are cancelled, or, when a mentee leaves a group that still
@@ -597,7 +720,7 @@ class Relationship(Aggregate):
             self._cancelled(session_id=session_id, reason=because(f"{who} withdrew", reason))
         return upcoming, []
 
-    def remove_member(self, participant_id: str, reason: str, at: datetime) -> list[str]:
+    def remove_member(self, participant_id: str, reason: str | None, at: datetime) -> list[str]:
         """A mentee left the group, which goes on without them: they are taken off its
         sessions still to come (returned, so their agenda can be freed)."""
         if self.format != "mini-session" or participant_id not in self.mentee_ids or len(self.mentee_ids) < 2 or self.status == CLOSED:
@@ -608,13 +731,13 @@ class Relationship(Aggregate):
         self._member_left(participant_id=participant_id, reason=reason, session_ids=upcoming)
         return upcoming
 
-    @event("MemberLeft")
-    def _member_left(self, participant_id: str, reason: str, session_ids: list[str]) -> None:
+    @event(MemberLeft)
+    def _member_left(self, participant_id: str, reason: str | None, session_ids: list[str]) -> None:
         self.mentee_ids.remove(participant_id)
         for session_id in session_ids:
             self.sessions[session_id]["participant_ids"].remove(participant_id)
 
-    def close(self, reason: str) -> list[str]:
+    def close(self, reason: str | None) -> list[str]:
         """Ends an active relationship early: sessions still to come are cancelled (returned,
         so the members' agendas can be freed). A completed one stays completed."""
         if self.status != ACTIVE:
@@ -625,8 +748,8 @@ class Relationship(Aggregate):
         self._closed(match_id=self.match_id, reason=reason, sessions_held=self.held)
         return to_cancel
 
-    @event("Closed")
-    def _closed(self, match_id: str, reason: str, sessions_held: int) -> None:
+    @event(Closed)
+    def _closed(self, match_id: str, reason: str | None, sessions_held: int) -> None:
         self.status = CLOSED
         self.reason = reason
 
@@ -662,11 +785,24 @@ class Relationship(Aggregate):
 class Agenda(Aggregate):
     """The sessions one participant is booked in, with their times."""
 
+    class Opened(Aggregate.Created):
+        participant_id: str
+        subsidiary_id: str
+
+    class Booked(Aggregate.Event):
+        session_id: str
+        starts_at: datetime
+        ends_at: datetime
+
+    class Released(Aggregate.Event):
+        session_id: str
+
+
     @staticmethod
     def create_id(participant_id: str, **_: Any) -> UUID:
         return agenda_id(participant_id)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, participant_id: str, subsidiary_id: str) -> None:
         self.participant_id = participant_id
         self.subsidiary_id = subsidiary_id
@@ -679,11 +815,11 @@ class Agenda(Aggregate):
                 return session_id
         return None
 
-    @event("Booked")
+    @event(Booked)
     def book(self, session_id: str, starts_at: datetime, ends_at: datetime) -> None:
         self.bookings[session_id] = (starts_at, ends_at)
 
-    @event("Released")
+    @event(Released)
     def release(self, session_id: str) -> None:
         self.bookings.pop(session_id, None)
 

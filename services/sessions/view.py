@@ -501,8 +501,9 @@ class SessionsView(LogFollowingView):
             ],
             "feedback": [dict(f) for f in row["feedback"].values()],
             "actions": {
-                action: {"allowed": refusals[action] is None, "reason": None if refusals[action] is None else refusals[action].as_dict()}
+                action: {"allowed": refusal is None, "reason": None if refusal is None else refusal.as_dict()}
                 for action in SESSION_ACTIONS
+                for refusal in [refusals[action]]
             },
             "feedback_due": feedback_due(row) if refusals["give_feedback"] is None else [],
         }

@@ -86,7 +86,7 @@ class User:
     def from_token(cls, token: str) -> "User":
         try:
             claims = jwt.decode(token, options={"verify_signature": False, "require": ["exp", "sub"]})
-            role = Role(claims.get("role"))
+            role = Role(str(claims.get("role", "")))  # none, or not a role: ValueError
         except (jwt.PyJWTError, ValueError) as exc:
             raise ValueError(f"not a Tandem token ({exc})") from None
         expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)

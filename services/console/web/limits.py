@@ -27,7 +27,7 @@ class BodyLimit(BodySizeLimit):
     def limit(self, scope: Scope) -> int:
         return self.upload_bytes if UPLOAD_PATHS.match(scope["path"]) else self.max_bytes
 
-    def too_large(self, scope: Scope, limit: int) -> Exception:
+    def too_large(self, scope: Scope, limit: int) -> TooLarge:
         return TooLarge(limit, upload=bool(UPLOAD_PATHS.match(scope["path"])))
 
     async def refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:

@@ -45,7 +45,7 @@ _ENVIRONMENT = Environment(
     extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
 )
 # `_()` and `{% trans %}` call the `gettext` each page's context carries, for its language.
-_ENVIRONMENT.newstyle_gettext = True  # type: ignore[attr-defined]
+_ENVIRONMENT.newstyle_gettext = True  # type: ignore[attr-defined]  # set by the i18n extension, unknown to jinja2's types
 _ENVIRONMENT.policies["ext.i18n.trimmed"] = True
 
 

@@ -39,7 +39,7 @@ async def matching_page(
 
 
 async def _matching_page(
-    request: Request, api: Api, subsidiary_id: str, status: str, offset: int, weight_errors: dict[str, list[str]], weights_form: dict[str, str] | None,
+    request: Request, api: Api, subsidiary_id: str, status: str, offset: int, weight_errors: dict[str, list[ServiceProblem]], weights_form: dict[str, str] | None,
     status_code: int = 200, runs_offset: int = 0,
 ) -> Response:  # fmt: skip
     status = status if status in MATCH_STATUSES else ""

@@ -142,7 +142,8 @@ def _row_problem(problem: Any, rows: dict[int, dict[str, str]]) -> dict[str, Any
         return _EMAIL.sub("[email]", text)
 
     message = scrubbed(str(problem.get("message", "")))
-    raw_ctx = problem.get("ctx") if isinstance(problem.get("ctx"), dict) else {}
+    given = problem.get("ctx")
+    raw_ctx: dict[str, Any] = given if isinstance(given, dict) else {}
     ctx = {key: scrubbed(value) if isinstance(value, str) else value for key, value in raw_ctx.items()}
     column = str(problem.get("column", ""))
     code = problem.get("type") if isinstance(problem.get("type"), str) else None

@@ -103,7 +103,7 @@ async def import_participants(
     errors += [RowError(row=rows[int(p.loc[0])].number, column=str(p.loc[1]), message=p.msg, type=p.type, ctx=p.ctx) for p in problems]
     if errors:
         errors.sort(key=lambda e: e.row)
-        return JSONResponse(  # type: ignore[return-value]
+        return JSONResponse(  # type: ignore[return-value]  # the 422, past the response model (which the annotation names)
             {"detail": [e.model_dump() for e in errors]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
         )
     profiles = [row.participant.profile() for row in rows if row.participant is not None]

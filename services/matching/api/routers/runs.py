@@ -100,18 +100,18 @@ def get_run(subsidiary_id: str, run_id: UUID, _: SubsidiaryReader, matching: Mat
 )
 def publish_run(subsidiary_id: str, run_id: UUID, _: SubsidiaryWriter, matching: Matching) -> Published:
     match_ids = matching.publish_run(subsidiary_id, run_id)
-    return Published(run_id=run_id, match_ids=match_ids)  # type: ignore[arg-type]
+    return Published(run_id=run_id, match_ids=match_ids)
 
 
 def _out(run: MatchingRun) -> RunOut:
     return RunOut(
         id=run.id,
         subsidiary_id=run.subsidiary_id,
-        format=run.format,  # type: ignore[arg-type]
-        status=run.status,  # type: ignore[arg-type]
+        format=run.format,
+        status=run.status,
         created_at=run.created_on,
         summary=run.summary,
-        proposals=run.proposals,  # type: ignore[arg-type]
-        unmatched=run.unmatched,  # type: ignore[arg-type]
-        match_ids=run.match_ids,  # type: ignore[arg-type]
+        proposals=run.proposals,
+        unmatched=run.unmatched,
+        match_ids=run.match_ids,
     )

@@ -1,7 +1,7 @@
 """Sessions of a relationship or a mini-session group: schedule, reschedule, cancel, record
 attendance and feedback, complete; and the invitation as an iCalendar file."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -19,7 +19,7 @@ from services.sessions.domain import start_problems
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
 
 _WHEN = TypeAdapter(AwareDatetime)
-CONFLICTS = {409: {"description": "The session's state, or the members' agendas, do not allow it; every reason is listed"}}
+CONFLICTS: dict[int | str, dict[str, Any]] = {409: {"description": "The session's state, or the members' agendas, do not allow it; every reason is listed"}}
 
 
 async def start_in_the_past(request: Request, now: Now, _: SubsidiaryWriter) -> list[Problem]:
