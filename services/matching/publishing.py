@@ -1,39 +1,33 @@
-"""What matching publishes: match book events translated into integration events."""
+"""What matching publishes: the match book's match events as their contracts (what matching
+learnt from enrolment and sessions, drafts and weights are not republished)."""
 
 from typing import Any
 
-from contracts import IntegrationEvent
 from contracts import matching as published
-from services.common.publishing import envelope as envelope_of
+from services.common.publishing import PublishedAs, translator
 from services.matching.domain import NAMESPACE, MatchBook
 
 
-def to_integration_event(e: Any) -> IntegrationEvent | None:
-    if not isinstance(
-        e, (MatchBook.MatchConfirmed, MatchBook.MatchDeclined, MatchBook.MatchEnded, MatchBook.MatchCompleted, MatchBook.MatchMemberLeft)
-    ):
-        return None  # what matching learnt from enrolment, drafts, weights: not republished
-    envelope = envelope_of(e, published.PRODUCER, NAMESPACE)
-    if isinstance(e, MatchBook.MatchConfirmed):
-        proposal = e.proposal
-        return published.MatchConfirmed(
-            **envelope,
-            payload={
-                "match_id": e.match_id,
-                "run_id": e.run_id,
-                "format": e.format,
-                "mentor_id": proposal["mentor_id"],
-                "mentee_ids": proposal["mentee_ids"],
-                "theme": proposal.get("theme"),
-                "shared_themes": proposal.get("shared_themes", []),
-                "language": proposal.get("language"),
-                "score": proposal["score"],
-            },
-        )
-    common = {"match_id": e.match_id, "mentor_id": e.mentor_id, "mentee_ids": e.mentee_ids}
-    if isinstance(e, MatchBook.MatchMemberLeft):
-        return published.MatchMemberLeft(**envelope, payload={**common, "participant_id": e.participant_id, "reason": e.reason})
-    if isinstance(e, MatchBook.MatchDeclined):
-        return published.MatchDeclined(**envelope, payload={**common, "by": e.by, "reason": e.reason})
-    # Ended, or completed: either way the match is over, and the reason says which.
-    return published.MatchEnded(**envelope, payload={**common, "reason": e.reason})
+def _proposed(e: Any) -> dict[str, Any]:
+    """A confirmed match is its proposal's pair or group."""
+    proposal = e.proposal
+    return {
+        "mentor_id": proposal["mentor_id"],
+        "mentee_ids": proposal["mentee_ids"],
+        "theme": proposal.get("theme"),
+        "shared_themes": proposal.get("shared_themes", []),
+        "language": proposal.get("language"),
+        "score": proposal["score"],
+    }
+
+
+PUBLISHED_AS: dict[type, PublishedAs] = {
+    MatchBook.MatchConfirmed: PublishedAs(published.MatchConfirmed, _proposed),
+    MatchBook.MatchMemberLeft: PublishedAs(published.MatchMemberLeft),
+    MatchBook.MatchDeclined: PublishedAs(published.MatchDeclined),
+    MatchBook.MatchEnded: PublishedAs(published.MatchEnded),
+    # Completed: the match is over all the same, and its reason says why.
+    MatchBook.MatchCompleted: PublishedAs(published.MatchEnded),
+}
+
+to_integration_event = translator(published.PRODUCER, NAMESPACE, PUBLISHED_AS)
