@@ -8,6 +8,7 @@ the event store has no metadata of its own. The caller sets it (services.common.
 
 import hashlib
 import hmac
+from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -38,7 +39,15 @@ DEFAULT_PROGRAMME: dict[str, Any] = {
     "min_age_gap": 1,
 }
 MENTOR, MENTEE = "mentor", "mentee"
-ENROLLED, CERTIFIED, WITHDRAWN = "enrolled", "certified", "withdrawn"
+
+
+class ParticipantStatus(StrEnum):
+    ENROLLED = "enrolled"
+    CERTIFIED = "certified"  # a mentor trained in pedagogy: may be matched
+    WITHDRAWN = "withdrawn"
+
+
+ENROLLED, CERTIFIED, WITHDRAWN = ParticipantStatus  # (stored as their plain values)
 PERSONAL_FIELDS = ("name", "email", "birth_year", "manager_email")
 ERASURE_REASON = "personal data erased"
 

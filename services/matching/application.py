@@ -20,7 +20,7 @@ from contracts.enrolment import (
 from contracts.sessions import RelationshipClosed, RelationshipCompleted
 from services.common.consuming import ConsumedBatch, ConsumingApplication, Handler
 from services.common.errors import Conflict, NotFound
-from services.matching.domain import PERSONAL_DATA, MatchBook, MatchingError, MatchingRun, already_published, book_id
+from services.matching.domain import PERSONAL_DATA, MatchBook, MatchingError, MatchingRun, RunStatus, already_published, book_id
 from services.matching.proposals import person, rules_of, run_matching
 from services.matching.scoring import violations
 from services.matching.view import MatchingView
@@ -115,7 +115,7 @@ class MatchingApplication(ConsumingApplication):
         def publish() -> list[str]:
             run = self.run(subsidiary_id, run_id)
             book = self.book(subsidiary_id)
-            if run.status != "draft":
+            if run.status != RunStatus.DRAFT:
                 raise Conflict(already_published(str(run.id)))
             rules = rules_of(book)
             try:

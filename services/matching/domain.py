@@ -10,6 +10,7 @@ store instead of double-booking someone.
 it is published into the book.
 """
 
+from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -20,7 +21,21 @@ from services.common.errors import Reason
 
 NAMESPACE = UUID("3f0c8f7e-8a43-4a4c-9d7b-6d2b1c0e5a21")
 DEFAULT_WEIGHTS = {"theme": 1, "same_site": 3, "cross_department": 2, "availability": 1}
-ACTIVE, DECLINED, ENDED, COMPLETED = "active", "declined", "ended", "completed"
+
+
+class MatchStatus(StrEnum):
+    ACTIVE = "active"
+    DECLINED = "declined"
+    ENDED = "ended"
+    COMPLETED = "completed"
+
+
+class RunStatus(StrEnum):
+    DRAFT = "draft"  # proposals only: nothing is final
+    PUBLISHED = "published"
+
+
+ACTIVE, DECLINED, ENDED, COMPLETED = MatchStatus  # (stored as their plain values)
 
 
 class MatchingError(Exception):
@@ -296,13 +311,13 @@ class MatchBook(Aggregate):
     @event(RunStarted)
     def note_run(self, run_id: str, format: str, created_at: str, proposals: int, unmatched: int, matched: int) -> None:  # noqa: A002
         self.runs[run_id] = {
-            "id": run_id, "format": format, "created_at": created_at, "status": "draft",
+            "id": run_id, "format": format, "created_at": created_at, "status": RunStatus.DRAFT,
             "proposals": proposals, "unmatched": unmatched, "matched": matched, "confirmed": None,
         }  # fmt: skip
 
     @event(RunPublished)
     def _run_published(self, run_id: str, confirmed: int) -> None:
-        self.runs[run_id].update(status="published", confirmed=confirmed)
+        self.runs[run_id].update(status=RunStatus.PUBLISHED, confirmed=confirmed)
 
     # -- matches ----------------------------------------------------------------------------
 
@@ -463,17 +478,17 @@ class MatchingRun(Aggregate):
         self.proposals = proposals
         self.unmatched = unmatched
         self.summary = summary
-        self.status = "draft"
+        self.status = RunStatus.DRAFT
         self.match_ids: list[str] = []
 
     def publish(self, match_ids: list[str]) -> None:
-        if self.status != "draft":
+        if self.status != RunStatus.DRAFT:
             raise MatchingError(already_published(str(self.id)))
         self._published(match_ids=match_ids)
 
     @event(Published)
     def _published(self, match_ids: list[str]) -> None:
-        self.status = "published"
+        self.status = RunStatus.PUBLISHED
         self.match_ids = match_ids
 
 

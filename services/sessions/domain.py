@@ -13,6 +13,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -24,8 +25,23 @@ from services.common.errors import Reason
 
 NAMESPACE = UUID("b1f4c2d0-6a2e-4e0b-9a57-2f61d7c9e3a8")
 
-ACTIVE, COMPLETED, CLOSED = "active", "completed", "closed"
-SCHEDULED, HELD, CANCELLED = "scheduled", "held", "cancelled"
+
+
+class RelationshipStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"  # its target of sessions held
+    CLOSED = "closed"  # ended early
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    HELD = "held"
+    CANCELLED = "cancelled"
+
+
+# (Stored as their plain values.)
+ACTIVE, COMPLETED, CLOSED = RelationshipStatus
+SCHEDULED, HELD, CANCELLED = SessionStatus
 MENTOR, MENTEE = "mentor", "mentee"
 STALLED_AFTER = timedelta(days=21)  # a relationship with no session booked this long after its match
 
