@@ -121,7 +121,7 @@ class EnrolmentApplication(ServiceApplication):
             )
             for p in profiles
         ]
-        claims = [self._claim_email(slug, str(p.email), p.id) for p in participants]
+        claims = [self._claim_email(slug, str(p.email), p.id) for p in participants]  # the view caught up by the checks above
         self.keys.provide(p.id for p in participants)  # each a key of their own, made in one go
         try:
             # One transaction: all the participants with their email claims, or nothing.
@@ -151,6 +151,7 @@ class EnrolmentApplication(ServiceApplication):
         aggregates: list[Any] = [participant]
         if "email" in changes and changes["email"].casefold() != str(participant.email).casefold():
             # The new email must be free; the old one is released in the same transaction.
+            self.view.catch_up()
             aggregates.append(self._claim_email(slug, changes["email"], participant.id))
             aggregates.append(self._released_claim(slug, str(participant.email)))
             aggregates = [a for a in aggregates if a is not None]
@@ -268,10 +269,11 @@ class EnrolmentApplication(ServiceApplication):
 
     def _claim_email(self, slug: str, email: str, participant_id: UUID) -> EmailClaim:
         """The email's claim, taken: its keyed claim, made or claimed again. A claim made
-        before claims were keyed (uuid5 id) that is still held refuses it too."""
+        before claims were keyed (uuid5 id) that is still held refuses it too. The caller
+        caught the view up (a claim taken meanwhile elsewhere conflicts when saved)."""
         keyed, legacy = self.claim_ids(slug, email)
         already = Reason("already_enrolled", f"this email is already enrolled in {slug}", {"subsidiary_id": slug})
-        if self.view.claims_held({legacy}):
+        if self.view.held_as_of_last_catch_up({legacy}):
             raise Conflict(already)
         if not self.view.ever_claimed(keyed):
             return EmailClaim(subsidiary_id=slug, id=keyed)
