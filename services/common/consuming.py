@@ -72,8 +72,8 @@ B = TypeVar("B", bound=ConsumedBatch)
 
 class ConsumingApplication(ServiceApplication, Generic[B]):
     batch: ClassVar[type[ConsumedBatch]] = ConsumedBatch
-    # What each consumed contract class does here; an event of a class not named is recorded
-    # as applied and changes nothing.
+    # What each consumed contract class does here; an event of a class not named changes
+    # nothing (and is not recorded as applied: the table would grow with every one).
     handlers: ClassVar[Mapping[type[IntegrationEvent], Handler]] = {}
     # Within a subsidiary's batch, the producers' order (those not named come last).
     producers_first: ClassVar[tuple[str, ...]] = ()
@@ -97,9 +97,10 @@ class ConsumingApplication(ServiceApplication, Generic[B]):
             if event_id in applied or event_id in fresh or batch.applied_before_tracking(event_id):
                 continue
             handler = self.handlers.get(type(e))
-            if handler is not None:
-                with acting(subsidiary_id=subsidiary_id, actor=e.actor.model_dump(mode="json"), correlation_id=e.correlation_id, causation_id=event_id):
-                    handler(batch, e)
+            if handler is None:
+                continue  # changes nothing here, however often it comes: not recorded either
+            with acting(subsidiary_id=subsidiary_id, actor=e.actor.model_dump(mode="json"), correlation_id=e.correlation_id, causation_id=event_id):
+                handler(batch, e)
             fresh[event_id] = e
         if fresh:
             changed = [a for a in batch.changed.values() if a.pending_events]

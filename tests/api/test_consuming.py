@@ -118,3 +118,13 @@ def test_a_long_roster_is_loaded_from_its_snapshot_and_the_events_since(store):
     fresh = SessionsApplication(env=store("sessions"))  # another process, nothing cached
     assert vars(fresh.repository.get(roster_id(SUB))) == vars(roster)
     assert fresh.repository.get(roster_id(SUB)).rules.themes == roster.rules.themes != []
+
+
+def test_an_event_the_service_has_no_use_for_is_neither_applied_nor_recorded(store):
+    app = MatchingApplication(env=store("matching"))
+    events, _, _ = enrolment_events(SUB, 1, 1)
+    app.apply_events(events)
+    before = stored(app)
+    held = upstream(sessions.SessionCancelled, SUB, {"relationship_id": str(uuid.uuid4()), "session_id": str(uuid.uuid4()), "reason": None})
+    app.apply_events([held])
+    assert stored(app) == before and app.recorder.applied({str(held.event_id)}) == set()
