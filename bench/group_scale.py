@@ -126,10 +126,8 @@ def _worker_import(app: Any, slug: str, body: bytes, timers: Timers | None) -> N
                 timers.calls[name] = 1
 
     rows, errors = step("1 parse and validate the CSV (pydantic, emails)", parse_participants, body)
-    candidates = [{"themes": row.themes, "email": row.email} for row in rows]
-    problems = step("2 programme_problems (themes, emails already enrolled)", app.programme_problems, slug, candidates)
-    if errors or problems:
-        raise RuntimeError(f"the import was refused: {len(errors)} row errors, {len(problems)} problems")
+    if errors:  # (a file with errors has the programme's rules checked as well, to list them all)
+        raise RuntimeError(f"the import was refused: {len(errors)} row errors")
     profiles = [row.participant.profile() for row in rows if row.participant is not None]
     step("3 enrol (aggregates, claims, keys, one save)", partial(app.enrol, **LEGACY_CONTEXT), slug, profiles)
 

@@ -12,7 +12,7 @@ from contracts.types import ParticipantStatus, Role
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import Conflict, Invalid, NotFound, Problem, Reason
 from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
-from services.enrolment.api.csv_import import LIST_SEPARATOR, OPTIONAL, REQUIRED, parse_participants
+from services.enrolment.api.csv_import import LIST_SEPARATOR, OPTIONAL, REQUIRED, Row, parse_participants
 from services.enrolment.api.deps import CSV_BODY, JSON_BODY, Enrolment
 from services.enrolment.api.schemas import (
     Enrolled,
@@ -96,19 +96,30 @@ async def import_participants(
 ) -> Imported:
     body = await request.body()
     rows, errors = await run_in_threadpool(parse_participants, body)
-    # The programme's rules (themes, emails) are checked on every row, valid or not, so the
-    # answer lists every error of the file at once.
-    candidates = [{"themes": row.themes, "email": row.email} for row in rows]
-    problems = await run_in_threadpool(enrolment.programme_problems, subsidiary_id, candidates)
-    errors += [RowError(row=rows[int(p.loc[0])].number, column=str(p.loc[1]), message=p.msg, type=p.type, ctx=p.ctx) for p in problems]
     if errors:
-        errors.sort(key=lambda e: e.row)
-        return JSONResponse(  # type: ignore[return-value]  # the 422, past the response model (which the annotation names)
-            {"detail": [e.model_dump() for e in errors]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
-        )
-    profiles = [row.participant.profile() for row in rows if row.participant is not None]
-    ids = await run_in_threadpool(enrolment.enrol, subsidiary_id, profiles)
+        # The programme's rules (themes, emails) are checked on every row too, valid or not,
+        # so that the answer lists every error of the file at once.
+        candidates = [{"themes": row.themes, "email": row.email} for row in rows]
+        problems = await run_in_threadpool(enrolment.programme_problems, subsidiary_id, candidates)
+        return _rows_refused(errors + _row_errors(rows, problems))
+    profiles = [row.participant.profile() for row in rows if row.participant is not None]  # every row: none has an error
+    try:
+        ids = await run_in_threadpool(enrolment.enrol, subsidiary_id, profiles)  # checks the programme's rules, once
+    except Invalid as exc:
+        return _rows_refused(_row_errors(rows, exc.problems))
     return Imported(imported=len(ids))
+
+
+def _row_errors(rows: list[Row], problems: list[Problem]) -> list[RowError]:
+    """The programme's problems (located [row index, field]) as the file's row errors."""
+    return [RowError(row=rows[int(p.loc[0])].number, column=str(p.loc[1]), message=p.msg, type=p.type, ctx=p.ctx) for p in problems]
+
+
+def _rows_refused(errors: list[RowError]) -> Imported:
+    errors.sort(key=lambda e: e.row)
+    return JSONResponse(  # type: ignore[return-value]  # the 422, past the response model (which the annotation names)
+        {"detail": [e.model_dump() for e in errors]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
 
 
 @router.get("", summary="Participants, filtered by role and status")
