@@ -81,7 +81,7 @@ class EventLog:
         self.app = app
 
     def head(self) -> int:
-        return self.app.state.enrolment.recorder.max_notification_id() or 0
+        return self.app.state.application.recorder.max_notification_id() or 0
 
     @contextmanager
     def recorded(self, count: int) -> Iterator[None]:

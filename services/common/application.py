@@ -5,8 +5,8 @@ from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application, Cache, LRUCache, ProcessingEvent
-from eventsourcing.domain import CanMutateAggregate
-from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, IntegrityError, Mapper, StoredEvent
+from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.utils import Environment, EnvType
 
@@ -14,6 +14,7 @@ from services.common.chain import UNPLACED, Placement
 from services.common.errors import Conflict, Reason
 from services.common.files import is_sqlite_file, private_sqlite_file
 from services.common.personal_data import PersonalDataKeys, SealingMapper
+from services.common.view import LogFollowingView
 
 RETRIES = 5
 
@@ -42,10 +43,23 @@ class ServiceApplication(Application[UUID]):
     # The personal fields of each stored event class, and whose they are: {event class:
     # {dotted path in the event: dotted path of the participant id}} (personal_data.py).
     personal_data: ClassVar[Mapping[type, Mapping[str, str]]] = {}
+    # Aggregates its commands read through the repository's cache rather than through a view
+    # (matching's MatchBook): replay folds them from the log and compares them with what the
+    # cache serves.
+    read_through_cache: ClassVar[tuple[type[Aggregate], ...]] = ()
+
+    # Set by construct_mapper: the relay publishes, and the audit shows, values as sealed.
+    mapper: SealingMapper
+    keys: PersonalDataKeys
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.on_saved: Callable[[], None] = lambda: None
+
+    def views(self) -> tuple[LogFollowingView, ...]:
+        """The read models that follow this application's own log: caught up before the
+        service answers its first request, and rebuilt and compared by replay."""
+        return ()
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         # The SQLite event store file is made 0600 before the library's factory opens it.
@@ -59,7 +73,7 @@ class ServiceApplication(Application[UUID]):
             return TrackingPOPOApplicationRecorder()
         return super().construct_recorder()
 
-    def construct_mapper(self) -> Mapper[UUID]:
+    def construct_mapper(self) -> SealingMapper:
         # Personal data is sealed with its participant's own key in the stored events; the
         # relay and the consumer use the same keys on Kafka.
         self.keys = PersonalDataKeys.from_env(self.env)

@@ -1,4 +1,5 @@
-"""HTTP plumbing every service shares: the app factory, error shapes, request context."""
+"""HTTP plumbing every service shares: the app factory, error shapes, request context. (A
+service's own app is built from its declaration: `create_service_app` in runtime.py.)"""
 
 import logging
 import re
@@ -54,7 +55,7 @@ BODY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def create_service_app(
+def create_http_app(
     *,
     title: str,
     description: str,
@@ -237,6 +238,12 @@ async def acting_for_request(request: Request, principal: CurrentPrincipal) -> A
 Acting = Depends(acting_for_request)
 
 
+def authenticated_body(*accepted: str) -> list[Any]:
+    """The dependencies of a route taking a body of an accepted type. Authentication first,
+    so an anonymous caller learns nothing but 401."""
+    return [Depends(authenticate), Depends(content_type(*accepted))]
+
+
 def content_type(*accepted: str) -> Callable[[Request], None]:
     """A dependency answering 415 when a request with a body is not of an accepted type."""
 
@@ -254,6 +261,8 @@ def content_type(*accepted: str) -> Callable[[Request], None]:
 
     return check
 
+
+JSON_BODY = authenticated_body("application/json")
 
 # A list's page: `limit` and `offset` query parameters; the total is in X-Total-Count.
 Limit = Annotated[int, Query(ge=1, le=10_000, description="At most this many items")]
@@ -278,4 +287,17 @@ def health_router(checks: Callable[[], dict[str, Any]]) -> APIRouter:
     return router
 
 
-__all__ = ["BODY_ERROR_RESPONSES", "ERROR_RESPONSES", "Limit", "Offset", "Acting", "Principal", "page", "content_type", "create_service_app", "health_router"]
+__all__ = [
+    "BODY_ERROR_RESPONSES",
+    "ERROR_RESPONSES",
+    "JSON_BODY",
+    "Limit",
+    "Offset",
+    "Acting",
+    "Principal",
+    "page",
+    "authenticated_body",
+    "content_type",
+    "create_http_app",
+    "health_router",
+]

@@ -22,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from contracts import IntegrationEvent, encode
+from services.common.application import ServiceApplication
 from services.common.kafka import create_consumer, create_producer, topic_is_empty
+from services.common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT_SECONDS = 30.0
@@ -48,7 +49,7 @@ class RelayStatus:
 class Relay:
     def __init__(
         self,
-        app: Application[Any],
+        app: ServiceApplication,
         translate: Translate,
         topic: str,
         bootstrap_servers: str,
@@ -66,9 +67,9 @@ class Relay:
         self.reset_check_seconds = reset_check_seconds
         # The position lives in the service's own store, beside the events it points into.
         self.tracking = app.factory.tracking_recorder()
-        self.keys = getattr(app, "keys", None)  # the participants' keys (services/common/personal_data.py)
+        self.keys = app.keys  # the participants' keys (services/common/personal_data.py)
         # Personal values go out as they were stored, sealed (encode seals any older plaintext).
-        self.to_domain_event = getattr(app.mapper, "to_sealed_domain_event", app.mapper.to_domain_event)
+        self.to_domain_event = app.mapper.to_sealed_domain_event
         self.epoch_name = f"relay-epoch:{topic}"
         self._producer: Any = None
         self._offsets_reader: Any = None
@@ -238,7 +239,7 @@ class Relay:
                 offsets_reader.close()
 
 
-def start_relay(app: Any, translate: Translate, topic: str, settings: Any) -> Relay | None:
+def start_relay(app: ServiceApplication, translate: Translate, topic: str, settings: ServiceSettings) -> Relay | None:
     """The service's relay, started and woken by each save; None when the settings disable it."""
     if not settings.relay_enabled:
         return None

@@ -6,6 +6,7 @@ Two kinds of read model:
   instance of the same class reads the same store from position 0;
 - aggregates a service reads through its repository's cache instead of a view (matching's
   `MatchBook`): each is rebuilt by folding its events from the log, without the cache.
+Each application names them: `views()` and `read_through_cache` (common/application.py).
 
 The live application may be taking writes meanwhile, so each comparison is made at one
 point: a view is caught up and copied under its own lock, and the rebuilt one reads exactly
@@ -22,20 +23,16 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.utils import resolve_topic
 
+from services.common.application import ServiceApplication
 from services.common.view import LogFollowingView
 
 MAX_DIFFERENCES = 50  # per read model: enough to see what went wrong, not a dump of the store
 MAX_VALUE_CHARS = 1000  # a differing value longer than this is summarised
 ABSENT = "<absent>"
 
-# Aggregates a service reads through its repository's cache rather than through a view.
-# Named by topic, so that this neutral module imports no service.
-CACHED_READ_MODELS: dict[str, tuple[str, ...]] = {"matching": ("services.matching.domain:MatchBook",)}
 
-
-def replay_read_models(application: Any) -> dict[str, Any]:
+def replay_read_models(application: ServiceApplication) -> dict[str, Any]:
     """Rebuild every read model of `application` from its event store into fresh instances
     and compare each with the live one. JSON-ready:
     {"service", "events", "read_models": [{"name", "position", "events", "differences",
@@ -43,10 +40,9 @@ def replay_read_models(application: Any) -> dict[str, Any]:
     ("differences" holds the first MAX_DIFFERENCES). "position": the notification the
     comparison was made at; "events": how many were replayed (for a view, its position: the
     log numbers events from 1)."""
-    reports = [_replay_view(application, view) for view in _views(application)]
-    classes = tuple(resolve_topic(topic) for topic in CACHED_READ_MODELS.get(application.name, ()))
-    if classes:
-        reports.append(_replay_cached(application, classes))
+    reports = [_replay_view(application, view) for view in application.views()]
+    if application.read_through_cache:
+        reports.append(_replay_cached(application, application.read_through_cache))
     return {
         "service": application.name,
         "events": max((r["events"] for r in reports), default=0),
@@ -55,14 +51,10 @@ def replay_read_models(application: Any) -> dict[str, Any]:
     }
 
 
-def _views(application: Any) -> list[LogFollowingView]:
-    return [value for value in vars(application).values() if isinstance(value, LogFollowingView)]
-
-
 # -- views ----------------------------------------------------------------------------------
 
 
-def _replay_view(application: Any, live: LogFollowingView) -> dict[str, Any]:
+def _replay_view(application: ServiceApplication, live: LogFollowingView) -> dict[str, Any]:
     started = time.perf_counter()
     with live.lock:  # nobody moves it on while it is caught up and copied
         live.catch_up()
@@ -73,7 +65,7 @@ def _replay_view(application: Any, live: LogFollowingView) -> dict[str, Any]:
     return _report(type(live).__name__, position, rebuilt.position, live_state, rebuilt.snapshot(), started)
 
 
-def _follow(application: Any, until: int, apply: Callable[[Any], None]) -> int:
+def _follow(application: ServiceApplication, until: int, apply: Callable[[Any], None]) -> int:
     """Apply every stored event up to notification `until`, in log order; how many there were."""
     position = count = 0
     to_domain_event = application.mapper.to_domain_event
@@ -93,7 +85,7 @@ def _follow(application: Any, until: int, apply: Callable[[Any], None]) -> int:
 # -- aggregates read through the cache --------------------------------------------------------
 
 
-def _replay_cached(application: Any, classes: tuple[type[Aggregate], ...]) -> dict[str, Any]:
+def _replay_cached(application: ServiceApplication, classes: tuple[type[Aggregate], ...]) -> dict[str, Any]:
     started = time.perf_counter()
     position = application.recorder.max_notification_id() or 0
     event_classes = tuple(cls.Event for cls in classes)
@@ -106,9 +98,10 @@ def _replay_cached(application: Any, classes: tuple[type[Aggregate], ...]) -> di
     events = _follow(application, position, fold)
     live_state, rebuilt_state = {}, {}
     for aggregate_id, aggregate in sorted(rebuilt.items(), key=lambda item: str(item[0])):
-        served = application.repository.get(aggregate_id)  # through the cache, as commands read it
+        served: Aggregate = application.repository.get(aggregate_id)  # through the cache, as commands read it
         # Saved since the log was read: the rebuilt one catches up to the version served.
-        for event in application.events.get(aggregate_id, gt=aggregate.version, lte=served.version):
+        later: Iterable[Any] = application.events.get(aggregate_id, gt=aggregate.version, lte=served.version)
+        for event in later:
             aggregate = event.mutate(aggregate)
         key = getattr(served, "subsidiary_id", None) or str(aggregate_id)
         live_state[key], rebuilt_state[key] = _state_of(served), _state_of(aggregate)

@@ -1,34 +1,50 @@
 """What runs inside every service process next to its API: its eventsourcing Application,
 the consumer of other services' topics (if it has one), the relay of its own events and,
 beside the relay, the publisher of signed checkpoints of its audit chain, started and
-stopped together, and the health report that says how each is doing."""
+stopped together, and the health report that says how each is doing. All of it, and the
+API app around it (`create_service_app`), built from the service's declaration
+(services/common/service.py)."""
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 from fastapi import FastAPI
 
 from contracts import IntegrationEvent
-from services.common.application import ServiceApplication
-from services.common.audit import AuditRead
+from services.common.audit import AuditRead, audit_router, replay_router
 from services.common.checkpoints import CheckpointPublisher, start_checkpoints
 from services.common.consumer import EventConsumer
+from services.common.consuming import ConsumingApplication
+from services.common.http import create_http_app, health_router
 from services.common.kafka import BrokerCheck, kafka_security
 from services.common.relay import Relay, start_relay
-from services.common.settings import ServiceSettings
+from services.common.service import A, S, Service
+
+
+def create_service_app(service: Service[A, S], settings: S | None = None) -> FastAPI:
+    """The service's API app: its routes and the shared audit, replay and health ones, with
+    its runtime started and stopped with the app. Settings from the environment unless given."""
+    runtime = ServiceRuntime.of(service, settings)
+    return create_http_app(
+        title=service.title,
+        description=service.description,
+        version=service.version,
+        token_secret=runtime.settings.token_secret(),
+        max_body_bytes=runtime.settings.max_body_bytes,
+        token_max_lifetime=runtime.settings.token_max_lifetime,
+        routers=[*service.routers, audit_router(runtime), replay_router(runtime), health_router(runtime.health)],
+        lifespan=runtime.lifespan(),
+    )
 
 
 @dataclass
-class ServiceRuntime:
-    name: str  # also the app.state attribute the routes read the application from
-    settings: ServiceSettings
-    create: Callable[[dict[str, str]], ServiceApplication]  # the Application, from its event store's settings
-    translate: Callable[[Any], IntegrationEvent | None]  # stored domain event -> published event
-    consumes: list[str] = field(default_factory=list)  # topics of other services
-    consumer_group: str | None = None
-    application: ServiceApplication | None = None
+class ServiceRuntime(Generic[A, S]):
+    service: Service[A, S]
+    settings: S = field(repr=False)  # it may hold the token secret: never in a log or a traceback
+    application: A | None = None
     relay: Relay | None = None
     consumer: EventConsumer | None = None
     checkpoints: CheckpointPublisher | None = None
@@ -39,22 +55,39 @@ class ServiceRuntime:
         # rather than every client failing later.
         kafka_security()
 
+    @classmethod
+    def of(cls, service: Service[A, S], settings: S | None = None) -> "ServiceRuntime[A, S]":
+        return cls(service, settings if settings is not None else service.settings())
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def consumes(self) -> list[str]:
+        """The topics of other services it reads."""
+        return [self.settings.topics.of(producer) for producer in self.service.consumes]
+
+    def create(self, env: dict[str, str]) -> A:
+        """The service's Application, from its event store's settings."""
+        return self.service.application(env=env)
+
     def lifespan(self) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             application = self.create(self.settings.event_store_env(self.name))
-            view = getattr(application, "view", None)
-            if view is not None:
+            for view in application.views():
                 view.catch_up()  # read models are ready before the first request
-            setattr(app.state, self.name, application)
+            app.state.application = application  # services.common.service.current_application
+            group = self.service.consumer_group
             if self.consumes and self.settings.consumer_enabled:
-                assert self.consumer_group is not None
-                handle = application.apply_events  # type: ignore[attr-defined]
+                # The declaration checked both when it was made.
+                assert isinstance(application, ConsumingApplication) and group is not None
                 self.consumer = EventConsumer(
                     self.settings.kafka_bootstrap_servers,
                     self.consumes,
-                    self.consumer_group,
-                    handle,
+                    group(self.settings),
+                    application.apply_events,
                     keys=application.keys,
                     dead_letter_topic=self.settings.topics.dead_letters(self.name),
                 )
@@ -84,8 +117,8 @@ class ServiceRuntime:
 
         return lifespan
 
-    def run_relay_alone(self, stop: Any) -> None:
-        """Only the relay, in this process, until `stop` (a threading.Event) is set: for
+    def run_relay_alone(self, stop: threading.Event) -> None:
+        """Only the relay, in this process, until `stop` is set (`tandem relay <service>`): for
         deployments that run several API instances on one store and one relay beside them
         (each with TANDEM_RELAY_ENABLED=false). It polls the store, as nothing wakes it."""
         application = self.create(self.settings.event_store_env(self.name))
@@ -110,7 +143,7 @@ class ServiceRuntime:
         """What the relay publishes for a stored event: audit reads stay inside the service."""
         if isinstance(domain_event, AuditRead.Event):
             return None
-        return self.translate(domain_event)
+        return self.service.translate(domain_event)
 
     def health(self) -> dict[str, Any]:
         if self.application is None:  # still starting

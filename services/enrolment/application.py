@@ -47,6 +47,9 @@ class EnrolmentApplication(ServiceApplication):
         self.reapply_erasures()
         self.view = EnrolmentView(self)
 
+    def views(self) -> tuple[EnrolmentView]:
+        return (self.view,)
+
     def reapply_erasures(self) -> int:
         """Destroy again the key of every participant whose erasure this store records (the
         journal of erasures): a key store restored from a backup taken before an erasure, or

@@ -75,6 +75,7 @@ class MatchingApplication(ConsumingApplication):
     # to date with any newer events on each read.
     env = {"AGGREGATE_CACHE_MAXSIZE": "500", "AGGREGATE_CACHE_FASTFORWARD": "y"}
     personal_data = PERSONAL_DATA
+    read_through_cache = (MatchBook,)  # the commands load the book; replay checks what the cache serves
     batch = BookBatch
     handlers: ClassVar[Mapping[type[IntegrationEvent], Handler]] = {
         SubsidiaryOnboarded: BookBatch.onboarded,
@@ -91,6 +92,9 @@ class MatchingApplication(ConsumingApplication):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.view = MatchingView(self)  # what the API reads: the pool, the matches, the runs
+
+    def views(self) -> tuple[MatchingView]:
+        return (self.view,)
 
     # -- commands -----------------------------------------------------------------------
 

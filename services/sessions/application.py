@@ -214,6 +214,9 @@ class SessionsApplication(ConsumingApplication):
         super().__init__(env)
         self.view = SessionsView(self)
 
+    def views(self) -> tuple[SessionsView]:
+        return (self.view,)
+
     # -- commands -------------------------------------------------------------------------
 
     def schedule_session(

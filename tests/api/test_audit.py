@@ -254,7 +254,7 @@ def test_on_postgresql_the_chain_verifies_and_a_changed_row_is_detected(on_postg
 
 def test_the_history_of_a_subsidiary_the_service_has_no_log_of_is_not_found_and_records_nothing(client: TestClient, world: SimpleNamespace, events: Any) -> None:
     """Before, such a read answered 200 with nothing and started a log for any name asked."""
-    recorder = client.app.state.enrolment.recorder  # type: ignore[attr-defined]
+    recorder = client.app.state.application.recorder  # type: ignore[attr-defined]
     with events.nothing_recorded():
         assert client.get(f"/subsidiaries/{NOWHERE}/audit/events", headers=AUDITOR_ALL).status_code == 404
         assert client.get(f"/subsidiaries/{NOWHERE}/audit/head", headers=AUDITOR_ALL).status_code == 404
@@ -314,7 +314,7 @@ def test_on_postgresql_the_heads_of_every_log_are_signed_and_an_export_verifies_
 ) -> None:
     client, _ = on_postgres
     key = SigningKey(Ed25519PrivateKey.generate())
-    recorder = client.app.state.enrolment.recorder  # type: ignore[attr-defined]
+    recorder = client.app.state.application.recorder  # type: ignore[attr-defined]
     heads = recorder.heads()
     assert {log for log, _, _ in heads} == {SUB_A, SUB_B}
     assert dict((log, (p, h)) for log, p, h in heads)[SUB_A] == recorder.head(SUB_A)

@@ -305,7 +305,7 @@ def small_client(start_service):
 
 
 def head(client) -> int:
-    return client.app.state.enrolment.recorder.max_notification_id() or 0
+    return client.app.state.application.recorder.max_notification_id() or 0
 
 
 def test_an_oversized_body_answers_413_records_nothing_and_the_service_keeps_serving(small_client):

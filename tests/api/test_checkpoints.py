@@ -53,7 +53,7 @@ def programme(client: TestClient, world: SimpleNamespace) -> None:
 
 def sign_heads(client: TestClient, key: SigningKey) -> list[dict[str, Any]]:
     """A checkpoint round, as each service's publisher makes one (without the broker)."""
-    recorder = client.app.state.enrolment.recorder  # type: ignore[attr-defined]
+    recorder = client.app.state.application.recorder  # type: ignore[attr-defined]
     return [key.sign("enrolment", log, position, hash_).as_json() for log, position, hash_ in recorder.heads()]
 
 
@@ -217,7 +217,7 @@ class Producer:
 def test_the_publisher_signs_the_logs_that_moved_and_refuses_to_vouch_for_a_rewrite_under_its_checkpoint(
     client: TestClient, programme: None, signing_key: SigningKey, tandem_home: Path
 ) -> None:
-    application = client.app.state.enrolment  # type: ignore[attr-defined]
+    application = client.app.state.application  # type: ignore[attr-defined]
     publisher = CheckpointPublisher("enrolment", application, signing_key, "t.audit.checkpoints", "unused:9092", every_events=1000, every_seconds=3600)
     publisher._producer = producer = Producer()
     assert publisher.due()  # a process signs every log's head when it starts
@@ -252,7 +252,7 @@ def test_an_export_where_kafka_cannot_be_reached_warns_and_holds_the_events_alon
 
 
 def test_the_publisher_reports_a_log_cut_below_its_checkpoint(client: TestClient, programme: None, signing_key: SigningKey, tandem_home: Path) -> None:
-    publisher = CheckpointPublisher("enrolment", client.app.state.enrolment, signing_key, "t.audit.checkpoints", "unused:9092")  # type: ignore[attr-defined]
+    publisher = CheckpointPublisher("enrolment", client.app.state.application, signing_key, "t.audit.checkpoints", "unused:9092")  # type: ignore[attr-defined]
     publisher._producer = Producer()
     [signed] = [c for c in publisher.publish_round() if c.log == SUB_A]
     cut_tail(tandem_home, SUB_A, keep=signed.position - 2)
@@ -275,7 +275,7 @@ class EmptyTopic:
 
 def test_a_publisher_whose_topic_was_emptied_signs_every_head_again(client: TestClient, world: SimpleNamespace, signing_key: SigningKey) -> None:
     """The embedded broker keeps topics in memory: a fresh one has none of the checkpoints."""
-    publisher = CheckpointPublisher("enrolment", client.app.state.enrolment, signing_key, "t.audit.checkpoints", "unused:9092")  # type: ignore[attr-defined]
+    publisher = CheckpointPublisher("enrolment", client.app.state.application, signing_key, "t.audit.checkpoints", "unused:9092")  # type: ignore[attr-defined]
     publisher._producer, publisher._offsets_reader = Producer(), EmptyTopic()
     assert not publisher.topic_lost_its_checkpoints()  # nothing published yet: nothing lost
     first = publisher.publish_round()

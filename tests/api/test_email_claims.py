@@ -25,14 +25,14 @@ def enrol(client, email: str, role: str = "mentee"):
 
 def claim_rows(client) -> list:
     """The claims' stored events, as the event store holds them."""
-    rows = client.app.state.enrolment.recorder.select_notifications(start=0, limit=10_000)
+    rows = client.app.state.application.recorder.select_notifications(start=0, limit=10_000)
     return [row for row in rows if ":EmailClaim." in row.topic]
 
 
 def enrol_as_before_claims_were_keyed(client, email: str) -> str:
     """What enrolment stored until now: the participant, and a claim with the uuid5 id of the
     public constant naming them in plaintext."""
-    app = client.app.state.enrolment
+    app = client.app.state.application
     context = {"subsidiary_id": SUB_A, "actor": {"subject": "before", "role": "group-admin"}, "correlation_id": "before"}
     body = participant(email)
     profile = {
@@ -103,7 +103,7 @@ def test_changing_the_email_of_a_participant_enrolled_before_releases_their_old_
 
 def test_an_erased_participants_claim_leads_nowhere_and_their_email_enrols_someone_new(client, world):
     assert erase(client, world.mentor).status_code == 204
-    app = client.app.state.enrolment
+    app = client.app.state.application
     # The claim is free, names nobody, and only the keyed id (the secret) finds it at all.
     keyed, legacy = app.claim_ids(SUB_A, "zoe@axa.fr")
     claim = app.repository.get(keyed)
@@ -119,7 +119,7 @@ def test_an_erased_participants_claim_leads_nowhere_and_their_email_enrols_someo
 
 def test_an_erased_participants_claim_from_before_claims_were_keyed_no_longer_names_them(client, world):
     before = enrol_as_before_claims_were_keyed(client, "paul@axa.fr")
-    app = client.app.state.enrolment
+    app = client.app.state.application
     legacy = legacy_email_claim_id(SUB_A, "paul@axa.fr")
     [claimed] = [e for e in app.repository.event_store.get(legacy) if isinstance(e, EmailClaim.Claimed)]
     assert str(claimed.participant_id) == before  # what today's store holds: the link

@@ -34,12 +34,12 @@ def shown(client, pid: str, slug: str = SUB_A) -> dict:
 
 def key_store(client) -> KeyStore:
     """The key store the service uses (its SQLite file or PostgreSQL table), opened apart."""
-    return key_store_from(dict(client.app.state.enrolment.env))
+    return key_store_from(dict(client.app.state.application.env))
 
 
 def stored_bytes(app) -> bytes:
     """Every stored event's bytes, as the event store holds them."""
-    rows = app.state.enrolment.recorder.select_notifications(start=0, limit=10_000)
+    rows = app.state.application.recorder.select_notifications(start=0, limit=10_000)
     return b"".join(row.state for row in rows)
 
 
@@ -85,7 +85,7 @@ def test_erasing_a_withdrawn_participant_records_the_erasure_only(client, world,
 
 
 def test_erasing_again_records_nothing_and_destroys_the_key_again(client, world, events, tandem_home: Path, monkeypatch):
-    keys = client.app.state.enrolment.keys
+    keys = client.app.state.application.keys
     # A crash between recording the erasure and destroying the key...
     monkeypatch.setattr(keys, "erase", lambda subject: (_ for _ in ()).throw(RuntimeError("crashed")))
     with pytest.raises(RuntimeError, match="crashed"):
@@ -107,7 +107,7 @@ def test_stored_events_hold_personal_data_sealed_and_read_as_erased_once_the_key
             assert encoded not in raw, plaintext
     assert f"sealed:2:{world.mentor}:".encode() in raw
 
-    app = client.app.state.enrolment
+    app = client.app.state.application
     before = {n.id: n.state for n in app.recorder.select_notifications(start=0, limit=10_000)}
     assert erase(client, world.mentor).status_code == 204
     after = {n.id: n.state for n in app.recorder.select_notifications(start=0, limit=10_000)}
@@ -189,7 +189,7 @@ def test_a_key_store_restored_from_a_backup_taken_before_an_erasure_does_not_bri
     restarted = start_service()  # ... until the service starts: it re-applies every recorded erasure
     assert reads_as_erased(restarted, world.mentor)
     assert key_store(restarted).fetch(world.mentee)[1] is not None  # the others keep theirs
-    enrolment = restarted.app.state.enrolment
+    enrolment = restarted.app.state.application
     sealed = [enrolment.mapper.to_domain_event(n) for n in enrolment.recorder.select_notifications(start=0, limit=10_000)]
     [enrolled] = [e for e in sealed if isinstance(e, Participant.Enrolled) and e.originator_id == UUID(world.mentor)]
     assert enrolled.profile["personal_data"] == dict.fromkeys(PERSONAL)
@@ -198,7 +198,7 @@ def test_a_key_store_restored_from_a_backup_taken_before_an_erasure_does_not_bri
 def test_a_crash_between_recording_the_erasure_and_destroying_the_key_is_repaired_on_start(
     start_service, world, client, events
 ):
-    keys = client.app.state.enrolment.keys
+    keys = client.app.state.application.keys
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keys, "erase", lambda subject: (_ for _ in ()).throw(RuntimeError("crashed")))
         with events.recorded(3), pytest.raises(RuntimeError, match="crashed"):  # recorded, then the process died
@@ -206,7 +206,7 @@ def test_a_crash_between_recording_the_erasure_and_destroying_the_key_is_repaire
     assert key_store(client).fetch(world.mentor)[1] is not None
     restarted = start_service()
     assert reads_as_erased(restarted, world.mentor)
-    assert restarted.app.state.enrolment.reapply_erasures() == 0  # nothing left to mend: idempotent
+    assert restarted.app.state.application.reapply_erasures() == 0  # nothing left to mend: idempotent
 
 
 def test_the_service_refuses_to_start_on_a_key_store_its_wrapping_key_does_not_open(start_service, world):

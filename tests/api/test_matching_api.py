@@ -80,7 +80,7 @@ def world(client):
         more, pid = enrolled("sub-b", role, 0)
         events += more
         ids["b"].append(pid)
-    client.app.state.matching.apply_events(events)
+    client.app.state.application.apply_events(events)
     return ids
 
 
@@ -174,7 +174,7 @@ def test_an_erased_participant_keeps_their_matches_and_shows_no_name_anywhere(cl
     run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
     client.post(f"/subsidiaries/sub-a/matching-runs/{run['id']}/publish", headers=ADMIN)
     gone = world["a-mentees"][0]
-    matching = client.app.state.matching
+    matching = client.app.state.application
     erasure = event(published.ParticipantErased, "sub-a", {"participant_id": gone})
     matching.apply_events([erasure])
     head = matching.recorder.max_notification_id()
@@ -216,7 +216,7 @@ def test_free_text_about_a_match_is_sealed_with_its_key_and_goes_when_any_member
         f"/subsidiaries/sub-a/matches/{declined['id']}/decline", json={"by": declining, "reason": "Paul Dubois is my cousin"}, headers=ADMIN
     )
     assert answer.status_code == 200, answer.text
-    matching = client.app.state.matching
+    matching = client.app.state.application
     withdrawal = {"participant_id": leaving, "role": "mentee", "reason": "burn-out, ask Dr Roche"}
     matching.apply_events([event(published.ParticipantWithdrawn, "sub-a", withdrawal)])
 
@@ -285,7 +285,7 @@ def test_a_runs_proposals_and_unmatched_are_filtered_and_paged(client, world):
     for n, themes in mentee_themes.items():
         more, _ = enrolled("sub-a", "mentee", 10 + n, themes=themes)
         events += more
-    client.app.state.matching.apply_events(events)  # 6 mentees, 4 places
+    client.app.state.application.apply_events(events)  # 6 mentees, 4 places
     run = client.post("/subsidiaries/sub-a/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
     base = f"/subsidiaries/sub-a/matching-runs/{run['id']}"
     everything = client.get(f"{base}/proposals", headers=ADMIN)
@@ -319,7 +319,7 @@ def test_a_runs_proposals_and_unmatched_are_filtered_and_paged(client, world):
 
 def test_mentors_left_without_a_proposal_say_why_by_code(client, world):
     more, _ = enrolled("sub-b", "mentor", 1)
-    client.app.state.matching.apply_events(more)
+    client.app.state.application.apply_events(more)
     run = client.post("/subsidiaries/sub-b/matching-runs", json={"format": "pair"}, headers=ADMIN).json()
     [mentor] = [u for u in run["unmatched"] if u["role"] == "mentor"]
     assert (mentor["reason_code"], mentor["reason"]) == ("no_mentee_for_mentor", "no waiting mentee left who may be matched with them")

@@ -355,7 +355,7 @@ def test_the_events_a_request_records_carry_its_subsidiary_actor_correlation_and
     assert client.post("/subsidiaries", json=subsidiary(SUB_A), headers={**GROUP_ADMIN, **ids}).status_code == 201
     ids = {"X-Correlation-ID": "onboarding-42", "X-Request-ID": "req-enrol"}
     pid = client.post(url(), json=participant("zoe@axa.fr"), headers={**ADMIN_A, **ids}).json()["id"]
-    store = app.state.enrolment
+    store = app.state.application
     rows = store.recorder.select_notifications(start=1, limit=100)
     contexts = [store.mapper.to_domain_event(row).context for row in rows if ":EmailClaim." not in row.topic]
     onboarded = {"actor": {"subject": "tester-group-admin", "role": "group-admin"}, "correlation_id": "onboarding-42", "causation_id": "req-onboard", "subsidiary_id": SUB_A}
@@ -407,7 +407,7 @@ def test_a_participant_stored_with_a_code_now_refused_still_loads(app, client, o
     personal = {k: profile.pop(k) for k in ("name", "email", "birth_year")}
     profile = {**profile, "availability": [], "personal_data": {**personal, "manager_email": None}}
     with acting(actor="test", subsidiary_id=SUB_A):
-        [pid] = app.state.enrolment.enrol(SUB_A, [profile])
+        [pid] = app.state.application.enrol(SUB_A, [profile])
     shown = client.get(url(str(pid)), headers=GROUP_ADMIN)
     assert shown.status_code == 200 and shown.json()["languages"] == ["xx"]
     # Its other fields can still change without touching the languages.

@@ -20,7 +20,7 @@ TOKEN = re.compile(rb"sealed:[12]:[^:\"\s]+:[A-Za-z0-9_=-]+")
 
 def tokens_of(app, participant_id: str) -> list[str]:
     """The sealed values the store holds for a participant: what anyone reading the topic sees."""
-    rows = app.state.enrolment.recorder.select_notifications(start=0, limit=10_000)
+    rows = app.state.application.recorder.select_notifications(start=0, limit=10_000)
     found = [t.decode() for row in rows for t in TOKEN.findall(row.state)]
     return [t for t in found if t.split(":")[2] == participant_id]
 
@@ -42,7 +42,7 @@ def test_a_name_shaped_like_a_sealed_value_is_sealed_as_data_and_breaks_nothing(
     forged = forged_v1(world.mentee_b)
     pid = client.post(f"/subsidiaries/{SUB_A}/participants", json=participant("x@axa.fr", name=forged), headers=ADMIN_A).json()["id"]
     assert name_of(client, SUB_A, pid) == forged  # a string like any other
-    assert forged.encode() not in b"".join(r.state for r in client.app.state.enrolment.recorder.select_notifications(0, 10_000))
+    assert forged.encode() not in b"".join(r.state for r in client.app.state.application.recorder.select_notifications(0, 10_000))
     still_serving()
     assert name_of(client, SUB_B, world.mentee_b) == "Jeanne Martin"  # B is untouched
     again = start_service()  # a restart rebuilds the read models from the events

@@ -140,12 +140,12 @@ def now(client) -> Clock:
 
 
 def apply(client: TestClient, *events: Any) -> None:
-    client.app.state.sessions.apply_events(list(events))
+    client.app.state.application.apply_events(list(events))
 
 
 def head(client: TestClient) -> int:
     """The event store's head: unchanged when a request recorded nothing."""
-    return client.app.state.sessions.recorder.max_notification_id() or 0
+    return client.app.state.application.recorder.max_notification_id() or 0
 
 
 @pytest.fixture
@@ -1125,7 +1125,7 @@ def test_an_erased_participant_shows_nothing_personal_and_everything_else_stays(
     assert b"Mentee1" not in ics and f"mentee1@{SUB_A}".encode() not in ics and b"Zo" in ics
 
     # The stored events hold it sealed (with the participant's key, now destroyed): nothing in plaintext.
-    app = client.app.state.sessions
+    app = client.app.state.application
     raw = b"".join(n.state for n in app.recorder.select_notifications(start=0, limit=100_000))
     for plaintext in ("Mentee1", f"mentee1@{SUB_A}.com", "Zoé explained", "Mentee1's own words", "Curious and keen"):
         assert plaintext.encode() not in raw and json.dumps(plaintext).encode() not in raw
@@ -1149,7 +1149,7 @@ def test_an_erased_participant_shows_nothing_personal_and_everything_else_stays(
 
 
 def stored(client: TestClient) -> bytes:
-    return b"".join(n.state for n in client.app.state.sessions.recorder.select_notifications(start=0, limit=100_000))
+    return b"".join(n.state for n in client.app.state.application.recorder.select_notifications(start=0, limit=100_000))
 
 
 def test_free_text_of_a_relationship_is_sealed_with_its_key_and_goes_when_any_member_is_erased(client, world, now):
@@ -1177,7 +1177,7 @@ def test_free_text_of_a_relationship_is_sealed_with_its_key_and_goes_when_any_me
         assert plaintext.encode() not in raw and json.dumps(plaintext).encode() not in raw, plaintext
     assert f"sealed:2:{world.p1}:".encode() in raw and f"sealed:2:{world.e1}:".encode() in raw
 
-    app = client.app.state.sessions
+    app = client.app.state.application
     apply(client, erased(SUB_A, world.e1))
     rel = relationship_of(client, world.p1)
     assert (rel["status"], rel["reason"]) == ("closed", None)
@@ -1204,7 +1204,7 @@ def test_free_text_of_a_relationship_is_sealed_with_its_key_and_goes_when_any_me
 def test_free_text_stored_before_it_was_sealed_reads_as_it_is_until_a_member_is_erased(client, world, now):
     """A store written before free text was sealed holds it in plaintext: it reads as it is,
     and as erased once any member of its relationship is."""
-    app = client.app.state.sessions
+    app = client.app.state.application
     new_fields = {Relationship.SessionScheduled, Relationship.SessionCancelled, Relationship.Closed}
     personal, app.mapper.personal = app.mapper.personal, {cls: f for cls, f in app.mapper.personal.items() if cls not in new_fields}
     try:  # as today's code stored them
@@ -1235,7 +1235,7 @@ def test_a_group_that_goes_on_without_an_erased_mentee_keeps_its_places(client, 
     read independently): the group goes on, with its key and its places."""
     group = book(client, group=world.g, theme="online learning", start=S, location="Room G")
     apply(client, withdrawn(SUB_A, world.e3, "mentee"), erased(SUB_A, world.e3))
-    app = client.app.state.sessions
+    app = client.app.state.application
     assert session_of(client, group["id"])["location"] == "Room G" and not app.keys.is_erased(world.g)
     apply(client, member_left(SUB_A, world.g_match, world.m1, world.e3, world.e4, world.e5))
     later = book(client, group=world.g, theme="online learning", start=S + 7 * DAY, location="Room H")
@@ -1344,7 +1344,7 @@ def test_a_session_heard_of_afterwards_is_recorded_as_held_with_its_attendance(c
     assert {p["id"]: p["present"] for p in session["participants"]} == {world.m1: True, world.e1: True}
     assert session["feedback_due"] == [world.m1, world.e1]  # feedback may follow
     # The same events a session followed live gives, in one save.
-    notifications = client.app.state.sessions.recorder.select_notifications(before + 1, 100)
+    notifications = client.app.state.application.recorder.select_notifications(before + 1, 100)
     names = [n.topic.rsplit(".", 1)[-1] for n in notifications if ":Relationship." in n.topic]
     assert names == ["SessionScheduled", "AttendanceRecorded", "AttendanceRecorded", "SessionHeld"]
     assert len({n.id for n in notifications}) == len(notifications) and head(client) == notifications[-1].id

@@ -20,7 +20,7 @@ def admin(start_service) -> TestClient:
 
 
 def head(client: TestClient) -> int:
-    return client.app.state.enrolment.recorder.max_notification_id() or 0
+    return client.app.state.application.recorder.max_notification_id() or 0
 
 
 def still_serving(client: TestClient) -> None:

@@ -66,7 +66,7 @@ def service_app(service: str, tmp_path: Path) -> Iterator[TestClient]:
                 headers = {"Authorization": f"Bearer {TOKENS['group-admin']}"}
                 client.post("/subsidiaries", json={"id": SUBSIDIARY, "name": "Fuzz", "timezone": "Europe/Paris", "locale": "fr-FR"}, headers=headers)
             else:
-                getattr(client.app.state, service).apply_events(seed)
+                client.app.state.application.apply_events(seed)
             yield client
 
 

@@ -47,7 +47,7 @@ def in_process(env: pytest.MonkeyPatch, home: Path, secret: str = SECRET) -> Non
 def published(client: TestClient, service: str) -> list[Any]:
     """Every event the service's relay would publish, from its store."""
     module = __import__(f"services.{service}.publishing", fromlist=["to_integration_event"])
-    application = getattr(client.app.state, service)
+    application = client.app.state.application
     stored = application.recorder.select_notifications(start=0, limit=100_000)
     translated = (module.to_integration_event(application.mapper.to_domain_event(n)) for n in stored)
     return [e for e in translated if e is not None]
@@ -66,7 +66,7 @@ class World:
     subsidiaries: dict[str, Subsidiary]
 
     def head(self) -> dict[str, int]:
-        return {name: getattr(c.app.state, name).recorder.max_notification_id() or 0 for name, c in self.clients.items()}
+        return {name: c.app.state.application.recorder.max_notification_id() or 0 for name, c in self.clients.items()}
 
 
 def _people(fake: Faker, sub: str, mentors: int, mentees: int) -> list[dict[str, Any]]:
@@ -103,13 +103,13 @@ def build_world(home: Path, sizes: dict[str, tuple[int, int]], seed: int = 7) ->
                 if person["role"] == "mentor":
                     enrolment.post(f"/subsidiaries/{sub}/participants/{pid}/certify").raise_for_status()
             subsidiaries[sub] = found
-        matching.app.state.matching.apply_events(published(enrolment, "enrolment"))
+        matching.app.state.application.apply_events(published(enrolment, "enrolment"))
         for sub, found in subsidiaries.items():
             run = matching.post(f"/subsidiaries/{sub}/matching-runs", json={"format": "pair"}).json()
             found.ids["run"] = [run["id"]]
             found.ids["match"] = matching.post(f"/subsidiaries/{sub}/matching-runs/{run['id']}/publish").json()["match_ids"]
             found.words |= {run["id"], *found.ids["match"]}
-        sessions.app.state.sessions.apply_events(published(enrolment, "enrolment") + published(matching, "matching"))
+        sessions.app.state.application.apply_events(published(enrolment, "enrolment") + published(matching, "matching"))
         first = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
         for sub, found in subsidiaries.items():
             relationships = sessions.get(f"/subsidiaries/{sub}/relationships").json()

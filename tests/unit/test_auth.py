@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from infra import cli
 from services.common.auth import CurrentPrincipal, InvalidToken, Principal, Role, issue_token, verify_token
-from services.common.http import create_service_app, serve
+from services.common.http import create_http_app, serve
 from services.common.settings import ConfigurationError, ServiceSettings
 from services.enrolment.api.main import create_app as enrolment_app
 from services.enrolment.settings import EnrolmentSettings
@@ -99,7 +99,7 @@ def _service(max_lifetime: timedelta | None = None, secret: str = SECRET) -> Tes
         return {"subject": principal.subject}
 
     extra = {"token_max_lifetime": max_lifetime} if max_lifetime else {}
-    return TestClient(create_service_app(title="t", description="", version="1", token_secret=secret, max_body_bytes=1024, routers=[router], **extra))
+    return TestClient(create_http_app(title="t", description="", version="1", token_secret=secret, max_body_bytes=1024, routers=[router], **extra))
 
 
 def test_a_service_answers_401_to_a_token_beyond_its_maximum_lifetime():

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.common.auth import SubsidiaryWriter, issue_token
 from services.common.context import Aggregate, acting, current_context
-from services.common.http import Acting, create_service_app
+from services.common.http import Acting, create_http_app
 
 SECRET = "context-tests-secret-" + "k" * 40
 ALICE = {"subject": "alice", "role": "group-admin"}
@@ -103,7 +103,7 @@ def _client() -> tuple[TestClient, Application]:
 
         return {"id": await run_in_threadpool(record)}
 
-    app = create_service_app(title="t", description="", version="1", token_secret=SECRET, max_body_bytes=1024, routers=[router])
+    app = create_http_app(title="t", description="", version="1", token_secret=SECRET, max_body_bytes=1024, routers=[router])
     return TestClient(app), store
 
 

@@ -2,19 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from services.common.auth import authenticate
-from services.common.http import content_type
+from services.common.http import authenticated_body
+from services.common.service import current_application
 from services.enrolment.application import EnrolmentApplication
 
+Enrolment = Annotated[EnrolmentApplication, Depends(current_application)]
 
-def get_enrolment(request: Request) -> EnrolmentApplication:
-    return request.app.state.enrolment
-
-
-Enrolment = Annotated[EnrolmentApplication, Depends(get_enrolment)]
-
-# Authentication first, so an anonymous caller learns nothing but 401.
-JSON_BODY = [Depends(authenticate), Depends(content_type("application/json"))]
-CSV_BODY = [Depends(authenticate), Depends(content_type("text/csv"))]
+CSV_BODY = authenticated_body("text/csv")

@@ -3,16 +3,12 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from services.common.auth import SubsidiaryReader, authenticate
+from services.common.auth import SubsidiaryReader
 from services.common.errors import NotFound
-from services.common.http import content_type
+from services.common.service import current_application
 from services.sessions.application import SessionsApplication
-
-
-def get_sessions(request: Request) -> SessionsApplication:
-    return request.app.state.sessions
 
 
 def clock() -> datetime:
@@ -20,7 +16,7 @@ def clock() -> datetime:
     return datetime.now(UTC)
 
 
-Sessions = Annotated[SessionsApplication, Depends(get_sessions)]
+Sessions = Annotated[SessionsApplication, Depends(current_application)]
 Now = Annotated[datetime, Depends(clock)]
 
 
@@ -31,6 +27,3 @@ def known_subsidiary(subsidiary_id: str, principal: SubsidiaryReader, sessions: 
 
 
 KnownSubsidiary = Depends(known_subsidiary)
-
-# Authentication first, so an anonymous caller learns nothing but 401.
-JSON_BODY = [Depends(authenticate), Depends(content_type("application/json"))]

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from contracts.types import ParticipantStatus, Role
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import Conflict, Invalid, NotFound, Problem, Reason
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, JSON_BODY, Acting, Limit, Offset, page
 from services.enrolment.api.csv_import import LIST_SEPARATOR, OPTIONAL, REQUIRED, Row, parse_participants
-from services.enrolment.api.deps import CSV_BODY, JSON_BODY, Enrolment
+from services.enrolment.api.deps import CSV_BODY, Enrolment
 from services.enrolment.api.schemas import (
     Enrolled,
     Imported,

@@ -7,8 +7,8 @@ from fastapi import APIRouter, status
 from contracts.enrolment import ProgrammeSettings
 from services.common.auth import CurrentPrincipal, GroupAdmin, SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting
-from services.enrolment.api.deps import JSON_BODY, Enrolment
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, JSON_BODY, Acting
+from services.enrolment.api.deps import Enrolment
 from services.enrolment.api.schemas import ProgrammeIn, SubsidiaryIn, SubsidiaryOut
 
 router = APIRouter(prefix="/subsidiaries", tags=["subsidiaries"], responses=ERROR_RESPONSES)

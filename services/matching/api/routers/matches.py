@@ -6,8 +6,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
-from services.matching.api.deps import JSON_BODY, Matching
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, JSON_BODY, Acting, Limit, Offset, page
+from services.matching.api.deps import Matching
 from services.matching.api.schemas import DeclineIn, MatchOut
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/matches", tags=["matches"], responses=ERROR_RESPONSES)

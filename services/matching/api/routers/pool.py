@@ -5,8 +5,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Offset
-from services.matching.api.deps import JSON_BODY, Matching
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, JSON_BODY, Acting, Offset
+from services.matching.api.deps import Matching
 from services.matching.api.schemas import PoolMember, PoolOut, Weights
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}", tags=["pool"], responses=ERROR_RESPONSES)

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
-from services.matching.api.deps import JSON_BODY, Matching
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, JSON_BODY, Acting, Limit, Offset, page
+from services.matching.api.deps import Matching
 from services.matching.api.schemas import Proposal, Published, RunIn, RunOut, RunSummary, Unmatched
 from services.matching.domain import MatchingRun
 

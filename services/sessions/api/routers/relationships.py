@@ -7,8 +7,8 @@ from fastapi import APIRouter, Response, status
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import NotFound
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
-from services.sessions.api.deps import JSON_BODY, KnownSubsidiary, Now, Sessions
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, JSON_BODY, Acting, Limit, Offset, page
+from services.sessions.api.deps import KnownSubsidiary, Now, Sessions
 from services.sessions.api.schemas import CloseIn, NoteIn, RelationshipOut
 
 router = APIRouter(prefix="/subsidiaries/{subsidiary_id}/relationships", tags=["relationships"], responses=ERROR_RESPONSES)

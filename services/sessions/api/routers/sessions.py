@@ -9,8 +9,8 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from services.common.auth import SubsidiaryReader, SubsidiaryWriter
 from services.common.errors import Invalid, NotFound, Problem
-from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, Acting, Limit, Offset, page
-from services.sessions.api.deps import JSON_BODY, KnownSubsidiary, Now, Sessions
+from services.common.http import BODY_ERROR_RESPONSES, ERROR_RESPONSES, JSON_BODY, Acting, Limit, Offset, page
+from services.sessions.api.deps import KnownSubsidiary, Now, Sessions
 from services.sessions.api.schemas import AttendanceIn, CancelIn, FeedbackIn, RescheduleIn, SessionIn, SessionOut
 from services.sessions.application import start_problem
 from services.sessions.calendar import invitation
