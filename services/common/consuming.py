@@ -20,7 +20,7 @@ The EventConsumer (consumer.py) hands each polled batch, decoded and checked, to
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -67,10 +67,9 @@ class ConsumedBatch:
 
 
 Handler = Callable[[Any, Any], None]  # (the service's batch, the contract event)
-B = TypeVar("B", bound=ConsumedBatch)
 
 
-class ConsumingApplication(ServiceApplication, Generic[B]):
+class ConsumingApplication(ServiceApplication):
     batch: ClassVar[type[ConsumedBatch]] = ConsumedBatch
     # What each consumed contract class does here; an event of a class not named changes
     # nothing (and is not recorded as applied: the table would grow with every one).
