@@ -78,8 +78,13 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _cluster_id() -> str:
-    # Kafka's Uuid as StorageTool random-uuid prints it (saves starting a JVM for it).
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # Kafka's Uuid as StorageTool random-uuid prints it (saves starting a JVM for it),
+    # drawn again, as Uuid.randomUuid does, when it starts with "-": the storage tool
+    # would read such an id (1 in 64) as an option and refuse to format.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 _LOG4J = """\
