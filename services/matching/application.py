@@ -2,7 +2,7 @@
 publishes and declines matches. Load, call the domain, save."""
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -19,8 +19,18 @@ from contracts.enrolment import (
 )
 from contracts.sessions import RelationshipClosed, RelationshipCompleted
 from services.common.consuming import ConsumedBatch, ConsumingApplication, Handler
-from services.common.errors import Conflict, NotFound
-from services.matching.domain import PERSONAL_DATA, MatchBook, MatchingError, MatchingRun, RunStatus, already_published, book_id
+from services.common.errors import Conflict, NotFound, Reason
+from services.matching.domain import (
+    PERSONAL_DATA,
+    Candidate,
+    MatchBook,
+    MatchingError,
+    MatchingRun,
+    RunStatus,
+    already_published,
+    book_id,
+    candidate_id,
+)
 from services.matching.proposals import person, rules_of, run_matching
 from services.matching.scoring import violations
 from services.matching.view import MatchingView
@@ -44,9 +54,25 @@ class BookBatch(ConsumedBatch):
     def programme_configured(self, e: ProgrammeConfigured) -> None:
         self.book().note_programme(settings=e.payload.model_dump(mode="json"))
 
+    def candidate(self, participant_id: str, *, erasing: bool = False) -> Candidate:
+        found = self.get(candidate_id(self.subsidiary_id, participant_id), Candidate)
+        if found is None:
+            found = self.add(Candidate(subsidiary_id=self.subsidiary_id, participant_id=participant_id))
+            # Known to the book before candidates were kept: their profile as the book has it.
+            book = self.book()
+            if erasing or book.participants.get(participant_id, {}).get("erased"):
+                found.erase()
+            legacy = book.legacy_profile(participant_id)
+            if legacy is not None:
+                found.note_profile(*legacy)
+        return found
+
     def participant_noted(self, e: ParticipantEnrolled | ParticipantProfileUpdated) -> None:
-        profile = e.payload.model_dump(mode="json", exclude={"participant_id", "changed"})
-        self.book().note_participant(participant_id=str(e.payload.participant_id), profile=profile, as_of=e.occurred_at.isoformat())
+        participant_id = str(e.payload.participant_id)
+        candidate = self.candidate(participant_id)
+        candidate.note_profile(e.payload.model_dump(mode="json", exclude={"participant_id", "changed"}), e.occurred_at.isoformat())
+        assert candidate.role is not None  # it has a profile now
+        self.book().note_role(participant_id, candidate.role)
 
     def certified(self, e: MentorCertified) -> None:
         self.book().note_certified(participant_id=str(e.payload.participant_id))
@@ -60,6 +86,7 @@ class BookBatch(ConsumedBatch):
         # (again, if this runs again) before the erasure is recorded.
         for match_id in book.matches_with(participant_id):
             self.app.keys.erase(match_id)
+        self.candidate(participant_id, erasing=True).erase()
         book.note_erased(participant_id=participant_id)
 
     def relationship_completed(self, e: RelationshipCompleted) -> None:
@@ -99,7 +126,8 @@ class MatchingApplication(ConsumingApplication):
     # -- commands -----------------------------------------------------------------------
 
     def start_run(self, subsidiary_id: str, format: str) -> MatchingRun:  # noqa: A002
-        result = run_matching(self.book(subsidiary_id), format)
+        book = self.book(subsidiary_id)
+        result = run_matching(book, format, self._profiles(book, [p["id"] for p in (*book.eligible_mentors(), *book.waiting_mentees())]))
 
         def record() -> MatchingRun:
             # The run and its line in the book's list of runs, both or neither; the solve is
@@ -122,8 +150,13 @@ class MatchingApplication(ConsumingApplication):
             if run.status != RunStatus.DRAFT:
                 raise Conflict(already_published(str(run.id)))
             rules = rules_of(book)
+            profiles = self._profiles(book, [i for p in run.proposals for i in (p["mentor_id"], *p["mentee_ids"])])
+
+            def check_pair(mentor_id: str, mentee_id: str) -> list[Reason]:
+                return violations(person(mentor_id, profiles[mentor_id]), person(mentee_id, profiles[mentee_id]), rules)
+
             try:
-                match_ids = book.confirm(run, check_pair=lambda m, e: violations(person(m), person(e), rules))
+                match_ids = book.confirm(run, check_pair)
                 run.publish(match_ids)
             except MatchingError as exc:
                 raise Conflict(exc.reason, exc.problems) from None
@@ -160,6 +193,12 @@ class MatchingApplication(ConsumingApplication):
         if book is None:
             raise NotFound(f"subsidiary {subsidiary_id!r} not found")
         return book
+
+    def _profiles(self, book: MatchBook, participant_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The candidates' profiles as of the book loaded (or newer): the view, caught up
+        after the book was read, has every profile that book knows of. A profile updated
+        after this does not conflict with the book's save (only its role is the book's)."""
+        return self.view.profiles(book.subsidiary_id, participant_ids)
 
     def run(self, subsidiary_id: str, run_id: UUID) -> MatchingRun:
         try:

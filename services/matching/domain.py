@@ -1,15 +1,19 @@
 """Matching's domain model. No I/O.
 
-`MatchBook` holds everything matching knows about one subsidiary: its programme and
-weights, the participants it learnt of from enrolment's events, the matches, and the pairs
-never to propose again. It is the consistency boundary: publishing a run, declining a match
-and a withdrawal all change the same book, so concurrent changes conflict in the event
-store instead of double-booking someone.
+`MatchBook` holds what must not be double-booked in one subsidiary: its programme and
+weights, who may be matched (each participant's role, certification, withdrawal), the
+matches, and the pairs never to propose again. It is the consistency boundary: publishing a
+run, declining a match and a withdrawal all change the same book, so concurrent changes
+conflict in the event store instead of double-booking someone.
+
+`Candidate` is one participant's newest profile, which the solver scores and the pool shows:
+a small stream per participant, so the book does not hold (or load) every profile.
 
 `MatchingRun` is a draft: the proposals of one solver run, with their explanations, until
 it is published into the book.
 """
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
@@ -19,6 +23,7 @@ from eventsourcing.domain import event
 from services.common.context import Aggregate
 from services.common.errors import Reason
 
+PairCheck = Callable[[str, str], list[Reason]]  # (mentor id, mentee id) -> the hard constraints they break
 NAMESPACE = UUID("3f0c8f7e-8a43-4a4c-9d7b-6d2b1c0e5a21")
 DEFAULT_WEIGHTS = {"theme": 1, "same_site": 3, "cross_department": 2, "availability": 1}
 
@@ -61,6 +66,69 @@ def book_id(subsidiary_id: str) -> UUID:
     return uuid5(NAMESPACE, f"match-book:{subsidiary_id}")
 
 
+def candidate_id(subsidiary_id: str, participant_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"candidate:{subsidiary_id}:{participant_id}")
+
+
+def without_personal_data(profile: dict[str, Any]) -> dict[str, Any]:
+    """The profile once its participant is erased: its personal fields are kept, empty."""
+    return {**profile, "personal_data": dict.fromkeys(profile["personal_data"])}
+
+
+class Candidate(Aggregate):
+    """One participant as the solver and the pool see them: their newest profile."""
+
+    class Opened(Aggregate.Created):
+        subsidiary_id: str
+        participant_id: str
+
+    class ProfileNoted(Aggregate.Event):
+        participant_id: str
+        profile: dict[str, Any]
+        as_of: str
+
+    class Erased(Aggregate.Event):
+        participant_id: str
+
+    @staticmethod
+    def create_id(subsidiary_id: str, participant_id: str, **_: Any) -> UUID:
+        return candidate_id(subsidiary_id, participant_id)
+
+    @event(Opened)
+    def __init__(self, subsidiary_id: str, participant_id: str) -> None:
+        self.subsidiary_id = subsidiary_id
+        self.participant_id = participant_id
+        self.profile: dict[str, Any] | None = None
+        self.as_of: str | None = None
+        self.erased = False
+
+    @property
+    def role(self) -> str | None:
+        return None if self.profile is None else str(self.profile["role"])
+
+    def note_profile(self, profile: dict[str, Any], as_of: str) -> None:
+        """An enrolment or a profile update: the newest wins whatever the order, and once
+        erased, a late or replayed profile brings nothing personal back."""
+        if self.as_of is None or as_of >= self.as_of:
+            self._profile_noted(
+                participant_id=self.participant_id, profile=without_personal_data(profile) if self.erased else profile, as_of=as_of
+            )
+
+    @event(ProfileNoted)
+    def _profile_noted(self, participant_id: str, profile: dict[str, Any], as_of: str) -> None:
+        self.profile, self.as_of = profile, as_of
+
+    def erase(self) -> None:
+        if not self.erased:
+            self._erased(participant_id=self.participant_id)
+
+    @event(Erased)
+    def _erased(self, participant_id: str) -> None:
+        if self.profile is not None:
+            self.profile = without_personal_data(self.profile)
+        self.erased = True
+
+
 class MatchBook(Aggregate):
     # The aggregates' events are declared, not left to @event to make from the methods'
     # signatures, so that mypy knows them (the library subclasses each; names, topics and
@@ -73,11 +141,15 @@ class MatchBook(Aggregate):
         settings: dict[str, Any]
         source_event_id: str | None
 
-    class ParticipantNoted(Aggregate.Event):
+    class ParticipantNoted(Aggregate.Event):  # only in streams stored before candidates were kept
         participant_id: str
         profile: dict[str, Any]
         as_of: str
         source_event_id: str | None
+
+    class RoleNoted(Aggregate.Event):
+        participant_id: str
+        role: str
 
     class ParticipantErased(Aggregate.Event):
         participant_id: str
@@ -151,6 +223,8 @@ class MatchBook(Aggregate):
         self.subsidiary_id = subsidiary_id
         self.programme: dict[str, Any] = {}
         self.weights: dict[str, int] = dict(DEFAULT_WEIGHTS)
+        # Who may be matched: role, certified, withdrawn, erased, completed (their profiles
+        # are their candidates'; streams stored before those were kept hold them here too).
         self.participants: dict[str, dict[str, Any]] = {}
         self.matches: dict[str, dict[str, Any]] = {}
         self.forbidden: dict[str, bool] = {}  # "mentor:mentee" -> True
@@ -180,13 +254,28 @@ class MatchBook(Aggregate):
         self.programme = settings
         self._noted(source_event_id)
 
+    def note_role(self, participant_id: str, role: str) -> None:
+        """What the book needs of a participant's profile, recorded when it changes: their
+        role (the candidate has decided which profile is the newest)."""
+        if self.participants.get(participant_id, {}).get("role") != role:
+            self._role_noted(participant_id=participant_id, role=role)
+
+    @event(RoleNoted)
+    def _role_noted(self, participant_id: str, role: str) -> None:
+        self._participant(participant_id)["role"] = role
+
+    def legacy_profile(self, participant_id: str) -> tuple[dict[str, Any], str] | None:
+        """The profile and its instant as the book held it before candidates were kept."""
+        record = self.participants.get(participant_id)
+        return None if record is None or record["profile"] is None else (record["profile"], record["as_of"])
+
     @event(ParticipantNoted)
-    def note_participant(self, participant_id: str, profile: dict[str, Any], as_of: str, source_event_id: str | None = None) -> None:
-        """An enrolment or a profile update; the newest profile wins whatever the order."""
+    def _participant_noted(self, participant_id: str, profile: dict[str, Any], as_of: str, source_event_id: str | None = None) -> None:
+        # As applied then: the newest profile won whatever the order; an erased one stayed erased.
         record = self._participant(participant_id)
         if record["as_of"] is None or as_of >= record["as_of"]:
-            if record["erased"]:  # a late or replayed profile brings nothing personal back
-                profile = {**profile, "personal_data": dict.fromkeys(profile["personal_data"])}
+            if record["erased"]:
+                profile = without_personal_data(profile)
             record.update(role=profile["role"], profile=profile, as_of=as_of)
         self._noted(source_event_id)
 
@@ -197,7 +286,7 @@ class MatchBook(Aggregate):
         (the application destroys those matches' keys: `matches_with`)."""
         record = self._participant(participant_id)
         if record["profile"] is not None:
-            record["profile"] = {**record["profile"], "personal_data": dict.fromkeys(record["profile"]["personal_data"])}
+            record["profile"] = without_personal_data(record["profile"])
         record.update(erased=True, withdrawal_reason=None)
         for match_id in self.matches_with(participant_id):
             self.matches[match_id]["reason"] = None
@@ -288,10 +377,11 @@ class MatchBook(Aggregate):
         return max(0, self.mentor_capacity - self.mentor_load.get(mentor_id, 0))
 
     def eligible_mentors(self) -> list[dict[str, Any]]:
-        """Certified mentors, not withdrawn, whose profile is known."""
+        """Certified mentors, not withdrawn, whose profile is known (a role is known only
+        from a profile)."""
         return [
             p for p in self.participants.values()
-            if p["role"] == "mentor" and p["certified"] and not p["withdrawn"] and p["profile"] is not None and not p.get("erased")
+            if p["role"] == "mentor" and p["certified"] and not p["withdrawn"] and not p.get("erased")
         ]
 
     def waiting_mentees(self) -> list[dict[str, Any]]:
@@ -299,7 +389,7 @@ class MatchBook(Aggregate):
         completed a relationship yet."""
         return [
             p for p in self.participants.values()
-            if p["role"] == "mentee" and not p["withdrawn"] and p["profile"] is not None and p["id"] not in self.mentee_match
+            if p["role"] == "mentee" and not p["withdrawn"] and p["id"] not in self.mentee_match
             and not p.get("completed") and not p.get("erased")
         ]
 
@@ -321,9 +411,9 @@ class MatchBook(Aggregate):
 
     # -- matches ----------------------------------------------------------------------------
 
-    def confirm(self, run: "MatchingRun", check_pair: Any) -> list[str]:
+    def confirm(self, run: "MatchingRun", check_pair: PairCheck) -> list[str]:
         """Turn a run's proposals into matches, if the pool still allows every one of them.
-        `check_pair(mentor, mentee)` gives the hard constraints a pair breaks today."""
+        `check_pair(mentor_id, mentee_id)` gives the hard constraints a pair breaks today."""
         problems = self._problems_with(run, check_pair)
         if problems:
             raise MatchingError(Reason("pool_changed", "the pool changed since the run in a way that invalidates it", {"run_id": str(run.id)}), problems)
@@ -336,7 +426,7 @@ class MatchBook(Aggregate):
             self._run_published(run_id=str(run.id), confirmed=len(match_ids))
         return match_ids
 
-    def _problems_with(self, run: "MatchingRun", check_pair: Any) -> list[Reason]:
+    def _problems_with(self, run: "MatchingRun", check_pair: PairCheck) -> list[Reason]:
         problems = []
         mentors = {m["id"]: m for m in self.eligible_mentors()}
         mentees = {e["id"]: e for e in self.waiting_mentees()}
@@ -361,7 +451,7 @@ class MatchBook(Aggregate):
                     # A rule the pair breaks now (e.g. a profile updated since the run): its own code.
                     problems.extend(
                         Reason(broken.code, f"mentor {mentor_id} and mentee {mentee_id}: {broken.message}", {**pair, **broken.params})
-                        for broken in check_pair(mentors[mentor_id], mentees[mentee_id])
+                        for broken in check_pair(mentor_id, mentee_id)
                     )
         problems.extend(
             Reason(
@@ -499,10 +589,10 @@ _PROPOSAL_NAMES = {
     "mentee_names[]": "mentee_ids[]",
     "explanation.members[].name": "explanation.members[].mentee_id",
 }
+_PROFILE = {f"profile.personal_data.{field}": "participant_id" for field in ("name", "email", "birth_year", "manager_email")}
 PERSONAL_DATA: dict[type, dict[str, str]] = {
-    MatchBook.ParticipantNoted: {
-        f"profile.personal_data.{field}": "participant_id" for field in ("name", "email", "birth_year", "manager_email")
-    },
+    Candidate.ProfileNoted: _PROFILE,
+    MatchBook.ParticipantNoted: _PROFILE,
     # A proposal shows names beside the ids (and nothing else personal): in its run, and in
     # the match it becomes.
     MatchingRun.Created: {

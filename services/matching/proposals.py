@@ -18,11 +18,10 @@ MENTOR_FULL = Reason("mentor_full", "no capacity left")
 NO_MENTEE_FOR_MENTOR = Reason("no_mentee_for_mentor", "no waiting mentee left who may be matched with them")
 
 
-def person(record: dict[str, Any]) -> Person:
-    profile = record["profile"]
+def person(participant_id: str, profile: Mapping[str, Any]) -> Person:
     personal = profile["personal_data"]
     return Person(
-        id=record["id"],
+        id=participant_id,
         birth_year=int(personal["birth_year"]),
         site=profile["site"],
         department=profile["department"],
@@ -39,11 +38,12 @@ def rules_of(book: MatchBook) -> Rules:
     return Rules(min_age_gap=book.programme.get("min_age_gap", 1), forbidden=forbidden)
 
 
-def run_matching(book: MatchBook, format: str) -> dict[str, Any]:  # noqa: A002
-    """Solve the book's pool and explain every proposal and every participant left out."""
-    mentors = {m["id"]: person(m) for m in book.eligible_mentors()}
-    mentees = {e["id"]: person(e) for e in book.waiting_mentees()}
-    names = {p["id"]: p["profile"]["personal_data"]["name"] for p in book.participants.values() if p["profile"]}
+def run_matching(book: MatchBook, format: str, profiles: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:  # noqa: A002
+    """Solve the book's pool and explain every proposal and every participant left out.
+    `profiles`: the candidates' profiles, of every member of the pool at least."""
+    mentors = {m["id"]: person(m["id"], profiles[m["id"]]) for m in book.eligible_mentors()}
+    mentees = {e["id"]: person(e["id"], profiles[e["id"]]) for e in book.waiting_mentees()}
+    names = {participant_id: profiles[participant_id]["personal_data"]["name"] for participant_id in (*mentors, *mentees)}
     capacity = {mentor_id: book.capacity_left(mentor_id) for mentor_id in mentors}
     rules = rules_of(book)
     themes = list(book.programme.get("themes", []))

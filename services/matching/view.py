@@ -1,5 +1,5 @@
 """Matching's read model: the pool, the matches and the runs of each subsidiary, as the API
-lists them.
+lists them, and the candidates' profiles the solver scores.
 
 It follows matching's own log and applies each match book event to a book of its own with
 the aggregate's own rules (`event.mutate`), once, in log order: what "the newest profile
@@ -9,6 +9,7 @@ copy only the page they return, where reading through the repository copied the 
 the book through the repository, as the consistency boundary they change.
 """
 
+from collections import Counter
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from uuid import UUID
 
 from services.common.errors import NotFound
 from services.common.view import LogFollowingView
-from services.matching.domain import MatchBook
+from services.matching.domain import Candidate, MatchBook, candidate_id
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class PoolPage:
 
 @dataclass(frozen=True)
 class _Pool:
-    version: int  # of the book it was worked out from
+    changes: int  # the subsidiary's events applied when it was worked out
     with_room: list[dict[str, Any]]
     full_mentors: int
     mentees: list[dict[str, Any]]
@@ -42,7 +43,9 @@ class MatchingView(LogFollowingView):
         super().__init__(app)
         self.books: dict[UUID, MatchBook] = {}  # by book id
         self.subsidiaries: dict[str, UUID] = {}  # subsidiary -> its book's id
-        self._pools: dict[str, _Pool] = {}  # worked out once per version of a book, not per read
+        self.candidates: dict[UUID, Candidate] = {}  # by candidate id
+        self._changes: Counter[str] = Counter()  # events applied, per subsidiary
+        self._pools: dict[str, _Pool] = {}  # worked out once per change of a subsidiary, not per read
 
     # -- queries (callers hold no lock: each returns copies) -------------------------------
 
@@ -62,6 +65,14 @@ class MatchingView(LogFollowingView):
                 full_mentors=pool.full_mentors,
                 total=len(members),
             )
+
+    def profiles(self, subsidiary_id: str, participant_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The newest profile of each of these participants that the subsidiary knows of (copies)."""
+        self.catch_up()
+        with self.lock:
+            book = self._book(subsidiary_id)
+            found = {participant_id: self._profile(book, participant_id) for participant_id in participant_ids}
+            return {participant_id: deepcopy(profile) for participant_id, profile in found.items() if profile is not None}
 
     def weights(self, subsidiary_id: str) -> dict[str, int]:
         self.catch_up()
@@ -98,28 +109,52 @@ class MatchingView(LogFollowingView):
             raise NotFound(f"subsidiary {subsidiary_id!r} not found")
         return self.books[book_id]
 
+    def _profile(self, book: MatchBook, participant_id: str) -> dict[str, Any] | None:
+        candidate = self.candidates.get(candidate_id(book.subsidiary_id, participant_id))
+        if candidate is not None:
+            return candidate.profile
+        legacy = book.legacy_profile(participant_id)
+        return None if legacy is None else legacy[0]
+
     def _pool(self, subsidiary_id: str, book: MatchBook) -> _Pool:
         pool = self._pools.get(subsidiary_id)
-        if pool is None or pool.version != book.version:
-            mentors = sorted(book.eligible_mentors(), key=lambda p: p["id"])
+        if pool is None or pool.changes != self._changes[subsidiary_id]:
+
+            def members(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                return sorted(({**r, "profile": self._profile(book, r["id"])} for r in records), key=lambda p: p["id"])
+
+            mentors = members(book.eligible_mentors())
             with_room = [m for m in mentors if book.capacity_left(m["id"]) > 0]
-            mentees = sorted(book.waiting_mentees(), key=lambda p: p["id"])
-            pool = self._pools[subsidiary_id] = _Pool(book.version, with_room, len(mentors) - len(with_room), mentees)
+            pool = _Pool(self._changes[subsidiary_id], with_room, len(mentors) - len(with_room), members(book.waiting_mentees()))
+            self._pools[subsidiary_id] = pool
         return pool
 
     # -- projection ---------------------------------------------------------------------
 
     def apply(self, domain_event: Any) -> None:
-        if isinstance(domain_event, MatchBook.Event):  # runs are read from their own aggregate; audit reads are not shown
+        # Runs are read from their own aggregate; audit reads are not shown.
+        if isinstance(domain_event, MatchBook.Event):
             book = domain_event.mutate(self.books.get(domain_event.originator_id))
             assert book is not None  # None only for an aggregate discarded, and a book never is
             self.books[book.id] = book
             self.subsidiaries[book.subsidiary_id] = book.id
+            self._changes[book.subsidiary_id] += 1
+        elif isinstance(domain_event, Candidate.Event):
+            candidate = domain_event.mutate(self.candidates.get(domain_event.originator_id))
+            assert candidate is not None
+            self.candidates[candidate.id] = candidate
+            self._changes[candidate.subsidiary_id] += 1
 
     def snapshot(self) -> dict[str, Any]:
-        """Each subsidiary's book, every attribute but its unsaved events, as a copy."""
+        """Each subsidiary's book and candidates, every attribute but unsaved events, as a copy."""
         with self.lock:
-            return {
-                book.subsidiary_id: deepcopy({name.lstrip("_"): value for name, value in vars(book).items() if name != "_pending_events"})
-                for book in self.books.values()
+            found: dict[str, Any] = {
+                book.subsidiary_id: {**_state(book), "candidates": {}} for book in self.books.values()
             }
+            for candidate in self.candidates.values():
+                found.setdefault(candidate.subsidiary_id, {"candidates": {}})["candidates"][candidate.participant_id] = _state(candidate)
+            return found
+
+
+def _state(aggregate: Any) -> dict[str, Any]:
+    return deepcopy({name.lstrip("_"): value for name, value in vars(aggregate).items() if name != "_pending_events"})

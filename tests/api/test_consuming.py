@@ -83,7 +83,7 @@ def test_events_applied_when_their_ids_were_kept_in_the_book_are_not_applied_aga
         book._withdrawn(participant_id=str(enrolled.payload.participant_id), reason="left", source_event_id=str(enrolled.event_id))
     app.save(book)
     app.apply_events([enrolled])  # delivered again after the upgrade: already in the book
-    assert app.book(SUB).participants[str(enrolled.payload.participant_id)]["profile"] is None
+    assert app.view.profiles(SUB, [str(enrolled.payload.participant_id)]) == {}
     assert book_id(SUB) == app.book(SUB).id
 
 

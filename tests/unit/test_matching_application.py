@@ -44,7 +44,8 @@ def history(subsidiary: str, rng: random.Random) -> list:
 
 def state(app: MatchingApplication, subsidiary: str) -> dict:
     book = app.book(subsidiary)
-    return {"participants": book.participants, "programme": book.programme, "matches": book.matches}
+    profiles = app.view.profiles(subsidiary, list(book.participants))
+    return {"participants": book.participants, "profiles": profiles, "programme": book.programme, "matches": book.matches}
 
 
 def interleave(rng: random.Random, *streams: list) -> list:
@@ -81,4 +82,4 @@ def test_the_pool_reflects_updates_and_withdrawals():
     assert len(book.eligible_mentors()) == 3
     mentees = book.waiting_mentees()
     assert len(mentees) == 4  # 5 enrolled, 1 withdrew
-    assert "Nantes" in {m["profile"]["site"] for m in mentees}
+    assert "Nantes" in {p["site"] for p in app.view.profiles("sub-a", [m["id"] for m in mentees]).values()}

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from services.common.context import acting
-from services.matching.domain import ACTIVE, DECLINED, ENDED, MatchBook, MatchingError, MatchingRun
+from services.matching.domain import ACTIVE, DECLINED, ENDED, Candidate, MatchBook, MatchingError, MatchingRun
 from services.matching.publishing import to_integration_event
 
 CONTEXT = {"subsidiary_id": "axa-fr", "actor": {"subject": "alice", "role": "group-admin"}, "correlation_id": "c1", "causation_id": "r1"}
@@ -37,10 +37,8 @@ def new_book() -> MatchBook:
     return book
 
 
-def add(book: MatchBook, pid: str, role: str, *, certified: bool = False, birth_year: int | None = None) -> None:
-    book.note_participant(
-        participant_id=pid, profile=profile(role, f"{pid}@axa.fr", birth_year or (1998 if role == "mentor" else 1962)), as_of="2026-01-01T00:00:00+00:00"
-    )
+def add(book: MatchBook, pid: str, role: str, *, certified: bool = False) -> None:
+    book.note_role(pid, role)  # what the book keeps of their profile (the rest is their candidate's)
     if certified:
         book.note_certified(participant_id=pid)
 
@@ -66,11 +64,32 @@ def test_only_certified_mentors_and_waiting_mentees_are_in_the_pool():
 
 
 def test_the_newest_profile_wins_whatever_the_order_of_arrival():
-    book = new_book()
+    candidate = Candidate(subsidiary_id="axa-fr", participant_id="e1")
     newer, older = profile("mentee", "new@axa.fr", 1960), profile("mentee", "old@axa.fr", 1960)
-    book.note_participant(participant_id="e1", profile=newer, as_of="2026-02-01T00:00:00+00:00")
-    book.note_participant(participant_id="e1", profile=older, as_of="2026-01-01T00:00:00+00:00")
-    assert book.participants["e1"]["profile"]["personal_data"]["email"] == "new@axa.fr"
+    candidate.note_profile(newer, as_of="2026-02-01T00:00:00+00:00")
+    candidate.note_profile(older, as_of="2026-01-01T00:00:00+00:00")
+    assert candidate.profile is not None and candidate.profile["personal_data"]["email"] == "new@axa.fr"
+    assert len(candidate.pending_events) == 2  # the older one changed nothing, so it is not recorded
+
+
+def test_an_erased_candidate_stays_erased_whatever_comes_later():
+    candidate = Candidate(subsidiary_id="axa-fr", participant_id="e1")
+    candidate.note_profile(profile("mentee", "e1@axa.fr", 1960), as_of="2026-01-01T00:00:00+00:00")
+    candidate.erase()
+    assert candidate.profile is not None and candidate.profile["personal_data"] == dict.fromkeys(["name", "email", "birth_year", "manager_email"])
+    candidate.note_profile(profile("mentor", "e1@axa.fr", 1960), as_of="2026-03-01T00:00:00+00:00")  # replayed, late
+    recorded = candidate.pending_events[-1]
+    assert isinstance(recorded, Candidate.ProfileNoted) and set(recorded.profile["personal_data"].values()) == {None}
+    assert candidate.role == "mentor" and candidate.profile["site"] == "Paris"  # what is not personal is kept up to date
+
+
+def test_the_book_records_a_role_only_when_it_changes():
+    book = new_book()
+    book.note_role("e1", "mentee")
+    book.note_role("e1", "mentee")  # a profile update that kept the role
+    book.note_role("e1", "mentor")
+    assert [type(e).__name__ for e in book.pending_events[2:]] == ["RoleNoted", "RoleNoted"]
+    assert book.participants["e1"]["role"] == "mentor" and book.participants["e1"]["profile"] is None
 
 
 def test_a_certification_before_the_enrolment_is_kept():
