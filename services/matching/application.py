@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, project_aggregate
 
 from contracts import IntegrationEvent
 from contracts.enrolment import (
@@ -40,9 +40,20 @@ class BookBatch(ConsumedBatch):
     """Enrolment's and sessions' events of one subsidiary, applied to its match book (each
     at most once, in any order)."""
 
+    _book: MatchBook | None = None  # once loaded (or opened) by this batch
+
     def book(self) -> MatchBook:
-        # Normally SubsidiaryOnboarded comes first; the book is opened whatever comes first.
-        return self.get(book_id(self.subsidiary_id), MatchBook) or self.add(MatchBook(subsidiary_id=self.subsidiary_id))
+        if self._book is None:
+            book = self.get(book_id(self.subsidiary_id), MatchBook)
+            if book is None:  # normally SubsidiaryOnboarded comes first; opened whatever comes first
+                book = self.add(MatchBook(subsidiary_id=self.subsidiary_id))
+            legacy = book.legacy_profiles()
+            if legacy:  # stored before candidates were kept: every profile is handed on, once
+                for participant_id, (profile, as_of) in legacy.items():
+                    self._candidate(book, participant_id).note_profile(profile, as_of)
+                book.hand_on_profiles(list(legacy))
+            self._book = book
+        return self._book
 
     def applied_before_tracking(self, event_id: str) -> bool:
         book = self.get(book_id(self.subsidiary_id), MatchBook)
@@ -55,16 +66,14 @@ class BookBatch(ConsumedBatch):
         self.book().note_programme(settings=e.payload.model_dump(mode="json"))
 
     def candidate(self, participant_id: str, *, erasing: bool = False) -> Candidate:
+        return self._candidate(self.book(), participant_id, erasing=erasing)
+
+    def _candidate(self, book: MatchBook, participant_id: str, *, erasing: bool = False) -> Candidate:
         found = self.get(candidate_id(self.subsidiary_id, participant_id), Candidate)
         if found is None:
             found = self.add(Candidate(subsidiary_id=self.subsidiary_id, participant_id=participant_id))
-            # Known to the book before candidates were kept: their profile as the book has it.
-            book = self.book()
             if erasing or book.participants.get(participant_id, {}).get("erased"):
-                found.erase()
-            legacy = book.legacy_profile(participant_id)
-            if legacy is not None:
-                found.note_profile(*legacy)
+                found.erase()  # first: nothing personal of theirs is recorded again
         return found
 
     def participant_noted(self, e: ParticipantEnrolled | ParticipantProfileUpdated) -> None:
@@ -102,6 +111,11 @@ class MatchingApplication(ConsumingApplication):
     # to date with any newer events on each read.
     env = {"AGGREGATE_CACHE_MAXSIZE": "500", "AGGREGATE_CACHE_FASTFORWARD": "y"}
     personal_data = PERSONAL_DATA
+    # The book's stream grows with the subsidiary (roles, certifications, matches, runs): a
+    # command loads its last snapshot and the events since. It holds nothing personal (no
+    # free text; the profiles are its candidates'), so a snapshot needs no sealing; a book
+    # stored with profiles is not snapshotted until it has handed them on (`take_snapshot`).
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {MatchBook: 500}
     read_through_cache = (MatchBook,)  # the commands load the book; replay checks what the cache serves
     batch = BookBatch
     handlers: ClassVar[Mapping[type[IntegrationEvent], Handler]] = {
@@ -185,6 +199,12 @@ class MatchingApplication(ConsumingApplication):
             self.save(book)
 
         self.retrying(set_weights)
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = project_aggregate) -> None:
+        book = self.repository.get(aggregate_id, version=version, projector_func=projector_func)
+        if isinstance(book, MatchBook) and book.legacy_profiles():
+            return  # profiles in the clear: a snapshot is not sealed
+        super().take_snapshot(aggregate_id, version, projector_func)
 
     # -- queries ------------------------------------------------------------------------
 

@@ -151,6 +151,9 @@ class MatchBook(Aggregate):
         participant_id: str
         role: str
 
+    class ProfilesHandedOn(Aggregate.Event):  # to their candidates, once, by a book stored with them
+        participant_ids: list[str]
+
     class ParticipantErased(Aggregate.Event):
         participant_id: str
         source_event_id: str | None
@@ -226,6 +229,9 @@ class MatchBook(Aggregate):
         # Who may be matched: role, certified, withdrawn, erased, completed (their profiles
         # are their candidates'; streams stored before those were kept hold them here too).
         self.participants: dict[str, dict[str, Any]] = {}
+        # No free text (why a match ended, why someone withdrew): no rule reads it, and so the
+        # book holds nothing personal once its profiles are its candidates' (it is snapshotted;
+        # the view shows the reasons, from the events).
         self.matches: dict[str, dict[str, Any]] = {}
         self.forbidden: dict[str, bool] = {}  # "mentor:mentee" -> True
         # Kept with the matches so the pool is read without scanning them.
@@ -269,6 +275,20 @@ class MatchBook(Aggregate):
         record = self.participants.get(participant_id)
         return None if record is None or record["profile"] is None else (record["profile"], record["as_of"])
 
+    def legacy_profiles(self) -> dict[str, tuple[dict[str, Any], str]]:
+        return {p["id"]: (p["profile"], p["as_of"]) for p in self.participants.values() if p["profile"] is not None}
+
+    def hand_on_profiles(self, participant_ids: list[str]) -> None:
+        """Their candidates hold these profiles now: the book forgets them (and so holds
+        nothing personal, and may be snapshotted)."""
+        if participant_ids:
+            self._profiles_handed_on(participant_ids=participant_ids)
+
+    @event(ProfilesHandedOn)
+    def _profiles_handed_on(self, participant_ids: list[str]) -> None:
+        for participant_id in participant_ids:
+            self.participants[participant_id].update(profile=None, as_of=None)
+
     @event(ParticipantNoted)
     def _participant_noted(self, participant_id: str, profile: dict[str, Any], as_of: str, source_event_id: str | None = None) -> None:
         # As applied then: the newest profile won whatever the order; an erased one stayed erased.
@@ -282,14 +302,12 @@ class MatchBook(Aggregate):
     @event(ParticipantErased)
     def note_erased(self, participant_id: str, source_event_id: str | None = None) -> None:
         """Their personal data is erased: none of it is kept (their matches stay, and they
-        withdrew first, so no rule needs it), nor the free text of the matches they are in
-        (the application destroys those matches' keys: `matches_with`)."""
+        withdrew first, so no rule needs it). The free text of the matches they are in goes
+        too: the application destroys those matches' keys (`matches_with`)."""
         record = self._participant(participant_id)
         if record["profile"] is not None:
             record["profile"] = without_personal_data(record["profile"])
-        record.update(erased=True, withdrawal_reason=None)
-        for match_id in self.matches_with(participant_id):
-            self.matches[match_id]["reason"] = None
+        record["erased"] = True
         self._noted(source_event_id)
 
     def matches_with(self, participant_id: str) -> list[str]:
@@ -317,7 +335,7 @@ class MatchBook(Aggregate):
 
     @event(ParticipantWithdrawn)
     def _withdrawn(self, participant_id: str, reason: str | None, source_event_id: str | None = None) -> None:
-        self._participant(participant_id).update(withdrawn=True, withdrawal_reason=reason)
+        self._participant(participant_id)["withdrawn"] = True
         self._noted(source_event_id)
 
     def _participant(self, participant_id: str) -> dict[str, Any]:
@@ -325,7 +343,7 @@ class MatchBook(Aggregate):
             participant_id,
             {
                 "id": participant_id, "role": None, "profile": None, "as_of": None, "certified": False, "withdrawn": False,
-                "withdrawal_reason": None, "erased": False,
+                "erased": False,
             },
         )
 
@@ -477,7 +495,6 @@ class MatchBook(Aggregate):
             "language": proposal.get("language"),
             "score": proposal["score"],
             "status": ACTIVE,
-            "reason": None,
             "declined_by": None,
         }
         self.mentor_load[proposal["mentor_id"]] = self.mentor_load.get(proposal["mentor_id"], 0) + 1
@@ -497,7 +514,7 @@ class MatchBook(Aggregate):
 
     @event(MatchDeclined)
     def _declined(self, match_id: str, mentor_id: str, mentee_ids: list[str], by: str, reason: str) -> None:
-        self.matches[match_id].update(status=DECLINED, reason=reason, declined_by=by)
+        self.matches[match_id].update(status=DECLINED, declined_by=by)
         self._release(self.matches[match_id])
 
     def end_match(self, match_id: str, reason: str) -> None:
@@ -506,7 +523,7 @@ class MatchBook(Aggregate):
 
     @event(MatchEnded)
     def _ended(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str) -> None:
-        self.matches[match_id].update(status=ENDED, reason=reason)
+        self.matches[match_id]["status"] = ENDED
         self._release(self.matches[match_id])
 
     @event(MatchMemberLeft)
@@ -517,7 +534,7 @@ class MatchBook(Aggregate):
     @event(MatchCompleted)
     def _completed(self, match_id: str, mentor_id: str, mentee_ids: list[str], reason: str) -> None:
         match = self.matches[match_id]
-        match.update(status=COMPLETED, reason=reason)
+        match["status"] = COMPLETED
         self._release(match)
         for mentee_id in match["mentee_ids"]:
             self._participant(mentee_id)["completed"] = True

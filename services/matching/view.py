@@ -44,6 +44,7 @@ class MatchingView(LogFollowingView):
         self.books: dict[UUID, MatchBook] = {}  # by book id
         self.subsidiaries: dict[str, UUID] = {}  # subsidiary -> its book's id
         self.candidates: dict[UUID, Candidate] = {}  # by candidate id
+        self.reasons: dict[str, dict[str, str | None]] = {}  # subsidiary -> match -> why it ended (not the book's)
         self._changes: Counter[str] = Counter()  # events applied, per subsidiary
         self._pools: dict[str, _Pool] = {}  # worked out once per change of a subsidiary, not per read
 
@@ -85,7 +86,7 @@ class MatchingView(LogFollowingView):
             book = self._book(subsidiary_id)
             members = None if participant_id is None else set(book.matches_with(participant_id))
             return [
-                deepcopy(m) for m in book.matches.values()
+                self._shown(subsidiary_id, m) for m in book.matches.values()
                 if (status is None or m["status"] == status) and (members is None or m["id"] in members)
             ]  # fmt: skip
 
@@ -95,7 +96,7 @@ class MatchingView(LogFollowingView):
             match = self._book(subsidiary_id).matches.get(match_id)
             if match is None:
                 raise NotFound(f"match {match_id} not found")
-            return deepcopy(match)
+            return self._shown(subsidiary_id, match)
 
     def runs(self, subsidiary_id: str) -> list[dict[str, Any]]:
         """The subsidiary's matching runs in the order started, with their counts."""
@@ -108,6 +109,9 @@ class MatchingView(LogFollowingView):
         if book_id is None:
             raise NotFound(f"subsidiary {subsidiary_id!r} not found")
         return self.books[book_id]
+
+    def _shown(self, subsidiary_id: str, match: dict[str, Any]) -> dict[str, Any]:
+        return {**deepcopy(match), "reason": self.reasons.get(subsidiary_id, {}).get(match["id"])}
 
     def _profile(self, book: MatchBook, participant_id: str) -> dict[str, Any] | None:
         candidate = self.candidates.get(candidate_id(book.subsidiary_id, participant_id))
@@ -139,6 +143,13 @@ class MatchingView(LogFollowingView):
             self.books[book.id] = book
             self.subsidiaries[book.subsidiary_id] = book.id
             self._changes[book.subsidiary_id] += 1
+            reasons = self.reasons.setdefault(book.subsidiary_id, {})
+            if isinstance(domain_event, MatchBook.MatchDeclined | MatchBook.MatchEnded | MatchBook.MatchCompleted):
+                reasons[domain_event.match_id] = domain_event.reason
+            elif isinstance(domain_event, MatchBook.ParticipantErased):  # their matches' keys are destroyed: as stored now
+                for match_id in book.matches_with(domain_event.participant_id):
+                    if match_id in reasons:
+                        reasons[match_id] = None
         elif isinstance(domain_event, Candidate.Event):
             candidate = domain_event.mutate(self.candidates.get(domain_event.originator_id))
             assert candidate is not None
@@ -149,7 +160,8 @@ class MatchingView(LogFollowingView):
         """Each subsidiary's book and candidates, every attribute but unsaved events, as a copy."""
         with self.lock:
             found: dict[str, Any] = {
-                book.subsidiary_id: {**_state(book), "candidates": {}} for book in self.books.values()
+                book.subsidiary_id: {**_state(book), "reasons": dict(self.reasons.get(book.subsidiary_id, {})), "candidates": {}}
+                for book in self.books.values()
             }
             for candidate in self.candidates.values():
                 found.setdefault(candidate.subsidiary_id, {"candidates": {}})["candidates"][candidate.participant_id] = _state(candidate)
