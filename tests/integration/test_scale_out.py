@@ -25,7 +25,9 @@ def noted(matching, slug: str) -> tuple[Counter, Counter]:
     (read through the audit API: the stored events themselves)."""
     history = matching.get(f"/subsidiaries/{slug}/audit/events", params={"limit": 5000}).json()
     assert len(history) < 5000  # all of it in one page
-    enrolled = Counter(e["payload"]["participant_id"] for e in history if e["type"] == "MatchBook.ParticipantNoted")
+    enrolled = Counter(e["payload"]["participant_id"] for e in history if e["type"] == "Candidate.ProfileNoted")
+    roles = Counter(e["payload"]["participant_id"] for e in history if e["type"] == "MatchBook.RoleNoted")
+    assert roles == enrolled  # each enrolment noted once in the candidate, its role once in the book
     certified = Counter(e["payload"]["participant_id"] for e in history if e["type"] == "MatchBook.MentorCertified")
     return enrolled, certified
 

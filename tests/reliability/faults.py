@@ -290,7 +290,7 @@ def history(client: httpx.Client, slug: str) -> list[dict]:
 def noted_by_matching(matching: httpx.Client, slug: str) -> int:
     """How many participants matching has noted (its stored events, through the audit API):
     its pool shows only those still to match."""
-    return len({e["payload"]["participant_id"] for e in history(matching, slug) if e["type"] == "MatchBook.ParticipantNoted"})
+    return len({e["payload"]["participant_id"] for e in history(matching, slug) if e["type"] == "Candidate.ProfileNoted"})
 
 
 def converged(cluster: Cluster, slugs: list[str], timeout: float = 180.0) -> dict[str, list[dict]]:
@@ -338,7 +338,8 @@ def assert_exactly_once_and_replayable(cluster: Cluster, people: dict[str, list[
             mentors = {p["id"] for p in everyone if p["role"] == "mentor"}
             # Each enrolment event applied once: one stored event per participant, per mentor.
             kept = history(matching, slug)
-            _same(Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "MatchBook.ParticipantNoted"), Counter(ids), f"{slug}: matching noted")
+            _same(Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "Candidate.ProfileNoted"), Counter(ids), f"{slug}: matching noted")
+            _same(Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "MatchBook.RoleNoted"), Counter(ids), f"{slug}: matching roles")
             _same(Counter(e["payload"]["participant_id"] for e in kept if e["type"] == "MatchBook.MentorCertified"), Counter(mentors), f"{slug}: matching certified")
             matches = until_answered(lambda slug=slug: matching.get(f"/subsidiaries/{slug}/matches", params={"limit": 10000})).json()
             assert slug not in published_runs or matches, f"{slug}: its published run left no match"
