@@ -54,3 +54,13 @@ def test_malformed_files_are_refused_with_a_reason():
     assert errors_of(b"\xff\xfe\x00garbage") == [(1, "")]
     assert errors_of(HEADER + 'mentee,"unterminated,x\n') != []
     assert errors_of(HEADER + "mentee,too,few\n") == [(2, "")]
+
+
+def test_an_email_met_again_in_the_file_reads_as_it_did_the_first_time():
+    """The file's emails are checked once each (the managers repeat): the same value, the
+    same normalised address, and an invalid one is refused on every row it is on."""
+    jean = GOOD.replace("boss@example.com", "Boss@EXAMPLE.com")
+    text = HEADER + jean + jean.replace("jean@", "anne@") + GOOD.replace("boss@example.com", "boss(at)example.com").replace("jean@", "x@") * 2
+    rows, errors = parse_participants(text.encode())
+    assert [r.participant.manager_email for r in rows[:2]] == ["Boss@example.com"] * 2  # the domain lower-cased, twice
+    assert [(e.row, e.column, e.type) for e in errors] == [(4, "manager_email", "invalid_email"), (5, "manager_email", "invalid_email")]

@@ -344,6 +344,8 @@ def test_the_postgres_key_store_is_shared_and_keeps_its_tombstones(postgres: dic
     carol = str(uuid.uuid4())
     assert sorted(store.destroy_all([ADA, BOB, carol])) == sorted([BOB, carol])  # Ada was already erased
     assert store.destroy_all([ADA, BOB, carol]) == [] and store.fetch(BOB) == (True, None)
+    dave = str(uuid.uuid4())
+    assert store.fetch_many([ADA, BOB, carol, dave]) == {**dict.fromkeys([ADA, BOB, carol], (True, None)), dave: (False, None)}
     for k in (enrolment, matching, fresh):
         k.close()
 
@@ -386,3 +388,25 @@ def test_destroying_many_keys_at_once_changes_only_the_rows_that_still_had_one(t
     assert sorted(store.destroy_all([ADA, BOB, carol, ADA])) == sorted([ADA, carol])  # Bob was already erased
     assert [store.fetch(s) for s in (ADA, BOB, carol)] == [(True, None)] * 3
     assert store.destroy_all([ADA, BOB, carol]) == []
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_many_keys_are_read_at_once_as_one_by_one(tmp_path: Path, kind: str):
+    store = MemoryKeyStore() if kind == "memory" else SQLiteKeyStore(tmp_path / "keys.db")
+    carol, dave = str(uuid.uuid4()), str(uuid.uuid4())
+    store.create({ADA: "a2V5IEE=", BOB: "a2V5IEI=", carol: "a2V5IEM="})
+    store.destroy(BOB)
+    subjects = [ADA, BOB, carol, dave, ADA]
+    assert store.fetch_many(subjects) == {s: store.fetch(s) for s in subjects}
+    assert store.fetch_many([dave]) == {dave: (False, None)} and store.fetch_many([]) == {}
+
+
+def test_keys_provided_in_bulk_are_each_participants_own_and_keep_what_another_process_made(tmp_path: Path):
+    first, second = (PersonalDataKeys(SQLiteKeyStore(tmp_path / "keys.db")) for _ in range(2))
+    sealed = first.seal(bound(ADA), "Ada")  # made by another process first
+    second.erase(BOB)
+    carol = str(uuid.uuid4())
+    second.provide([ADA, BOB, carol])
+    assert second.unseal(sealed, bound(ADA)) == "Ada"  # the key the first made, not a new one
+    assert second.is_erased(BOB) and second.seal(bound(BOB), "x") is None
+    assert first.unseal(second.seal(bound(carol), "Carol"), bound(carol)) == "Carol"

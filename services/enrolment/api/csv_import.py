@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from services.enrolment.api.schemas import ParticipantIn, RowError
+from services.enrolment.api.schemas import EMAILS_CHECKED, ParticipantIn, RowError
 
 REQUIRED = ["role", "name", "email", "birth_year", "department", "site", "languages", "themes"]
 OPTIONAL = ["manager_email", "availability"]
@@ -41,6 +41,7 @@ def parse_participants(body: bytes) -> tuple[list[Row], list[RowError]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[Row] = []
     errors: list[RowError] = []
+    emails_checked: dict[str, str] = {}  # this file's, for its rows' validation (schemas._email)
     try:
         header = [name.strip().lower() for name in next(reader, [])]
         if not header or header == [""]:
@@ -69,7 +70,7 @@ def parse_participants(body: bytes) -> tuple[list[Row], list[RowError]]:
                 continue
             data = _row(header, cells)
             try:
-                rows.append(Row(row_number, ParticipantIn.model_validate(data), data["themes"], data["email"]))
+                rows.append(Row(row_number, ParticipantIn.model_validate(data, context={EMAILS_CHECKED: emails_checked}), data["themes"], data["email"]))
             except ValidationError as exc:
                 row_errors = [_field_error(row_number, e) for e in exc.errors(include_url=False, include_input=False)]
                 errors.extend(row_errors)
