@@ -275,7 +275,12 @@ def test_the_whole_cluster_killed_mid_load_and_started_again_keeps_topics_offset
         return applied[service] == records[service]
 
     for service in groups:
-        wait_for(lambda service=service: handed_over_once(service), timeout=30)
+        # The consumer may still be applying its last batches (matching does more per event
+        # since each participant has a candidate): time to finish, and the counts if not.
+        try:
+            wait_for(lambda service=service: handed_over_once(service), timeout=90)
+        except AssertionError:
+            raise AssertionError(f"{service}: applied {applied.get(service)} of the {records.get(service)} records on its topics") from None
     # No relay took the restarted cluster for an empty broker (that is for the in-memory one).
     for service in SERVICE_NAMES:
         log_text = (tandem.home / f"{service}.log").read_text()
