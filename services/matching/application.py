@@ -201,10 +201,12 @@ class MatchingApplication(ConsumingApplication):
         self.retrying(set_weights)
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = project_aggregate) -> None:
-        book = self.repository.get(aggregate_id, version=version, projector_func=projector_func)
-        if isinstance(book, MatchBook) and book.legacy_profiles():
+        # The library's own steps, with the book loaded once (not again for the check).
+        aggregate = self.repository.get(aggregate_id, version=version, projector_func=projector_func)
+        if isinstance(aggregate, MatchBook) and aggregate.legacy_profiles():
             return  # profiles in the clear: a snapshot is not sealed
-        super().take_snapshot(aggregate_id, version, projector_func)
+        assert self.snapshots is not None  # snapshotting_intervals turns the store on
+        self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
 
     # -- queries ------------------------------------------------------------------------
 
